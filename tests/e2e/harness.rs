@@ -1,0 +1,121 @@
+//! Tests of the harness itself: the leak checker must catch what it is for.
+
+use std::process::Command;
+
+use testkit::TestEnv;
+
+#[test]
+fn leak_checker_catches_a_leaked_mount() {
+    let Some(mut env) = TestEnv::root("leak-mount") else {
+        return;
+    };
+    let target = env.path("leaked");
+    std::fs::create_dir(&target).unwrap();
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let leaks = env.leaks();
+    assert_eq!(leaks, [format!("mount {}", target.display())]);
+    nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    assert!(env.leaks().is_empty());
+    env.assert_no_leaks();
+}
+
+#[test]
+fn leak_checker_catches_a_leaked_link_and_netns() {
+    let Some(mut env) = TestEnv::root("leak-link") else {
+        return;
+    };
+    let link = env.name("d");
+    let netns = env.name("ns");
+    let ok = |args: &[&str]| assert!(Command::new("ip").args(args).status().unwrap().success());
+    let peer = env.name("p");
+    ok(&["link", "add", &link, "type", "veth", "peer", "name", &peer]);
+    ok(&["netns", "add", &netns]);
+    let leaks = env.leaks();
+    assert!(leaks.contains(&format!("link {link}")), "{leaks:?}");
+    assert!(leaks.contains(&format!("link {peer}")), "{leaks:?}");
+    assert!(leaks.contains(&format!("netns {netns}")), "{leaks:?}");
+    ok(&["link", "delete", &link]);
+    ok(&["netns", "delete", &netns]);
+    env.assert_no_leaks();
+}
+
+#[test]
+fn leak_checker_catches_a_leaked_cgroup_and_process() {
+    let Some(mut env) = TestEnv::root("leak-cgroup") else {
+        return;
+    };
+    let cgroup = std::path::Path::new("/sys/fs/cgroup/pids").join(env.name("cg"));
+    std::fs::create_dir(&cgroup).unwrap();
+    let mut sleeper = env.command("sleep").arg("60").spawn().unwrap();
+    let leaks = env.leaks();
+    assert!(
+        leaks.contains(&format!("cgroup {}", cgroup.display())),
+        "{leaks:?}"
+    );
+    assert!(
+        leaks
+            .iter()
+            .any(|l| l.starts_with(&format!("process {} ", sleeper.id()))),
+        "{leaks:?}"
+    );
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    std::fs::remove_dir(&cgroup).unwrap();
+    env.assert_no_leaks();
+}
+
+#[test]
+fn drop_fails_a_test_that_leaks_and_still_cleans_up() {
+    let Some(env) = TestEnv::root("leak-drop") else {
+        return;
+    };
+    let target = env.path("m");
+    std::fs::create_dir(&target).unwrap();
+    assert!(Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&target)
+        .status()
+        .unwrap()
+        .success());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(env)));
+    assert!(
+        panicked.is_err(),
+        "dropping a leaking TestEnv must fail the test"
+    );
+    assert!(
+        !testkit::leaks::mount_points().contains(&*target.to_string_lossy()),
+        "the leaked mount was not cleaned up"
+    );
+}
+
+#[test]
+fn busybox_fixture_is_complete() {
+    let rootfs = testkit::busybox_rootfs();
+    for path in [
+        "bin/busybox",
+        "bin/sh",
+        "bin/ls",
+        "etc/passwd",
+        "etc/group",
+        "etc/hosts",
+    ] {
+        assert!(rootfs.join(path).exists(), "{path} missing");
+    }
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = std::fs::metadata(rootfs.join("tmp")).unwrap().permissions();
+    assert_eq!(tmp.mode() & 0o7777, 0o1777);
+}
+
+#[test]
+fn names_are_unique_and_fit_an_interface_name() {
+    let a = TestEnv::new("names-a");
+    let b = TestEnv::new("names-b");
+    assert_ne!(a.token(), b.token());
+    assert!(a.name("veth0").len() <= 15);
+    assert_ne!(a.dir(), b.dir());
+}

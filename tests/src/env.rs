@@ -1,0 +1,162 @@
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::leaks::{self, Snapshot};
+
+/// The environment variable that marks every process a test starts, so the
+/// leak checker can find the ones still running afterwards.
+pub const TOKEN_VAR: &str = "TESTKIT_TOKEN";
+
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// True when the test may go on. Outside CI a non-root run prints why the test
+/// is skipped; under `CI=true` a root test that cannot run is a failure, never
+/// a silent skip.
+pub fn require_root(test: &str) -> bool {
+    if is_root() {
+        return true;
+    }
+    assert!(
+        !under_ci(),
+        "{test} needs root and CI=true forbids skipping: run the suite as root"
+    );
+    eprintln!("skipped {test}: needs root (namespaces, mounts, cgroups are real here)");
+    false
+}
+
+/// One test's private world: a state directory, a unique token for global
+/// names, and a leak check when it ends.
+#[derive(Debug)]
+pub struct TestEnv {
+    name: String,
+    token: String,
+    dir: PathBuf,
+    before: Snapshot,
+    checked: bool,
+}
+
+impl TestEnv {
+    /// A root test's environment, or `None` when it must be skipped
+    /// (see [`require_root`]).
+    pub fn root(name: &str) -> Option<Self> {
+        require_root(name).then(|| Self::new(name))
+    }
+
+    /// An environment for a test that does not need root.
+    pub fn new(name: &str) -> Self {
+        let token = unique_token();
+        let dir = std::env::temp_dir()
+            .join("testkit")
+            .join(format!("{}-{token}", sanitize(name)));
+        std::fs::create_dir_all(&dir).expect("create test state directory");
+        let dir = dir.canonicalize().expect("canonical test directory");
+        TestEnv {
+            name: name.to_string(),
+            before: Snapshot::take(),
+            token,
+            dir,
+            checked: false,
+        }
+    }
+
+    /// The private state directory; removed at the end of the test.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    /// The token in every global name this test creates.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// A unique name for a global resource (link, netns, cgroup). At most 15
+    /// bytes, so it is valid as a network interface name.
+    pub fn name(&self, suffix: &str) -> String {
+        let name = format!("tk{}{suffix}", self.token);
+        assert!(
+            name.len() <= 15,
+            "{name}: suffix too long for an interface name"
+        );
+        name
+    }
+
+    /// A private, writable copy of the busybox rootfs fixture.
+    pub fn rootfs(&self) -> PathBuf {
+        let dst = self.dir.join("rootfs");
+        if !dst.exists() {
+            let status = Command::new("cp")
+                .arg("-a")
+                .arg(crate::busybox_rootfs())
+                .arg(&dst)
+                .status()
+                .expect("run cp");
+            assert!(status.success(), "copying the busybox rootfs failed");
+        }
+        dst
+    }
+
+    /// A command started in the state directory and marked with the token.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(&self.dir).env(TOKEN_VAR, &self.token);
+        cmd
+    }
+
+    /// What this test created and left behind so far.
+    pub fn leaks(&self) -> Vec<String> {
+        leaks::find(&self.before, &Snapshot::take(), &self.dir, &self.token)
+    }
+
+    /// Fails the test if it leaked anything; cleans up the leaks first so
+    /// that one failing test does not poison the machine.
+    pub fn assert_no_leaks(&mut self) {
+        self.checked = true;
+        let found = self.leaks();
+        leaks::clean(&self.dir, &self.token);
+        assert!(
+            found.is_empty(),
+            "{} leaked:\n  {}",
+            self.name,
+            found.join("\n  ")
+        );
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if !self.checked && !std::thread::panicking() {
+            self.assert_no_leaks();
+        }
+        leaks::clean(&self.dir, &self.token);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(40)
+        .collect()
+}
+
+/// Six hex digits, unique across the tests running at the same time.
+fn unique_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    format!("{:06x}", h.finish() & 0xff_ffff)
+}

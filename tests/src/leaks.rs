@@ -1,0 +1,246 @@
+//! The leak checker: what a test created on the host and did not remove.
+//!
+//! Tests run in parallel, so a plain before/after difference would blame one
+//! test for another's resources. A resource counts as this test's when it is
+//! new since the test began *and* carries the test's mark: a mount point or a
+//! process root under its state directory, or its token in a name (link,
+//! network namespace, cgroup) or in a process's environment.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::env::TOKEN_VAR;
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+const NETNS_DIR: &str = "/run/netns";
+
+/// The host's global resources at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub mounts: BTreeSet<String>,
+    pub netns: BTreeSet<String>,
+    pub links: BTreeSet<String>,
+    pub cgroups: BTreeSet<PathBuf>,
+}
+
+impl Snapshot {
+    pub fn take() -> Self {
+        Snapshot {
+            mounts: mount_points(),
+            netns: names_in(Path::new(NETNS_DIR)),
+            links: names_in(Path::new("/sys/class/net")),
+            cgroups: cgroup_dirs(),
+        }
+    }
+}
+
+/// What is in `after` but not in `before` and bears this test's mark, plus
+/// the marked processes still alive, one line each.
+pub fn find(before: &Snapshot, after: &Snapshot, dir: &Path, token: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let dir_str = dir.to_string_lossy();
+    for m in after.mounts.difference(&before.mounts) {
+        if m.starts_with(&*dir_str) {
+            found.push(format!("mount {m}"));
+        }
+    }
+    for n in after.netns.difference(&before.netns) {
+        if n.contains(token) {
+            found.push(format!("netns {n}"));
+        }
+    }
+    for l in after.links.difference(&before.links) {
+        if l.contains(token) {
+            found.push(format!("link {l}"));
+        }
+    }
+    for c in after.cgroups.difference(&before.cgroups) {
+        if c.to_string_lossy().contains(token) {
+            found.push(format!("cgroup {}", c.display()));
+        }
+    }
+    for (pid, why) in marked_processes(dir, token) {
+        found.push(format!("process {pid} ({why})"));
+    }
+    found
+}
+
+/// Removes whatever bears this test's mark: kills its processes, unmounts
+/// below its directory (deepest first), deletes its links, netns and cgroups.
+pub fn clean(dir: &Path, token: &str) {
+    for (pid, _) in marked_processes(dir, token) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let dir_str = dir.to_string_lossy();
+    let mut mounts: Vec<String> = mount_points()
+        .into_iter()
+        .filter(|m| m.starts_with(&*dir_str))
+        .collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mounts {
+        let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
+    }
+    for n in names_in(Path::new(NETNS_DIR)) {
+        if n.contains(token) {
+            let _ = Command::new("ip").args(["netns", "delete", &n]).status();
+        }
+    }
+    for l in names_in(Path::new("/sys/class/net")) {
+        if l.contains(token) {
+            let _ = Command::new("ip").args(["link", "delete", &l]).status();
+        }
+    }
+    let mut cgroups: Vec<PathBuf> = cgroup_dirs()
+        .into_iter()
+        .filter(|c| c.to_string_lossy().contains(token))
+        .collect();
+    cgroups.sort_by_key(|c| std::cmp::Reverse(c.components().count()));
+    for c in cgroups {
+        let _ = std::fs::remove_dir(c);
+    }
+}
+
+/// Mount points from `/proc/self/mountinfo`, with `\040`-style escapes decoded.
+pub fn mount_points() -> BTreeSet<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_octal)
+        .collect()
+}
+
+fn unescape_octal(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes.get(i + 1..i + 4).and_then(|d| {
+            std::str::from_utf8(d)
+                .ok()
+                .and_then(|d| u8::from_str_radix(d, 8).ok())
+        });
+        match (bytes[i], octal) {
+            (b'\\', Some(b)) => {
+                out.push(b);
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn names_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Cgroup directories down to four levels below each hierarchy (deeper
+/// trees are named after a test's top directory anyway).
+fn cgroup_dirs() -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack: Vec<(PathBuf, usize)> = vec![(PathBuf::from(CGROUP_ROOT), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let path = e.path();
+                if depth < 5 {
+                    stack.push((path.clone(), depth + 1));
+                }
+                if depth >= 1 {
+                    out.insert(path);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Live processes (other than this one) whose root or working directory is
+/// under `dir`, or whose environment carries this test's token.
+fn marked_processes(dir: &Path, token: &str) -> Vec<(i32, String)> {
+    let me = std::process::id() as i32;
+    let marker = format!("{TOKEN_VAR}={token}");
+    let mut found = Vec::new();
+    for pid in names_in(Path::new("/proc"))
+        .iter()
+        .filter_map(|n| n.parse::<i32>().ok())
+    {
+        if pid == me {
+            continue;
+        }
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        // A zombie has no root to read; it is its parent's to reap.
+        if std::fs::read_to_string(proc.join("stat")).is_ok_and(|s| s.contains(") Z ")) {
+            continue;
+        }
+        for link in ["root", "cwd"] {
+            if std::fs::read_link(proc.join(link)).is_ok_and(|p| p.starts_with(dir)) {
+                found.push((pid, format!("{link} under {}", dir.display())));
+            }
+        }
+        if std::fs::read(proc.join("environ"))
+            .is_ok_and(|env| env.split(|&b| b == 0).any(|var| var == marker.as_bytes()))
+        {
+            found.push((pid, format!("started by the test ({marker})")));
+        }
+    }
+    found.dedup_by_key(|(pid, _)| *pid);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_mountinfo_escapes() {
+        assert_eq!(unescape_octal("/a\\040b"), "/a b");
+        assert_eq!(unescape_octal("/plain"), "/plain");
+        assert_eq!(unescape_octal("/trail\\"), "/trail\\");
+    }
+
+    #[test]
+    fn attributes_only_marked_new_resources() {
+        let dir = Path::new("/tmp/testkit/x-abc123");
+        let before = Snapshot {
+            mounts: ["/tmp/testkit/x-abc123/old".to_string()].into(),
+            ..Default::default()
+        };
+        let after = Snapshot {
+            mounts: [
+                "/tmp/testkit/x-abc123/old".to_string(),
+                "/tmp/testkit/x-abc123/new".to_string(),
+                "/somewhere/else".to_string(),
+            ]
+            .into(),
+            links: ["tkabc123veth".to_string(), "tkffffffveth".to_string()].into(),
+            ..Default::default()
+        };
+        let found: Vec<String> = find(&before, &after, dir, "abc123")
+            .into_iter()
+            .filter(|l| !l.starts_with("process"))
+            .collect();
+        assert_eq!(
+            found,
+            ["mount /tmp/testkit/x-abc123/new", "link tkabc123veth"]
+        );
+    }
+}

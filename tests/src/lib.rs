@@ -1,0 +1,18 @@
+//! The test harness: every root test in this workspace is built from these
+//! pieces so that none can pass without touching the real kernel, and none can
+//! leave the machine dirtier than it found it.
+//!
+//! - [`TestEnv::root`]: skip politely outside CI when not root, fail under
+//!   `CI=true`; a private state directory and a unique token for names.
+//! - [`busybox_rootfs`]: the cached busybox root filesystem fixture.
+//! - [`leaks`]: snapshot mounts, netns, links, cgroups and processes, and
+//!   report what the test created and left behind.
+//! - [`transcript`]: run the `console` blocks of the lessons and compare.
+
+mod env;
+mod fixtures;
+pub mod leaks;
+pub mod transcript;
+
+pub use env::{is_root, require_root, TestEnv};
+pub use fixtures::{bin, busybox_rootfs, target_dir, workspace_dir};

@@ -1,0 +1,247 @@
+//! Lesson transcripts: every ```` ```console ```` block in `lessons/*.md` is
+//! a script whose output is checked, so a lesson cannot drift from the
+//! binaries it teaches.
+//!
+//! Format: a line starting with `$ ` is a command (a trailing `\` continues
+//! it on the next line); the lines up to the next command are its expected
+//! output, stdout and stderr together. A non-zero exit status is shown as a
+//! last line `[exit N]`. In expected lines:
+//!
+//! | wildcard | matches |
+//! | --- | --- |
+//! | `[..]` | any text within the line |
+//! | `[NUM]`, `[PID]` | a number |
+//! | `[ADDR]` | an IPv4/IPv6 address, optionally with `/prefix` |
+//! | `[TIME]` | a time or duration (`12ms`, `1.02s`, `2026-11-28T07:16:01Z`) |
+//! | `[ID]` | a hex id of 6 to 64 digits |
+//! | `...` alone on a line | any number of lines, including none |
+//!
+//! Each lesson runs as root in a fresh directory, its blocks in order and its
+//! commands one `bash -c` each, with the workspace's binaries first in `PATH`.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+use crate::TestEnv;
+
+/// The longest a single lesson command may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// One command of a console block and the output it must print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// 1-based line of the command in the markdown file.
+    pub line: usize,
+    pub command: String,
+    pub expected: Vec<String>,
+}
+
+/// The commands of every `console` block of a markdown text, in order.
+pub fn parse(markdown: &str) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut in_console = false;
+    let mut continuing = false;
+    for (i, line) in markdown.lines().enumerate() {
+        let trimmed = line.trim_end();
+        if !in_console {
+            in_console = trimmed == "```console";
+            continue;
+        }
+        if trimmed == "```" {
+            in_console = false;
+            continue;
+        }
+        if continuing {
+            let step = steps.last_mut().expect("a continued command exists");
+            step.command.push('\n');
+            step.command.push_str(trimmed);
+            continuing = trimmed.ends_with('\\');
+        } else if let Some(command) = trimmed.strip_prefix("$ ") {
+            steps.push(Step {
+                line: i + 1,
+                command: command.to_string(),
+                expected: Vec::new(),
+            });
+            continuing = trimmed.ends_with('\\');
+        } else if let Some(step) = steps.last_mut() {
+            step.expected.push(trimmed.to_string());
+        }
+    }
+    steps
+}
+
+/// One expected line, compiled; `None` stands for `...`.
+fn compile(expected: &str) -> Option<Regex> {
+    if expected.trim() == "..." {
+        return None;
+    }
+    const WILDCARDS: &[(&str, &str)] = &[
+        ("[..]", ".*"),
+        ("[NUM]", r"\d+"),
+        ("[PID]", r"\d+"),
+        ("[ADDR]", r"[0-9A-Fa-f.:]+(?:/\d+)?"),
+        (
+            "[TIME]",
+            r"\d[\d:.\-T]*(?:Z|[+-]\d\d:?\d\d|ns|µs|us|ms|s|m|h)?",
+        ),
+        ("[ID]", r"[0-9a-f]{6,64}"),
+    ];
+    let mut pattern = String::from("^");
+    let mut rest = expected;
+    'scan: while !rest.is_empty() {
+        for (token, re) in WILDCARDS {
+            if let Some(after) = rest.strip_prefix(token) {
+                pattern.push_str(re);
+                rest = after;
+                continue 'scan;
+            }
+        }
+        let c = rest.chars().next().expect("non-empty");
+        pattern.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+        rest = &rest[c.len_utf8()..];
+    }
+    pattern.push('$');
+    Some(Regex::new(&pattern).expect("wildcard pattern compiles"))
+}
+
+/// Whether `actual` lines match the `expected` lines with their wildcards.
+pub fn matches(expected: &[String], actual: &[String]) -> bool {
+    let compiled: Vec<Option<Regex>> = expected.iter().map(|e| compile(e)).collect();
+    match_from(&compiled, actual)
+}
+
+fn match_from(expected: &[Option<Regex>], actual: &[String]) -> bool {
+    match expected.split_first() {
+        None => actual.is_empty(),
+        Some((None, rest)) => (0..=actual.len()).any(|skip| match_from(rest, &actual[skip..])),
+        Some((Some(re), rest)) => actual
+            .split_first()
+            .is_some_and(|(line, tail)| re.is_match(line) && match_from(rest, tail)),
+    }
+}
+
+/// The output of a command as compared: trailing blanks and empty trailing
+/// lines trimmed, and `[exit N]` appended for a non-zero status.
+fn run(env: &TestEnv, command: &str) -> Result<Vec<String>, String> {
+    let bin_dir = crate::target_dir();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let (mut reader, writer) = std::io::pipe().map_err(|e| e.to_string())?;
+    let mut child = {
+        let mut cmd = env.command("bash");
+        cmd.arg("-c")
+            .arg(command)
+            .env("PATH", path)
+            .stdin(Stdio::null())
+            .stdout(writer.try_clone().map_err(|e| e.to_string())?)
+            .stderr(writer);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        cmd.spawn().map_err(|e| format!("spawn bash: {e}"))?
+    };
+    let collector = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = reader.read_to_end(&mut out);
+        out
+    });
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(status) => break status,
+            None if Instant::now() > deadline => {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = child.wait();
+                return Err(format!("timed out after {COMMAND_TIMEOUT:?}"));
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    let out = collector.join().map_err(|_| "output reader panicked")?;
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out)
+        .lines()
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    match status.code() {
+        Some(0) => {}
+        Some(code) => lines.push(format!("[exit {code}]")),
+        None => lines.push(format!("[killed: {status}]")),
+    }
+    Ok(lines)
+}
+
+/// Runs every console command of the lesson at `path` in `env`, in order,
+/// stopping at the first mismatch with a report a reader can act on.
+pub fn check_lesson(path: &Path, env: &TestEnv) -> Result<usize, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let steps = parse(&text);
+    for step in &steps {
+        let actual = run(env, &step.command)
+            .map_err(|e| format!("{}:{}: `{}`: {e}", path.display(), step.line, step.command))?;
+        if !matches(&step.expected, &actual) {
+            return Err(format!(
+                "{}:{}: `{}`\n--- expected\n{}\n--- actual\n{}\n",
+                path.display(),
+                step.line,
+                step.command,
+                step.expected.join("\n"),
+                actual.join("\n")
+            ));
+        }
+    }
+    Ok(steps.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(s: &str) -> Vec<String> {
+        s.lines().map(String::from).collect()
+    }
+
+    #[test]
+    fn parses_commands_outputs_and_continuations() {
+        let md = "text\n```console\n$ echo a \\\n  b\na b\n$ true\n```\n```sh\n$ not run\n```\n";
+        let steps = parse(md);
+        assert_eq!(steps.len(), 2);
+        assert_eq!(steps[0].command, "echo a \\\n  b");
+        assert_eq!(steps[0].expected, ["a b"]);
+        assert_eq!(steps[0].line, 3);
+        assert_eq!(steps[1].command, "true");
+        assert!(steps[1].expected.is_empty());
+    }
+
+    #[test]
+    fn wildcards_match_what_they_promise() {
+        assert!(matches(
+            &lines("pid [PID] at [ADDR]"),
+            &lines("pid 42 at 10.0.0.2/24")
+        ));
+        assert!(matches(&lines("took [TIME]"), &lines("took 1.25s")));
+        assert!(matches(&lines("id [ID]"), &lines("id 0123abcdef")));
+        assert!(matches(&lines("a[..]z"), &lines("a anything z")));
+        assert!(!matches(&lines("pid [PID]"), &lines("pid x")));
+        assert!(!matches(&lines("exact (1)"), &lines("exact 1")));
+    }
+
+    #[test]
+    fn ellipsis_spans_any_number_of_lines() {
+        let expected = lines("first\n...\nlast");
+        assert!(matches(&expected, &lines("first\nlast")));
+        assert!(matches(&expected, &lines("first\nx\ny\nlast")));
+        assert!(!matches(&expected, &lines("first\nx\nnot last")));
+        assert!(!matches(&lines("only"), &lines("only\nextra")));
+    }
+}
