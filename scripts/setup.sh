@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the toolkit and its tests need on Debian 12 / Ubuntu, as root.
+# Idempotent: packages already present are not touched, so a second run is instant.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: run as root (namespaces, mounts and cgroups need it)" >&2
+  exit 1
+fi
+
+# busybox-static: the rootfs of every lesson and test; iproute2: network lessons and
+# the leak checker's clean-up; util-linux: mount/unshare/nsenter used in lesson text.
+packages=(busybox-static iproute2 util-linux ca-certificates)
+command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup.sh: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# cargo fmt / clippy come with rustup's default profile; add them where missing.
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  if command -v rustup >/dev/null 2>&1; then
+    rustup component add rustfmt clippy
+  else
+    echo "setup.sh: cargo fmt/clippy missing and no rustup to add them" >&2
+    exit 1
+  fi
+fi

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: set-up, format, lints, build, tests.
+# Run as root: the tests use real namespaces, mounts and cgroups.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The end-to-end tests and lesson transcripts run the workspace's binaries.
+cargo build --workspace --all-targets --quiet
+cargo test --workspace --quiet
