@@ -160,24 +160,38 @@ fn run(steps: &mut Steps, rootfs: &Path, proc: bool, cmd: Vec<String>) -> Result
 
     steps.step(&format!("chroot {} and look around", rootfs.display()));
     let child = process::spawn(|| {
-        if let Err(e) = root::chroot(rootfs) {
-            eprintln!("chroot-demo: {e}");
-            return 1;
-        }
-        match look() {
-            Ok(inside) => describe_chroot(&host, &inside),
-            Err(e) => eprintln!("chroot-demo: {e}"),
-        }
-        println!("== exec {}", cmd.join(" "));
-        let (err, code) = process::exec(&cmd);
-        eprintln!("chroot-demo: exec {}: {err}", cmd.join(" "));
-        code
+        enter_look_exec(
+            || root::chroot(rootfs),
+            |inside| describe_chroot(&host, inside),
+            &cmd,
+        )
     })?;
     let exit = wait_foreground(child)?;
     if proc {
         println!("== cleaning up: umount {}", proc_dir.display());
     }
     Ok(exit.code())
+}
+
+/// In a child: enter the rootfs, narrate what it looks like from inside,
+/// then become `cmd`. Returns the exit code when any of that fails.
+fn enter_look_exec(
+    enter: impl FnOnce() -> chroot_demo::Result<()>,
+    describe: impl FnOnce(&View),
+    cmd: &[String],
+) -> i32 {
+    if let Err(e) = enter() {
+        eprintln!("chroot-demo: {e}");
+        return 1;
+    }
+    match look() {
+        Ok(inside) => describe(&inside),
+        Err(e) => eprintln!("chroot-demo: {e}"),
+    }
+    println!("== exec {}", cmd.join(" "));
+    let (err, code) = process::exec(cmd);
+    eprintln!("chroot-demo: exec {}: {err}", cmd.join(" "));
+    code
 }
 
 fn describe_host(host: &View, rootfs: &Path) -> Result<()> {
@@ -348,22 +362,11 @@ fn pivot(steps: &mut Steps, rootfs: &Path, shared_root: bool, cmd: Vec<String>) 
             }
             root::pivot_root(rootfs)
         });
-        if let Err(e) = entered {
-            eprintln!("chroot-demo: {e}");
-            return 1;
-        }
-        if let Err(e) = root::mount_proc(Path::new("/proc")) {
-            eprintln!("chroot-demo: {e}");
-            return 1;
-        }
-        match look() {
-            Ok(inside) => describe_pivot(&host, &inside),
-            Err(e) => eprintln!("chroot-demo: {e}"),
-        }
-        println!("== exec {}", cmd.join(" "));
-        let (err, code) = process::exec(&cmd);
-        eprintln!("chroot-demo: exec {}: {err}", cmd.join(" "));
-        code
+        enter_look_exec(
+            || entered.and_then(|()| root::mount_proc(Path::new("/proc"))),
+            |inside| describe_pivot(&host, inside),
+            &cmd,
+        )
     })?;
     let exit = wait_foreground(child)?;
     let leaked = host_mount_count(rootfs)?;
