@@ -6,6 +6,7 @@ use std::io::Read as _;
 use std::os::unix::fs::{symlink, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 
@@ -114,10 +115,13 @@ fn temp_sibling(dir: &Path) -> Result<PathBuf> {
         _ => PathBuf::from("."),
     };
     fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    // Unique per process and per call: threads of one process may race too.
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
     Ok(parent.join(format!(
-        ".{}.tmp-{}",
+        ".{}.tmp-{}-{}",
         name.to_string_lossy(),
-        std::process::id()
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
     )))
 }
 

@@ -119,3 +119,34 @@ fn names_are_unique_and_fit_an_interface_name() {
     assert!(a.name("veth0").len() <= 15);
     assert_ne!(a.dir(), b.dir());
 }
+
+#[test]
+fn busybox_rootfs_builds_safely_in_parallel() {
+    let env = TestEnv::new("fixture-race");
+    let dir = env.path("rootfs");
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    chroot_demo::rootfs::prepare_busybox(
+                        &dir,
+                        std::path::Path::new(chroot_demo::rootfs::DEFAULT_BUSYBOX),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let created = results
+        .iter()
+        .filter(|r| r.as_ref().unwrap().created)
+        .count();
+    assert_eq!(created, 1, "{results:?}");
+    assert!(dir.join("bin/sh").exists());
+    let stray: Vec<_> = std::fs::read_dir(env.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "rootfs")
+        .collect();
+    assert!(stray.is_empty(), "temporary trees left: {stray:?}");
+}
