@@ -4,7 +4,8 @@ use nix::errno::Errno;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What went wrong, named by the step that failed.
+/// What went wrong, named by the step that failed. Shared by every lesson
+/// library that makes system calls (this is the lowest crate).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A system call failed; `step` is its shell or syscall equivalent.
@@ -24,7 +25,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn sys(step: impl Into<String>, errno: Errno) -> Self {
+    pub fn sys(step: impl Into<String>, errno: Errno) -> Self {
         Error::Sys {
             step: step.into(),
             errno,
@@ -32,14 +33,14 @@ impl Error {
         }
     }
 
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
         }
     }
 
-    pub(crate) fn with_hint(self, hint: &'static str) -> Self {
+    pub fn with_hint(self, hint: &'static str) -> Self {
         match self {
             Error::Sys { step, errno, .. } => Error::Sys {
                 step,
@@ -62,11 +63,18 @@ impl Error {
 
 /// Runs a system call after announcing its shell equivalent on the `explain`
 /// stream, turning failure into an [`Error::Sys`] naming that step.
-pub(crate) fn step<T>(
-    shell: impl Into<String>,
-    call: impl FnOnce() -> nix::Result<T>,
-) -> Result<T> {
+pub fn step<T>(shell: impl Into<String>, call: impl FnOnce() -> nix::Result<T>) -> Result<T> {
     let shell = shell.into();
     tracing::info!(target: "explain", "{shell}");
     call().map_err(|errno| Error::sys(shell, errno))
+}
+
+/// [`step`] for standard-library calls that fail with `std::io::Error`.
+pub fn step_io<T>(
+    shell: impl Into<String>,
+    call: impl FnOnce() -> std::io::Result<T>,
+) -> Result<T> {
+    step(shell, || {
+        call().map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+    })
 }

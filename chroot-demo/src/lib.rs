@@ -5,7 +5,7 @@
 //! Nothing here prints. Every step emits a `tracing` event under the
 //! `explain` target with the equivalent shell command.
 
-mod error;
+pub mod error;
 pub mod escape;
 pub mod observe;
 pub mod process;

@@ -36,17 +36,22 @@ pub fn spawn(body: impl FnOnce() -> i32) -> Result<Pid> {
     // threads (signal handling) hold no locks the child needs.
     match unsafe { fork() }.map_err(|e| Error::sys("fork", e))? {
         ForkResult::Parent { child } => Ok(child),
-        ForkResult::Child => {
-            reset_signals();
-            // A panic must end the child here: unwinding further would run
-            // the parent's clean-up guards (copied by fork) in the child.
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
-            let _ = std::io::stdout().flush();
-            let _ = std::io::stderr().flush();
-            // SAFETY: _exit skips atexit handlers, which belong to the parent.
-            unsafe { libc::_exit(code) }
-        }
+        ForkResult::Child => child_main(body),
     }
+}
+
+/// The body of a freshly forked or cloned child: default signal handling,
+/// run `body`, flush, and `_exit` with its code — never return into the
+/// parent's copied stack.
+pub fn child_main(body: impl FnOnce() -> i32) -> ! {
+    reset_signals();
+    // A panic must end the child here: unwinding further would run the
+    // parent's clean-up guards (copied by fork) in the child.
+    let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or(101);
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit skips atexit handlers, which belong to the parent.
+    unsafe { libc::_exit(code) }
 }
 
 /// The parent's signal handlers (clean-up on Ctrl-C) belong to the parent:

@@ -42,6 +42,7 @@ pub struct TestEnv {
     dir: PathBuf,
     before: Snapshot,
     checked: bool,
+    watched: Vec<String>,
 }
 
 impl TestEnv {
@@ -65,6 +66,7 @@ impl TestEnv {
             token,
             dir,
             checked: false,
+            watched: Vec::new(),
         }
     }
 
@@ -115,9 +117,24 @@ impl TestEnv {
         cmd
     }
 
+    /// Also count as this test's any new resource whose name or mount point
+    /// contains `marker` — for programs that name things after their own PID
+    /// (`ns-demo-1234`) rather than after the test's token. A leak by a
+    /// concurrent test using the same program is then reported here too:
+    /// still a real leak.
+    pub fn watch(&mut self, marker: &str) {
+        self.watched.push(marker.to_string());
+    }
+
+    fn marks(&self) -> Vec<&str> {
+        std::iter::once(self.token.as_str())
+            .chain(self.watched.iter().map(String::as_str))
+            .collect()
+    }
+
     /// What this test created and left behind so far.
     pub fn leaks(&self) -> Vec<String> {
-        leaks::find(&self.before, &Snapshot::take(), &self.dir, &self.token)
+        leaks::find(&self.before, &Snapshot::take(), &self.dir, &self.marks())
     }
 
     /// Fails the test if it leaked anything; cleans up the leaks first so
@@ -125,7 +142,7 @@ impl TestEnv {
     pub fn assert_no_leaks(&mut self) {
         self.checked = true;
         let found = self.leaks();
-        leaks::clean(&self.dir, &self.token);
+        leaks::clean(&self.dir, &self.marks());
         assert!(
             found.is_empty(),
             "{} leaked:\n  {}",
@@ -140,7 +157,7 @@ impl Drop for TestEnv {
         if !self.checked && !std::thread::panicking() {
             self.assert_no_leaks();
         }
-        leaks::clean(&self.dir, &self.token);
+        leaks::clean(&self.dir, &self.marks());
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

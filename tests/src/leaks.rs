@@ -36,31 +36,33 @@ impl Snapshot {
 }
 
 /// What is in `after` but not in `before` and bears this test's mark, plus
-/// the marked processes still alive, one line each.
-pub fn find(before: &Snapshot, after: &Snapshot, dir: &Path, token: &str) -> Vec<String> {
+/// the marked processes still alive, one line each. `marks[0]` is the
+/// test's token; the others are names it watches (see `TestEnv::watch`).
+pub fn find(before: &Snapshot, after: &Snapshot, dir: &Path, marks: &[&str]) -> Vec<String> {
     let mut found = Vec::new();
+    let marked = |name: &str| marks.iter().any(|m| name.contains(m));
     let dir_str = dir.to_string_lossy();
     for m in after.mounts.difference(&before.mounts) {
-        if m.starts_with(&*dir_str) {
+        if m.starts_with(&*dir_str) || marked(m) {
             found.push(format!("mount {m}"));
         }
     }
     for n in after.netns.difference(&before.netns) {
-        if n.contains(token) {
+        if marked(n) {
             found.push(format!("netns {n}"));
         }
     }
     for l in after.links.difference(&before.links) {
-        if l.contains(token) {
+        if marked(l) {
             found.push(format!("link {l}"));
         }
     }
     for c in after.cgroups.difference(&before.cgroups) {
-        if c.to_string_lossy().contains(token) {
+        if marked(&c.to_string_lossy()) {
             found.push(format!("cgroup {}", c.display()));
         }
     }
-    for (pid, why) in marked_processes(dir, token) {
+    for (pid, why) in marked_processes(dir, marks[0]) {
         found.push(format!("process {pid} ({why})"));
     }
     found
@@ -68,7 +70,9 @@ pub fn find(before: &Snapshot, after: &Snapshot, dir: &Path, token: &str) -> Vec
 
 /// Removes whatever bears this test's mark: kills its processes, unmounts
 /// below its directory (deepest first), deletes its links, netns and cgroups.
-pub fn clean(dir: &Path, token: &str) {
+pub fn clean(dir: &Path, marks: &[&str]) {
+    let marked = |name: &str| marks.iter().any(|m| name.contains(m));
+    let token = marks[0];
     for (pid, _) in marked_processes(dir, token) {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid),
@@ -78,25 +82,25 @@ pub fn clean(dir: &Path, token: &str) {
     let dir_str = dir.to_string_lossy();
     let mut mounts: Vec<String> = mount_points()
         .into_iter()
-        .filter(|m| m.starts_with(&*dir_str))
+        .filter(|m| m.starts_with(&*dir_str) || marked(m))
         .collect();
     mounts.sort_by_key(|m| std::cmp::Reverse(m.len()));
     for m in mounts {
         let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
     }
     for n in names_in(Path::new(NETNS_DIR)) {
-        if n.contains(token) {
+        if marked(&n) {
             let _ = Command::new("ip").args(["netns", "delete", &n]).status();
         }
     }
     for l in names_in(Path::new("/sys/class/net")) {
-        if l.contains(token) {
+        if marked(&l) {
             let _ = Command::new("ip").args(["link", "delete", &l]).status();
         }
     }
     let mut cgroups: Vec<PathBuf> = cgroup_dirs()
         .into_iter()
-        .filter(|c| c.to_string_lossy().contains(token))
+        .filter(|c| marked(&c.to_string_lossy()))
         .collect();
     cgroups.sort_by_key(|c| std::cmp::Reverse(c.components().count()));
     for c in cgroups {
@@ -234,7 +238,7 @@ mod tests {
             links: ["tkabc123veth".to_string(), "tkffffffveth".to_string()].into(),
             ..Default::default()
         };
-        let found: Vec<String> = find(&before, &after, dir, "abc123")
+        let found: Vec<String> = find(&before, &after, dir, &["abc123"])
             .into_iter()
             .filter(|l| !l.starts_with("process"))
             .collect();

@@ -1,0 +1,321 @@
+//! ns-demo driven as a workshop attendee would; every isolation claim is
+//! also checked from the outside.
+
+use std::process::{Output, Stdio};
+
+use testkit::TestEnv;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ns-demo");
+
+/// Runs ns-demo; what it names after its PID (`ns-demo-<pid>`: cgroups,
+/// kept netns, scratch mounts) is watched by the leak check.
+fn demo(env: &mut TestEnv, args: &[&str]) -> String {
+    let child = env
+        .command(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ns-demo");
+    env.watch(&format!("ns-demo-{}", child.id()));
+    env.watch(&format!("ns-demo-mount-{}", child.id()));
+    let out: Output = child.wait_with_output().expect("wait for ns-demo");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "ns-demo {args:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{out}"))
+}
+
+/// The number inside the first `kind:[N]` after `after` in a line.
+fn ns_id(line: &str, kind: &str) -> u64 {
+    let start = line.find(&format!("{kind}:[")).expect("ns label") + kind.len() + 2;
+    line[start..].split(']').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn uts_changes_the_hostname_inside_only() {
+    let Some(mut env) = TestEnv::root("ns-uts") else {
+        return;
+    };
+    let before = nix::unistd::gethostname().unwrap();
+    let out = demo(&mut env, &["uts", "--hostname", "tk-inside"]);
+    let inside = line_with(&out, "inside:");
+    assert!(inside.contains("hostname tk-inside"), "{out}");
+    let outside = line_with(&out, "outside:");
+    assert_ne!(ns_id(inside, "uts"), ns_id(outside, "uts"));
+    assert_eq!(nix::unistd::gethostname().unwrap(), before);
+}
+
+#[test]
+fn pid_namespace_has_its_own_pid_1_and_dies_with_it() {
+    let Some(mut env) = TestEnv::root("ns-pid") else {
+        return;
+    };
+    let out = demo(&mut env, &["pid"]);
+    assert!(out.contains("getpid() = 1"), "{out}");
+    assert!(
+        line_with(&out, "sleep    parent").contains("parent 1: an orphan"),
+        "{out}"
+    );
+    let during = line_with(&out, "the same PID 1 is pid");
+    assert!(during.ends_with(": 2"), "PID 1 and the orphan: {out}");
+    let ns = ns_id(during, "pid");
+    assert!(out.trim_end().ends_with(&format!("pid:[{ns}]: 0")), "{out}");
+    // From the outside, independently: nothing is left in that namespace.
+    let left = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            std::fs::read_link(e.path().join("ns/pid"))
+                .is_ok_and(|l| l.to_string_lossy() == format!("pid:[{ns}]"))
+        })
+        .count();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn pid_1_signal_handling_in_three_forms() {
+    let Some(mut env) = TestEnv::root("ns-signals") else {
+        return;
+    };
+    let out = demo(&mut env, &["pid", "--signals", "--stop-timeout", "1"]);
+    let summary: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("summary"))
+        .skip(1)
+        .take(4)
+        .collect();
+    let expect = [
+        "shell form          ignored SIGTERM; SIGKILL after 1.",
+        "exec, no handler    ignored SIGTERM; SIGKILL after 1.",
+        "exec, handler       ended with status 0 ",
+        "init, no handler    ended with status 143 ",
+    ];
+    for (line, want) in summary.iter().zip(expect) {
+        assert!(line.trim_start().starts_with(want), "{want:?} in:\n{out}");
+    }
+    assert_eq!(out.matches("app: SIGTERM received").count(), 1, "{out}");
+}
+
+#[test]
+fn mounts_stay_inside_and_propagation_follows_its_type() {
+    let Some(mut env) = TestEnv::root("ns-mount") else {
+        return;
+    };
+    let out = demo(&mut env, &["mount"]);
+    assert!(
+        line_with(&out, "inside:  /").contains("is a tmpfs mount point: hello.txt"),
+        "{out}"
+    );
+    for line in out.lines().filter(|l| l.contains("outside:")) {
+        assert!(line.contains("a plain directory: empty"), "{out}");
+    }
+    let rows: Vec<String> = out
+        .lines()
+        .skip_while(|l| !l.contains("| host mounts"))
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "private | no | no",
+            "shared | yes | yes",
+            "slave | yes | no"
+        ],
+        "{out}"
+    );
+    let scratch = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("ns-demo-mount-")
+        })
+        .count();
+    assert_eq!(scratch, 0, "scratch directory left behind");
+}
+
+#[test]
+fn ipc_objects_are_invisible_outside() {
+    let Some(mut env) = TestEnv::root("ns-ipc") else {
+        return;
+    };
+    let out = demo(&mut env, &["ipc"]);
+    let key = "key 0x6e73646d";
+    let inside: Vec<&str> = out.lines().filter(|l| l.contains("inside:")).collect();
+    assert!(
+        inside
+            .iter()
+            .any(|l| l.contains(&format!("shared-memory segment {key}"))),
+        "{out}"
+    );
+    assert!(
+        inside
+            .iter()
+            .any(|l| l.contains(&format!("message queue {key}"))),
+        "{out}"
+    );
+    for line in out.lines().filter(|l| l.contains("outside:")) {
+        assert!(line.contains(": no "), "{out}");
+    }
+    // 0x6e73646d, as /proc/sysvipc prints keys: in decimal.
+    for kind in ["shm", "msg"] {
+        let table = std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap();
+        assert!(
+            !table.contains(&format!(" {} ", 0x6e73_646d)),
+            "{kind} leaked"
+        );
+    }
+}
+
+#[test]
+fn network_namespace_has_only_lo_and_can_be_kept_alive() {
+    let Some(mut env) = TestEnv::root("ns-net") else {
+        return;
+    };
+    let out = demo(&mut env, &["net"]);
+    let inside: Vec<&str> = out.lines().filter(|l| l.contains("inside:")).collect();
+    assert!(inside[1].ends_with("interfaces lo (DOWN)"), "{out}");
+    assert!(inside[2].contains("Network is unreachable"), "{out}");
+    assert!(inside[3].ends_with("interfaces lo (UP)"), "{out}");
+    assert!(inside[4].ends_with("connect to 127.0.0.1 works"), "{out}");
+    let kept = line_with(&out, "the child's was");
+    let ids: Vec<u64> = kept
+        .split("net:[")
+        .skip(1)
+        .map(|s| s.split(']').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids[0], ids[1], "the kept file is the child's namespace");
+    assert!(
+        inside[5].ends_with("interfaces lo (UP)"),
+        "re-entered: {out}"
+    );
+}
+
+#[test]
+fn user_namespace_maps_root_to_an_unprivileged_uid() {
+    let Some(mut env) = TestEnv::root("ns-user") else {
+        return;
+    };
+    let out = demo(&mut env, &["user"]);
+    assert!(out.contains("inside:  uid 0 gid 0, user:["), "{out}");
+    assert!(out.contains("uid_map: 0 100000 1"), "{out}");
+    assert!(
+        out.contains("outside: the same process runs as uid 100000"),
+        "{out}"
+    );
+    assert!(out.contains("hostname ns-demo-user: EPERM"), "{out}");
+    assert!(out.contains("hostname ns-demo-user: allowed"), "{out}");
+    assert!(
+        out.contains("outside: now uid 65534, capabilities 0x0"),
+        "{out}"
+    );
+    assert!(out.contains("uid_map: 0 65534 1"), "{out}");
+    assert!(
+        out.contains("outside: the same process runs as uid 65534"),
+        "{out}"
+    );
+}
+
+#[test]
+fn cgroup_namespace_shows_its_cgroup_as_root() {
+    let Some(mut env) = TestEnv::root("ns-cgroup") else {
+        return;
+    };
+    let out = demo(&mut env, &["cgroup"]);
+    let name = line_with(&out, "make a cgroup ")
+        .split_whitespace()
+        .nth(6)
+        .unwrap()
+        .to_string();
+    assert!(
+        out.contains(&format!("before unshare: my cgroup is /{name}")),
+        "{out}"
+    );
+    assert!(
+        line_with(&out, "in its own cgroup namespace").ends_with("my cgroup is /"),
+        "{out}"
+    );
+    assert!(
+        line_with(&out, "outside: /proc/").ends_with(&format!("says /{name}")),
+        "{out}"
+    );
+}
+
+#[test]
+fn all_namespaces_differ_from_the_hosts() {
+    let Some(mut env) = TestEnv::root("ns-all") else {
+        return;
+    };
+    let out = demo(&mut env, &["all", "/bin/sh", "-c", "echo shell-pid=$$"]);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("ns "))
+        .skip(1)
+        .take(7)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 7, "{out}");
+    for row in rows {
+        assert_ne!(row[1], row[2], "{out}");
+    }
+    assert!(
+        out.contains("inside: pid 1, hostname container, uid 0"),
+        "{out}"
+    );
+    assert!(out.contains("shell-pid=1"), "{out}");
+}
+
+#[test]
+fn join_enters_another_process_namespaces() {
+    let Some(mut env) = TestEnv::root("ns-join") else {
+        return;
+    };
+    let name = env.name("h");
+    let mut target = env
+        .command("unshare")
+        .args(["--uts", "--net", "sh", "-c"])
+        .arg(format!("hostname {name}; exec sleep 60"))
+        .spawn()
+        .unwrap();
+    let pid = target.id().to_string();
+    // Wait for the hostname to be set inside the target.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
+        assert!(std::time::Instant::now() < deadline, "target did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let out = demo(&mut env, &["join", &pid, "--ns", "uts,net", "hostname"]);
+    assert!(out.trim_end().ends_with(&name), "{out}");
+    assert_eq!(out.matches("same as the target").count(), 2, "{out}");
+    let all = demo(&mut env, &["join", &pid]);
+    assert_eq!(all.matches("same as the target").count(), 6, "{all}");
+    target.kill().unwrap();
+    target.wait().unwrap();
+}
+
+#[test]
+fn bad_namespace_names_are_refused() {
+    let Some(env) = TestEnv::root("ns-bad") else {
+        return;
+    };
+    let out = env
+        .command(BIN)
+        .args(["join", "1", "--ns", "net,bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown namespace \"bogus\""));
+}
