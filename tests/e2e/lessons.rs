@@ -23,10 +23,10 @@ fn main() {
                 .to_string_lossy()
                 .into_owned();
             Trial::test(name.clone(), move || {
-                let Some(env) = TestEnv::root(&format!("lesson-{name}")) else {
+                let Some(mut env) = TestEnv::root(&format!("lesson-{name}")) else {
                     return Ok(());
                 };
-                transcript::check_lesson(&path, &env)?;
+                transcript::check_lesson(&path, &mut env)?;
                 Ok(())
             })
         })

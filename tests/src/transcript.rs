@@ -181,11 +181,33 @@ fn run(env: &TestEnv, command: &str) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
+/// The workspace binaries a lesson's commands call (`chroot-demo`, …,
+/// `mini-docker`): they name what they create after themselves.
+pub fn binaries_used(steps: &[Step]) -> Vec<String> {
+    let mut found: Vec<String> = steps
+        .iter()
+        .flat_map(|s| {
+            s.command
+                .split(|c: char| c.is_whitespace() || c == ';' || c == '&')
+        })
+        .filter(|w| w.ends_with("-demo") || *w == "mini-docker")
+        .map(str::to_string)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
 /// Runs every console command of the lesson at `path` in `env`, in order,
-/// stopping at the first mismatch with a report a reader can act on.
-pub fn check_lesson(path: &Path, env: &TestEnv) -> Result<usize, String> {
+/// stopping at the first mismatch with a report a reader can act on. What
+/// the lesson's binaries name after themselves (`ns-demo-1234`) is watched
+/// by the leak check.
+pub fn check_lesson(path: &Path, env: &mut TestEnv) -> Result<usize, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let steps = parse(&text);
+    for binary in binaries_used(&steps) {
+        env.watch(&format!("{binary}-"));
+    }
     for step in &steps {
         let actual = run(env, &step.command)
             .map_err(|e| format!("{}:{}: `{}`: {e}", path.display(), step.line, step.command))?;
@@ -221,6 +243,12 @@ mod tests {
         assert_eq!(steps[0].line, 3);
         assert_eq!(steps[1].command, "true");
         assert!(steps[1].expected.is_empty());
+    }
+
+    #[test]
+    fn finds_the_binaries_a_lesson_uses() {
+        let steps = parse("```console\n$ ns-demo uts; chroot-demo run x &\n$ ls\n```\n");
+        assert_eq!(binaries_used(&steps), ["chroot-demo", "ns-demo"]);
     }
 
     #[test]

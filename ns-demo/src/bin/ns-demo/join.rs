@@ -23,6 +23,10 @@ pub fn all(steps: &mut Steps, cmd: Vec<String>) -> Result<i32> {
         .iter()
         .map(|&k| Ok((k, identity(None, k)?)))
         .collect::<ns_demo::Result<_>>()?;
+    println!(
+        "   my pid is {}; my namespaces are the 'outside' column below",
+        std::process::id()
+    );
 
     steps.step("clone with every CLONE_NEW* flag, then set up the inside like a runtime would");
     let mut child = spawn(&Kind::ALL, move |mut channel| {
@@ -40,10 +44,10 @@ pub fn all(steps: &mut Steps, cmd: Vec<String>) -> Result<i32> {
         if let Err(e) = setup {
             return fail(e);
         }
-        println!("   {:<7} {:<18} {:<18}", "ns", "outside", "inside");
+        println!("   {:<7} {:<18} inside", "ns", "outside");
         for (kind, out) in &outside {
             let inside = identity(None, *kind).map_or_else(|e| e.to_string(), |i| i.to_string());
-            println!("   {:<7} {:<18} {:<18}", kind.proc_name(), out, inside);
+            println!("   {:<7} {:<18} {inside}", kind.proc_name(), out);
         }
         println!(
             "   inside: pid {}, hostname {}, uid {}",
