@@ -16,12 +16,8 @@ use nix::unistd::Pid;
 #[derive(Parser)]
 #[command(version, about = "Lesson 1: chroot, its escape, and pivot_root")]
 struct Cli {
-    /// Print each step as the equivalent shell command or syscall.
-    #[arg(long, global = true)]
-    explain: bool,
-    /// Wait for Enter between steps.
-    #[arg(long, global = true)]
-    pause: bool,
+    #[command(flatten)]
+    options: narrate::Options,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,29 +63,16 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
-    narrate::init(cli.explain);
-    let code = narrate::install_signal_handlers()
-        .context("installing the Ctrl-C handler")
-        .and_then(|()| dispatch(cli))
-        .unwrap_or_else(|e| {
-            eprintln!("chroot-demo: {e:#}");
-            1
-        });
-    narrate::exit(code);
-}
-
-fn dispatch(cli: Cli) -> Result<i32> {
-    let mut steps = Steps::new(cli.pause);
-    match cli.command {
+    narrate::main("chroot-demo", cli.options, |steps| match cli.command {
         Command::PrepareRootfs { dir, busybox } => prepare(&dir, &busybox),
-        Command::Run { rootfs, proc, cmd } => run(&mut steps, &checked(&rootfs)?, proc, cmd),
-        Command::Escape { rootfs } => escape_demo(&mut steps, &checked(&rootfs)?),
+        Command::Run { rootfs, proc, cmd } => run(steps, &checked(&rootfs)?, proc, cmd),
+        Command::Escape { rootfs } => escape_demo(steps, &checked(&rootfs)?),
         Command::Pivot {
             rootfs,
             shared_root,
             cmd,
-        } => pivot(&mut steps, &checked(&rootfs)?, shared_root, cmd),
-    }
+        } => pivot(steps, &checked(&rootfs)?, shared_root, cmd),
+    })
 }
 
 /// The rootfs as an absolute path, refusing anything that cannot work.

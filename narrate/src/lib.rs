@@ -7,9 +7,11 @@
 //! lesson or a real container is running.
 
 mod cleanup;
+mod entry;
 mod explain;
 mod steps;
 
 pub use cleanup::{exit, install_signal_handlers, Cleanup, ForegroundChild};
+pub use entry::{main, Options};
 pub use explain::{init, EXPLAIN};
 pub use steps::Steps;

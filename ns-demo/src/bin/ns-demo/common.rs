@@ -53,3 +53,15 @@ pub fn ready_and_wait(channel: &mut ns_demo::spawn::Channel) -> i32 {
         Err(e) => fail(e),
     }
 }
+
+/// In a child, at the end of a demo: become `cmd` if one was given (as
+/// `exec` would), otherwise just finish.
+pub fn exec_if_given(cmd: &[String]) -> i32 {
+    if cmd.is_empty() {
+        return 0;
+    }
+    println!("== exec {}", cmd.join(" "));
+    let (err, code) = process::exec(cmd);
+    fail(err);
+    code
+}

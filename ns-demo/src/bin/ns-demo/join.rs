@@ -11,7 +11,7 @@ use ns_demo::spawn::spawn;
 use ns_demo::view::identity;
 use ns_demo::{join as joinlib, net, Kind};
 
-use crate::common::{fail, reaper};
+use crate::common::{exec_if_given, fail, reaper};
 
 /// How many ids the `all` demo maps: the usual 16-bit range, identity-mapped
 /// so that root inside is root outside (we run as root anyway).
@@ -55,13 +55,7 @@ pub fn all(steps: &mut Steps, cmd: Vec<String>) -> Result<i32> {
             ns_demo::view::hostname().unwrap_or_default(),
             nix::unistd::Uid::current()
         );
-        if cmd.is_empty() {
-            return 0;
-        }
-        println!("== exec {}", cmd.join(" "));
-        let (err, code) = chroot_demo::process::exec(&cmd);
-        fail(err);
-        code
+        exec_if_given(&cmd)
     })?;
     let _reap = reaper(child.pid);
     idmap::write(
@@ -103,13 +97,7 @@ pub fn join(steps: &mut Steps, target: i32, kinds: &[Kind], cmd: Vec<String>) ->
             };
             println!("   {:<7} now {:<12} {same}", kind.proc_name(), now);
         }
-        if cmd.is_empty() {
-            return 0;
-        }
-        println!("== exec {}", cmd.join(" "));
-        let (err, code) = chroot_demo::process::exec(&cmd);
-        fail(err);
-        code
+        exec_if_given(&cmd)
     })?;
     let _reap = reaper(child);
     let _fg = ForegroundChild::enter();

@@ -7,20 +7,14 @@ mod mount;
 mod pid;
 mod user;
 
-use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand};
-use narrate::Steps;
 use ns_demo::Kind;
 
 #[derive(Parser)]
 #[command(version, about = "Lesson 2: namespaces, inside vs outside")]
 struct Cli {
-    /// Print each step as the equivalent shell command or syscall.
-    #[arg(long, global = true)]
-    explain: bool,
-    /// Wait for Enter between steps.
-    #[arg(long, global = true)]
-    pause: bool,
+    #[command(flatten)]
+    options: narrate::Options,
     #[command(subcommand)]
     command: Command,
 }
@@ -90,21 +84,7 @@ fn main() {
         // would race it.
         std::process::exit(pid::sigterm_app().map_or(1, |code| code));
     }
-    narrate::init(cli.explain);
-    let code = narrate::install_signal_handlers()
-        .context("installing the Ctrl-C handler")
-        .and_then(|()| dispatch(cli))
-        .unwrap_or_else(|e| {
-            eprintln!("ns-demo: {e:#}");
-            1
-        });
-    narrate::exit(code);
-}
-
-fn dispatch(cli: Cli) -> Result<i32> {
-    let mut steps = Steps::new(cli.pause);
-    let steps = &mut steps;
-    match cli.command {
+    narrate::main("ns-demo", cli.options, |steps| match cli.command {
         Command::Uts { hostname } => basic::uts(steps, &hostname),
         Command::Pid { signals: false, .. } => pid::tree(steps),
         Command::Pid {
@@ -119,5 +99,5 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Command::All { cmd } => join::all(steps, cmd),
         Command::Join { pid, ns, cmd } => join::join(steps, pid, &ns.0, cmd),
         Command::SigtermApp => unreachable!("handled before the narrator starts"),
-    }
+    })
 }
