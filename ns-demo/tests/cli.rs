@@ -319,3 +319,37 @@ fn bad_namespace_names_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown namespace \"bogus\""));
 }
+
+/// Ctrl-C while the demo holds a kept network namespace releases it.
+#[test]
+fn interrupted_net_demo_releases_its_namespace() {
+    let Some(mut env) = TestEnv::root("ns-net-interrupt") else {
+        return;
+    };
+    let mut cmd = env.command(BIN);
+    cmd.args(["--pause", "net"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().unwrap();
+    env.watch(&format!("ns-demo-{}", child.id()));
+    let kept = std::path::PathBuf::from(format!("/run/netns/ns-demo-{}", child.id()));
+    // Enter for the pauses before steps 2 and 3; it then persists the
+    // namespace and waits before step 4.
+    use std::io::Write as _;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"\n\n").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !testkit::leaks::mount_points().contains(&*kept.to_string_lossy()) {
+        assert!(std::time::Instant::now() < deadline, "namespace never kept");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(!kept.exists(), "{} left behind", kept.display());
+    drop(stdin);
+}

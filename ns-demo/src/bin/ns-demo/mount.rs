@@ -64,6 +64,14 @@ pub fn run(steps: &mut Steps) -> Result<i32> {
     Ok(code)
 }
 
+/// `mount --bind SOURCE TARGET`: the propagation events of the table.
+fn bind(source: &Path, target: &Path) -> chroot_demo::Result<()> {
+    step(
+        format!("mount --bind {} {}", source.display(), target.display()),
+        || mount(Some(source), target, NONE, MsFlags::MS_BIND, NONE),
+    )
+}
+
 fn mount_tmpfs(target: &Path) -> chroot_demo::Result<()> {
     step(format!("mount -t tmpfs tmpfs {}", target.display()), || {
         mount(Some("tmpfs"), target, Some("tmpfs"), MsFlags::empty(), NONE)
@@ -94,10 +102,12 @@ fn describe(target: &Path, side: &str) {
 
 /// Runs in the scratch "host" namespace: makes `dir` a shared tmpfs, then
 /// for each propagation type lets a new namespace set its copy of `dir` to
-/// that type, mounts on both sides and reports who sees what.
+/// that type, bind-mounts on both sides and reports who sees what.
 fn propagation_table(dir: &Path) -> chroot_demo::Result<()> {
     root::make_root_private()?;
     mount_tmpfs(dir)?;
+    let source = dir.join("source");
+    std::fs::create_dir(&source).map_err(|e| chroot_demo::Error::io(&source, e))?;
     step(format!("mount --make-shared {}", dir.display()), || {
         mount(NONE, dir, NONE, MsFlags::MS_SHARED, NONE)
     })?;
@@ -115,15 +125,15 @@ fn propagation_table(dir: &Path) -> chroot_demo::Result<()> {
         for d in [&from_host, &from_container] {
             std::fs::create_dir_all(d).map_err(|e| chroot_demo::Error::io(d, e))?;
         }
-        let (fh, fc) = (from_host.clone(), from_container.clone());
+        let (fh, fc, src) = (from_host.clone(), from_container.clone(), source.clone());
         let mut peer = spawn(&[Kind::Mount], move |mut channel| {
-            container_side(&mut channel, dir, flag, name, &fh, &fc).map_or_else(fail, |()| 0)
+            container_side(&mut channel, dir, flag, name, &src, &fh, &fc).map_or_else(fail, |()| 0)
         })?;
         let _reap = crate::common::reaper(peer.pid);
         let io = |e| chroot_demo::Error::io("channel to the container", e);
         // The container has set its propagation type...
         peer.channel.recv().map_err(io)?;
-        mount_tmpfs(&from_host)?;
+        bind(&source, &from_host)?;
         peer.channel.send().map_err(io)?;
         // ...looked for our mount and made its own.
         let container_sees = peer.channel.recv_value().map_err(io)? == Some(1);
@@ -148,6 +158,7 @@ fn container_side(
     dir: &Path,
     flag: MsFlags,
     name: &str,
+    source: &Path,
     from_host: &Path,
     from_container: &Path,
 ) -> chroot_demo::Result<()> {
@@ -158,7 +169,7 @@ fn container_side(
     channel.send().map_err(io)?;
     channel.recv().map_err(io)?;
     let sees = is_mount_point(from_host);
-    mount_tmpfs(from_container)?;
+    bind(source, from_container)?;
     channel.send_value(u8::from(sees)).map_err(io)?;
     channel.recv().map_err(io)?;
     Ok(())
