@@ -1,0 +1,427 @@
+//! One cgroup, on either version: create, add, limit, measure, freeze,
+//! kill, remove.
+//!
+//! On v1 a "cgroup" is one directory per controller hierarchy (`cpu/x`,
+//! `memory/x`, `pids/x`, …) that must be created, joined and removed
+//! together; on v2 it is one directory whose controllers are switched on by
+//! its parent's `cgroup.subtree_control`. [`Cgroup`] hides that difference.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::layout::{Layout, Version};
+use crate::limits::Resolved;
+use crate::{Error, Result};
+
+/// v1 controllers the driver manages (when the host mounts them).
+const V1_USED: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "pids", "freezer"];
+/// v2 controllers the driver enables for its cgroups.
+const V2_USED: &[&str] = &["cpu", "cpuset", "memory", "pids"];
+/// How long removal waits for the last process to leave.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// Talks to the host's cgroup filesystem in one version's dialect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Driver {
+    /// Each controller's hierarchy root (`memory` → `/sys/fs/cgroup/memory`).
+    V1 { roots: BTreeMap<String, PathBuf> },
+    /// The root of the unified hierarchy.
+    V2 { root: PathBuf },
+}
+
+impl Driver {
+    /// The driver for this host (see [`Layout::version`]).
+    pub fn for_host() -> Result<Self> {
+        Self::for_layout(&Layout::detect()?)
+    }
+
+    pub fn for_layout(layout: &Layout) -> Result<Self> {
+        Ok(match layout.version() {
+            Version::V1 => Driver::V1 {
+                roots: V1_USED
+                    .iter()
+                    .filter_map(|c| Some((c.to_string(), layout.v1_root(c)?.to_path_buf())))
+                    .collect(),
+            },
+            Version::V2 => Driver::V2 {
+                root: layout
+                    .unified
+                    .clone()
+                    .ok_or_else(|| Error::Unsupported("no cgroup2 mount".into()))?,
+            },
+        })
+    }
+
+    pub fn version(&self) -> Version {
+        match self {
+            Driver::V1 { .. } => Version::V1,
+            Driver::V2 { .. } => Version::V2,
+        }
+    }
+
+    /// Creates the cgroup at `path` (relative, e.g. `mini-docker/abc`),
+    /// with any missing parents.
+    pub fn create(&self, path: impl AsRef<Path>) -> Result<Cgroup> {
+        let cgroup = self.open(path);
+        match self {
+            Driver::V1 { roots } => {
+                for root in unique(roots.values()) {
+                    create_v1(root, &cgroup.path, roots.get("cpuset") == Some(root))?;
+                }
+            }
+            Driver::V2 { root } => create_v2(root, &cgroup.path)?,
+        }
+        Ok(cgroup)
+    }
+
+    /// A handle on an existing cgroup (nothing is checked or created).
+    pub fn open(&self, path: impl AsRef<Path>) -> Cgroup {
+        let path = path
+            .as_ref()
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .collect();
+        Cgroup {
+            driver: self.clone(),
+            path,
+        }
+    }
+}
+
+fn unique<'a>(paths: impl Iterator<Item = &'a PathBuf>) -> Vec<&'a PathBuf> {
+    let mut out: Vec<&PathBuf> = paths.collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn write(path: &Path, value: &str) -> Result<()> {
+    tracing::info!(target: "explain", "echo {value} > {}", path.display());
+    std::fs::write(path, value).map_err(|e| Error::file(path, e))
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim_end().to_string())
+        .map_err(|e| Error::file(path, e))
+}
+
+fn mkdir(path: &Path) -> Result<bool> {
+    if path.is_dir() {
+        return Ok(false);
+    }
+    tracing::info!(target: "explain", "mkdir {}", path.display());
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::file(path, e)),
+    }
+}
+
+/// v1: mkdir each level; a new cpuset cgroup starts with empty
+/// `cpuset.cpus`/`cpuset.mems` and refuses tasks until they are copied from
+/// its parent.
+fn create_v1(root: &Path, path: &Path, is_cpuset: bool) -> Result<()> {
+    let mut dir = root.to_path_buf();
+    for part in path.components() {
+        let parent = dir.clone();
+        dir.push(part);
+        if mkdir(&dir)? && is_cpuset {
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if read(&dir.join(file))?.is_empty() {
+                    write(&dir.join(file), &read(&parent.join(file))?)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// v2: enable our controllers in every ancestor's `cgroup.subtree_control`
+/// (a controller reaches a cgroup only if its parent delegates it), then
+/// mkdir each level.
+fn create_v2(root: &Path, path: &Path) -> Result<()> {
+    let mut dir = root.to_path_buf();
+    for part in path.components() {
+        enable_controllers(&dir)?;
+        dir.push(part);
+        mkdir(&dir)?;
+    }
+    Ok(())
+}
+
+fn enable_controllers(dir: &Path) -> Result<()> {
+    let available = read(&dir.join("cgroup.controllers"))?;
+    let enabled = read(&dir.join("cgroup.subtree_control")).unwrap_or_default();
+    let missing: Vec<String> = V2_USED
+        .iter()
+        .filter(|c| available.split_whitespace().any(|a| a == **c))
+        .filter(|c| !enabled.split_whitespace().any(|a| a == **c))
+        .map(|c| format!("+{c}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    write(&dir.join("cgroup.subtree_control"), &missing.join(" "))
+}
+
+/// What a cgroup has used.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub cpu_usage_ns: u64,
+    pub memory_bytes: u64,
+    /// The high-water mark, where the kernel keeps one (v1; v2 from 5.19).
+    pub memory_peak_bytes: Option<u64>,
+    /// Processes the OOM killer killed in this cgroup.
+    pub oom_kills: u64,
+    pub pids: u64,
+}
+
+/// A cgroup on either version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    driver: Driver,
+    path: PathBuf,
+}
+
+impl Cgroup {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn version(&self) -> Version {
+        self.driver.version()
+    }
+
+    /// The directory holding `controller`'s files for this cgroup.
+    pub fn dir(&self, controller: &str) -> Option<PathBuf> {
+        match &self.driver {
+            Driver::V1 { roots } => roots.get(controller).map(|r| r.join(&self.path)),
+            Driver::V2 { root } => Some(root.join(&self.path)),
+        }
+    }
+
+    /// Every directory that makes up this cgroup.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        match &self.driver {
+            Driver::V1 { roots } => unique(roots.values())
+                .into_iter()
+                .map(|r| r.join(&self.path))
+                .collect(),
+            Driver::V2 { root } => vec![root.join(&self.path)],
+        }
+    }
+
+    fn file(&self, controller: &str, name: &str) -> Result<PathBuf> {
+        self.dir(controller).map(|d| d.join(name)).ok_or_else(|| {
+            Error::Unsupported(format!(
+                "the {controller} controller is not mounted on this host"
+            ))
+        })
+    }
+
+    /// Moves a process (and, on v1 and v2 alike, all its threads) into the
+    /// cgroup. Done before the process execs, so nothing runs unlimited.
+    pub fn add(&self, pid: Pid) -> Result<()> {
+        for dir in self.dirs() {
+            write(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Applies limits; returns warnings for limits the host cannot enforce.
+    pub fn set(&self, limits: &Resolved) -> Result<Vec<String>> {
+        let mut warnings = limits.warnings.clone();
+        let mut files = limits.files(self.version());
+        self.order_memory_writes(&mut files)?;
+        for (name, value) in files {
+            let controller = name.split('.').next().unwrap_or(name);
+            let path = self.file(controller, name)?;
+            // memory.memsw.limit_in_bytes (v1) or memory.swap.max (v2).
+            let swap_file = name.contains("memsw") || name.contains("swap");
+            if swap_file && !path.exists() {
+                warnings.push(
+                    "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."
+                        .into(),
+                );
+                continue;
+            }
+            write(&path, &value)?;
+        }
+        Ok(warnings)
+    }
+
+    /// v1 keeps `memsw >= memory` at every moment: when the new memory
+    /// limit exceeds the current memsw limit, memsw must grow first.
+    fn order_memory_writes(&self, files: &mut [(&'static str, String)]) -> Result<()> {
+        if self.version() != Version::V1 {
+            return Ok(());
+        }
+        let position = |n| files.iter().position(|(f, _)| *f == n);
+        let (Some(mem), Some(sw)) = (
+            position("memory.limit_in_bytes"),
+            position("memory.memsw.limit_in_bytes"),
+        ) else {
+            return Ok(());
+        };
+        let current: i64 = self
+            .file("memory", "memory.memsw.limit_in_bytes")
+            .and_then(|p| read(&p))
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(i64::MAX);
+        let new_memory: i64 = files[mem].1.parse().unwrap_or(0);
+        if new_memory > current {
+            files.swap(mem, sw);
+        }
+        Ok(())
+    }
+
+    /// Current usage counters.
+    pub fn stats(&self) -> Result<Stats> {
+        let number = |path: PathBuf| -> Result<u64> {
+            let text = read(&path)?;
+            text.parse().map_err(|_| {
+                Error::Unsupported(format!("{}: not a number: {text}", path.display()))
+            })
+        };
+        let keyed = |path: PathBuf, key: &str| -> Result<u64> {
+            Ok(read(&path)?
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
+                .unwrap_or(0))
+        };
+        Ok(match self.version() {
+            Version::V1 => Stats {
+                cpu_usage_ns: number(self.file("cpuacct", "cpuacct.usage")?)?,
+                memory_bytes: number(self.file("memory", "memory.usage_in_bytes")?)?,
+                memory_peak_bytes: Some(number(self.file("memory", "memory.max_usage_in_bytes")?)?),
+                oom_kills: keyed(self.file("memory", "memory.oom_control")?, "oom_kill ")?,
+                pids: number(self.file("pids", "pids.current")?)?,
+            },
+            Version::V2 => Stats {
+                cpu_usage_ns: keyed(self.file("cpu", "cpu.stat")?, "usage_usec ")? * 1000,
+                memory_bytes: number(self.file("memory", "memory.current")?)?,
+                memory_peak_bytes: self
+                    .file("memory", "memory.peak")
+                    .ok()
+                    .filter(|p| p.exists())
+                    .map(number)
+                    .transpose()?,
+                oom_kills: keyed(self.file("memory", "memory.events")?, "oom_kill ")?,
+                pids: number(self.file("pids", "pids.current")?)?,
+            },
+        })
+    }
+
+    /// Stops (or resumes) every process in the cgroup at once, and waits
+    /// until the kernel says it is done: `docker pause`.
+    pub fn freeze(&self, frozen: bool) -> Result<()> {
+        let (path, value, done_file, done): (PathBuf, &str, PathBuf, &str) = match self.version() {
+            Version::V1 => {
+                let state = self.file("freezer", "freezer.state")?;
+                let value = if frozen { "FROZEN" } else { "THAWED" };
+                (state.clone(), value, state, value)
+            }
+            Version::V2 => (
+                self.file("cgroup", "cgroup.freeze")?,
+                if frozen { "1" } else { "0" },
+                self.file("cgroup", "cgroup.events")?,
+                if frozen { "frozen 1" } else { "frozen 0" },
+            ),
+        };
+        write(&path, value)?;
+        let deadline = Instant::now() + GRACE;
+        while !read(&done_file)?.lines().any(|l| l.trim() == done) {
+            if Instant::now() > deadline {
+                return Err(Error::Unsupported(format!(
+                    "{} did not reach {done}",
+                    done_file.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+
+    /// The processes in the cgroup (the union over v1 hierarchies).
+    pub fn processes(&self) -> Result<Vec<i32>> {
+        let mut pids = Vec::new();
+        for dir in self.dirs() {
+            let path = dir.join("cgroup.procs");
+            match std::fs::read_to_string(&path) {
+                Ok(text) => pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::file(path, e)),
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// SIGKILLs every process in the cgroup, including ones forking as fast
+    /// as they can: v2's `cgroup.kill` does it atomically; otherwise freeze,
+    /// kill each, thaw — a frozen process cannot fork a new one meanwhile.
+    pub fn kill_all(&self) -> Result<()> {
+        if self.version() == Version::V2 {
+            let kill_file = self.file("cgroup", "cgroup.kill")?;
+            if kill_file.exists() {
+                return write(&kill_file, "1");
+            }
+        }
+        let frozen = self.freeze(true).is_ok();
+        tracing::info!(target: "explain", "kill -9 $(cat {}/cgroup.procs)", self.dirs()[0].display());
+        for pid in self.processes()? {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        if frozen {
+            self.freeze(false)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the cgroup once its last process has left (waiting up to a
+    /// few seconds for exiting ones). A cgroup that is already gone counts
+    /// as removed. Child cgroups must be removed first.
+    pub fn remove(&self) -> Result<()> {
+        let deadline = Instant::now() + GRACE;
+        loop {
+            let pids = self.processes()?;
+            if pids.is_empty() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Busy {
+                    path: self.dirs()[0].clone(),
+                    pids,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for dir in self.dirs() {
+            rmdir(&dir, deadline)?;
+        }
+        Ok(())
+    }
+}
+
+/// rmdir, retrying EBUSY briefly: the kernel releases an emptied cgroup
+/// asynchronously (a process that just exited may still be accounted).
+fn rmdir(dir: &Path, deadline: Instant) -> Result<()> {
+    tracing::info!(target: "explain", "rmdir {}", dir.display());
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(Error::file(dir, e)),
+        }
+    }
+}

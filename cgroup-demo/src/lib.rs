@@ -1,0 +1,22 @@
+//! Lesson 3's mechanisms, and mini-docker's resource limits: one interface
+//! over cgroup v1 and v2.
+//!
+//! - [`layout`]: which setup the host has — legacy v1, hybrid (v1
+//!   controllers plus an empty cgroup2 mount, as on the machine this was
+//!   written on) or unified v2 — and where each hierarchy is mounted.
+//! - [`limits`]: Docker's flags (`--cpu-shares`, `--cpus`, `--cpuset-cpus`,
+//!   `--memory`, `--memory-swap`, `--pids-limit`) with Docker's validation
+//!   and their translation into each version's files.
+//! - [`cgroup`]: create a cgroup under a parent, add processes, apply
+//!   limits, read stats, freeze, kill everything in it, remove it.
+
+pub mod cgroup;
+mod error;
+pub mod layout;
+pub mod limits;
+pub mod size;
+
+pub use cgroup::{Cgroup, Driver, Stats};
+pub use error::{Error, Result};
+pub use layout::{Layout, Setup, Version};
+pub use limits::{Limits, Resolved};

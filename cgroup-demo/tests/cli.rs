@@ -1,0 +1,221 @@
+//! cgroup-demo as a workshop runs it, on this host's real cgroup v1.
+
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use testkit::TestEnv;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cgroup-demo");
+
+/// Runs the demo; its `cgroup-demo-<pid>` cgroups are watched for leaks.
+fn demo(env: &mut TestEnv, args: &[&str]) -> Output {
+    let child = env
+        .command(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cgroup-demo");
+    env.watch(&format!("cgroup-demo-{}", child.id()));
+    child.wait_with_output().expect("wait for cgroup-demo")
+}
+
+fn ok(env: &mut TestEnv, args: &[&str]) -> String {
+    let out = demo(env, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn shares_divide_a_contended_cpu_by_weight() {
+    let Some(mut env) = TestEnv::root("cg-shares") else {
+        return;
+    };
+    let out = ok(
+        &mut env,
+        &["cpu-shares", "--shares", "1024,256", "--seconds", "1"],
+    );
+    assert!(
+        out.contains("a: cpu.shares = 1024 (v1)") && out.contains("b: cpu.shares = 256 (v1)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("configured 4.00 : 1 (within 25%: yes)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn quota_caps_a_busy_loop() {
+    let Some(mut env) = TestEnv::root("cg-quota") else {
+        return;
+    };
+    let out = ok(&mut env, &["cpu-quota", "--cpus", "0.3", "--seconds", "1"]);
+    assert!(out.contains("cpu.cfs_quota_us = 30000 (v1)"), "{out}");
+    assert!(out.contains("(at most 0.3: yes)"), "{out}");
+}
+
+#[test]
+fn memory_limit_kills_a_hog_and_spares_a_small_one() {
+    let Some(mut env) = TestEnv::root("cg-memory") else {
+        return;
+    };
+    let out = ok(&mut env, &["memory", "--limit", "32m", "--alloc", "100m"]);
+    assert!(out.contains("killed by SIGKILL, the OOM killer"), "{out}");
+    assert!(out.contains("OOM kills counted by the cgroup: 1"), "{out}");
+    let out = ok(&mut env, &["memory", "--limit", "64m", "--alloc", "16m"]);
+    assert!(out.contains("child: exited with status 0"), "{out}");
+    assert!(out.contains("OOM kills counted by the cgroup: 0"), "{out}");
+}
+
+#[test]
+fn memory_swap_writes_the_total_on_v1_and_the_difference_on_v2() {
+    let Some(mut env) = TestEnv::root("cg-swap") else {
+        return;
+    };
+    let out = ok(
+        &mut env,
+        &[
+            "memory-swap",
+            "--memory",
+            "32m",
+            "--memory-swap",
+            "96m",
+            "--alloc",
+            "16m",
+        ],
+    );
+    assert!(
+        out.contains(
+            "cgroup v1 files: memory.limit_in_bytes=33554432 memory.memsw.limit_in_bytes=100663296"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("cgroup v2 files: memory.max=33554432 memory.swap.max=67108864"),
+        "{out}"
+    );
+    assert!(
+        out.contains("read back: memory.memsw.limit_in_bytes = 100663296"),
+        "{out}"
+    );
+    let unlimited = ok(
+        &mut env,
+        &[
+            "memory-swap",
+            "--memory",
+            "32m",
+            "--memory-swap",
+            "-1",
+            "--alloc",
+            "8m",
+        ],
+    );
+    assert!(unlimited.contains("memory.swap.max=max"), "{unlimited}");
+    assert!(unlimited.contains("then unlimited swap"), "{unlimited}");
+}
+
+#[test]
+fn a_fork_bomb_is_contained() {
+    let Some(mut env) = TestEnv::root("cg-pids") else {
+        return;
+    };
+    let out = ok(&mut env, &["pids", "--max", "10"]);
+    assert!(
+        out.contains("the bomb forked 9 processes, then fork failed: EAGAIN"),
+        "{out}"
+    );
+    assert!(out.contains("pids.current = 10"), "{out}");
+    assert!(out.contains("without trouble"), "{out}");
+}
+
+#[test]
+fn bad_flags_get_dockers_errors_and_create_nothing() {
+    let Some(mut env) = TestEnv::root("cg-bad") else {
+        return;
+    };
+    for (args, message) in [
+        (
+            vec!["memory", "--limit", "1m"],
+            "Minimum memory limit allowed is 6MB",
+        ),
+        (
+            vec!["memory-swap", "--memory", "64m", "--memory-swap", "32m"],
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ),
+        (
+            vec!["cpu-quota", "--cpus", "64"],
+            "Range of CPUs is from 0.01 to",
+        ),
+    ] {
+        let out = demo(&mut env, &args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(0));
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+    // Usage errors come from clap: the problem first, then a hint.
+    let out = demo(&mut env, &["memory", "--limit", "12x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .next()
+            .unwrap()
+            .contains("invalid size: '12x'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn info_and_show_describe_this_host() {
+    let Some(mut env) = TestEnv::root("cg-info") else {
+        return;
+    };
+    let info = ok(&mut env, &["info"]);
+    assert!(info.starts_with("setup:  hybrid"), "{info}");
+    assert!(info.contains("driver: cgroup v1"), "{info}");
+    let show = ok(&mut env, &["show"]);
+    assert!(show.contains("cpu.shares="), "{show}");
+}
+
+/// Ctrl-C in the middle of a measurement removes every cgroup and worker.
+#[test]
+fn interrupted_demo_removes_its_cgroups() {
+    let Some(mut env) = TestEnv::root("cg-interrupt") else {
+        return;
+    };
+    let mut cmd = env.command(BIN);
+    cmd.args(["cpu-shares", "--seconds", "60"])
+        .stdout(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().unwrap();
+    let name = format!("cgroup-demo-{}", child.id());
+    env.watch(&name);
+    let a = std::path::Path::new("/sys/fs/cgroup/cpu")
+        .join(&name)
+        .join("a");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_to_string(a.join("cgroup.procs"))
+        .unwrap_or_default()
+        .trim()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the workers never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(!a.parent().unwrap().exists(), "cgroup left behind");
+}
