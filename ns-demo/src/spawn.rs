@@ -70,7 +70,7 @@ pub struct Child {
 /// Clones a child into new namespaces of the given kinds. The child runs
 /// `body` with its end of the channel and exits with the code it returns.
 pub fn spawn(kinds: &[Kind], body: impl FnOnce(Channel) -> i32) -> Result<Child> {
-    let (mut parent_end, child_end) = UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
+    let (parent_end, child_end) = UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
     let parent_fd: RawFd = parent_end.as_raw_fd();
     let shown = if kinds.is_empty() {
         "clone()   # like fork".to_string()
@@ -84,11 +84,14 @@ pub fn spawn(kinds: &[Kind], body: impl FnOnce(Channel) -> i32) -> Result<Child>
     tracing::info!(target: "explain", "{shown}");
     become_subreaper()?;
     let flags = Kind::flags(kinds);
+    // The child's PID comes back on a pipe of its own: on the channel it
+    // could interleave with the first byte the new child sends.
+    let (mut pid_reader, pid_writer) = std::io::pipe().map_err(|e| Error::io("pipe", e))?;
     let intermediate = chroot_demo::process::spawn(move || {
         // SAFETY: the parent's end is a copy here; closing it lets the
         // child see end-of-file when the parent goes away.
         unsafe { libc::close(parent_fd) };
-        let mut report = child_end.try_clone().ok();
+        let mut report = pid_writer;
         let mut body = Some(body);
         let mut child_end = Some(child_end);
         let mut stack = vec![0u8; STACK_SIZE];
@@ -106,14 +109,14 @@ pub fn spawn(kinds: &[Kind], body: impl FnOnce(Channel) -> i32) -> Result<Child>
             Ok(pid) => pid.as_raw(),
             Err(errno) => -(errno as i32),
         };
-        match report.as_mut().map(|r| r.write_all(&word.to_le_bytes())) {
-            Some(Ok(())) if word > 0 => 0,
+        match report.write_all(&word.to_le_bytes()) {
+            Ok(()) if word > 0 => 0,
             _ => 1,
         }
     })?;
     chroot_demo::process::wait(intermediate)?;
     let mut word = [0u8; 4];
-    parent_end
+    pid_reader
         .read_exact(&mut word)
         .map_err(|e| Error::io("reading the child's pid", e))?;
     let word = i32::from_le_bytes(word);
