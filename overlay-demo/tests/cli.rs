@@ -1,0 +1,162 @@
+//! overlay-demo as a workshop runs it.
+
+use std::process::{Output, Stdio};
+
+use testkit::TestEnv;
+
+const BIN: &str = env!("CARGO_BIN_EXE_overlay-demo");
+
+/// Runs the demo; its `overlay-demo-<pid>` scratch dir and mounts are
+/// watched by the leak check.
+fn demo(env: &mut TestEnv, args: &[&str]) -> String {
+    let child = env
+        .command(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    env.watch(&format!("overlay-demo-{}", child.id()));
+    let out: Output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn tour_shows_copy_up_whiteouts_and_opaque_dirs() {
+    let Some(mut env) = TestEnv::root("ovl-tour") else {
+        return;
+    };
+    let out = demo(&mut env, &["tour"]);
+    assert!(
+        out.contains("upper/config.txt: color=blue | color=red"),
+        "{out}"
+    );
+    assert!(
+        out.contains("lower/config.txt: color=blue (untouched)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("c---------      0,0 readme.txt   <- whiteout"),
+        "{out}"
+    );
+    assert!(
+        out.contains(" dir   <- opaque (trusted.overlay.opaque=y)"),
+        "{out}"
+    );
+    let diff: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("docker diff"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("=="))
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        diff,
+        [
+            "C /config.txt",
+            "C /dir",
+            "A /dir/c.txt",
+            "D /keep.txt",
+            "A /moved.txt",
+            "A /new.txt",
+            "D /readme.txt"
+        ]
+    );
+}
+
+#[test]
+fn share_keeps_containers_apart() {
+    let Some(mut env) = TestEnv::root("ovl-share") else {
+        return;
+    };
+    let out = demo(&mut env, &["share"]);
+    let c2: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.contains("c2/merged/"))
+        .skip(1)
+        .take(1)
+        .collect();
+    assert!(c2[0].ends_with(" app.conf"), "{out}");
+    assert!(
+        !out.contains("c2/merged/\n     -rw-r--r--       11 hello.txt"),
+        "{out}"
+    );
+}
+
+#[test]
+fn layers_read_top_down() {
+    let Some(mut env) = TestEnv::root("ovl-layers") else {
+        return;
+    };
+    let out = demo(&mut env, &["layers"]);
+    assert!(out.contains("lowerdir=l3:l2:l1 merged"), "{out}");
+    assert!(out.contains("cat who.txt: layer 3"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    let merged: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.trim().starts_with("merged/"))
+        .skip(1)
+        .take(3)
+        .collect();
+    assert!(merged.iter().all(|l| !l.contains("gone.txt")), "{out}");
+}
+
+#[test]
+fn diff_lists_an_upper_dir() {
+    let Some(mut env) = TestEnv::root("ovl-diff") else {
+        return;
+    };
+    std::fs::create_dir_all(env.path("lower/etc")).unwrap();
+    std::fs::write(env.path("lower/etc/hosts"), "x").unwrap();
+    std::fs::create_dir_all(env.path("upper/etc")).unwrap();
+    std::fs::write(env.path("upper/etc/hosts"), "y").unwrap();
+    std::fs::write(env.path("upper/added"), "z").unwrap();
+    let out = demo(&mut env, &["diff", "upper", "--lower", "lower"]);
+    assert_eq!(out, "A /added\nC /etc\nC /etc/hosts\n");
+}
+
+#[test]
+fn cow_cost_copies_the_whole_file_once() {
+    let Some(mut env) = TestEnv::root("ovl-cow") else {
+        return;
+    };
+    let out = demo(&mut env, &["cow-cost", "--size", "8m"]);
+    assert!(out.contains("upper/big.bin exists: false"), "{out}");
+    assert!(out.contains("upper/big.bin is now 8 MiB"), "{out}");
+}
+
+/// Ctrl-C while the overlay is mounted unmounts it and removes the scratch dir.
+#[test]
+fn interrupted_demo_unmounts() {
+    let Some(mut env) = TestEnv::root("ovl-interrupt") else {
+        return;
+    };
+    let mut cmd = env.command(BIN);
+    cmd.args(["--pause", "tour"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().unwrap();
+    let scratch = std::env::temp_dir().join(format!("overlay-demo-{}", child.id()));
+    env.watch(&format!("overlay-demo-{}", child.id()));
+    let merged = scratch.join("merged");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !testkit::leaks::mount_points().contains(&*merged.to_string_lossy()) {
+        assert!(std::time::Instant::now() < deadline, "never mounted");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert!(!scratch.exists(), "scratch left behind");
+}
