@@ -17,6 +17,14 @@ use crate::{Error, Kind, Result};
 
 /// Bind-mounts `/proc/PID/ns/<kind>` onto `path` (created as an empty file).
 pub fn persist(pid: Pid, kind: Kind, path: &Path) -> Result<()> {
+    persist_file(
+        Path::new(&format!("/proc/{pid}/ns/{}", kind.proc_name())),
+        path,
+    )
+}
+
+/// Bind-mounts a namespace file (`/proc/thread-self/ns/net`, …) onto `path`.
+pub fn persist_file(source: &Path, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -26,16 +34,18 @@ pub fn persist(pid: Pid, kind: Kind, path: &Path) -> Result<()> {
         .truncate(false)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
-    let source = format!("/proc/{pid}/ns/{}", kind.proc_name());
-    step(format!("mount --bind {source} {}", path.display()), || {
-        mount(
-            Some(source.as_str()),
-            path,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-    })
+    step(
+        format!("mount --bind {} {}", source.display(), path.display()),
+        || {
+            mount(
+                Some(source),
+                path,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        },
+    )
     .inspect_err(|_| {
         let _ = std::fs::remove_file(path);
     })
