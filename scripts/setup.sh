@@ -8,9 +8,11 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# busybox-static: the rootfs of every lesson and test; iproute2: network lessons and
-# the leak checker's clean-up; util-linux: mount/unshare/nsenter used in lesson text.
-packages=(busybox-static iproute2 util-linux ca-certificates)
+# busybox-static: the rootfs of every lesson and test; iproute2: the leak checker's
+# clean-up and the lessons' exercises; util-linux: unshare (a test drives it) and the
+# mount/nsenter of the lesson text; iptables: net-demo's outbound NAT (never exercised
+# by a test, but a user's `net_demo::nat` needs it).
+packages=(busybox-static iproute2 util-linux iptables ca-certificates)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 
 missing=()

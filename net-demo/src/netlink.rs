@@ -84,14 +84,13 @@ impl Netlink {
             .ok_or_else(|| Error::Invalid(format!("no network interface named {name}")))
     }
 
-    /// `ip link add NAME type bridge` (and up).
+    /// `ip link add NAME type bridge`.
     pub fn add_bridge(&self, name: &str) -> Result<()> {
         let msg = LinkBridge::new(name).build();
         self.run(
             &format!("ip link add {name} type bridge"),
             self.handle.link().add(msg).execute(),
-        )?;
-        self.set_up(name)
+        )
     }
 
     /// `ip link add A type veth peer name B`.

@@ -58,16 +58,19 @@ impl Lab {
         Ok(())
     }
 
-    /// A network: IPAM entry plus a bridge holding the gateway address.
+    /// A network: an IPAM entry `name` plus a bridge `<prefix><bridge>`
+    /// holding the gateway address (interface names have 15 bytes at most,
+    /// so the bridge gets a short suffix of its own).
     pub fn network(
         &self,
         name: &str,
+        bridge: &str,
         subnet: Ipv4Net,
         gateway: Option<Ipv4Addr>,
     ) -> Result<(String, Ipv4Net)> {
         self.check_free(subnet)?;
         let net = self.ipam.create(name, subnet, gateway)?;
-        let bridge = self.name(name);
+        let bridge = self.name(bridge);
         let gw = Ipv4Net::new(net.gateway, subnet.prefix_len())?;
         attach::ensure_bridge(&self.nl, &bridge, gw)?;
         println!("   bridge {bridge}: {gw} (the containers' gateway)");

@@ -80,7 +80,7 @@ pub fn host(steps: &mut Steps) -> Result<i32> {
 pub fn bridge(steps: &mut Steps, subnet: Ipv4Net) -> Result<i32> {
     let lab = Lab::new()?;
     steps.step(&format!("a bridge network {subnet}"));
-    let (bridge, gw) = lab.network("br0", subnet, None)?;
+    let (bridge, gw) = lab.network("br0", "br0", subnet, None)?;
     steps.step("two containers, each with a veth pair from the bridge as eth0");
     let a = lab.container("a")?;
     let b = lab.container("b")?;
@@ -114,7 +114,7 @@ pub fn bridge(steps: &mut Steps, subnet: Ipv4Net) -> Result<i32> {
 pub fn container(steps: &mut Steps, subnet: Ipv4Net) -> Result<i32> {
     let lab = Lab::new()?;
     steps.step("container a on a bridge network");
-    let (bridge, gw) = lab.network("br0", subnet, None)?;
+    let (bridge, gw) = lab.network("br0", "br0", subnet, None)?;
     let a = lab.container("a")?;
     lab.plug(&a, ("br0", &bridge, gw), "eth0", "a0", true)?;
     describe(&a, "a")?;
@@ -135,7 +135,7 @@ pub fn custom(steps: &mut Steps, subnet: Ipv4Net, gateway: Ipv4Addr) -> Result<i
     steps.step(&format!(
         "network create --driver bridge --subnet {subnet} --gateway {gateway} bridge1"
     ));
-    let (bridge, gw) = lab.network("bridge1", subnet, Some(gateway))?;
+    let (bridge, gw) = lab.network("bridge1", "br1", subnet, Some(gateway))?;
     let c = lab.container("c")?;
     let ip = lab.plug(&c, ("bridge1", &bridge, gw), "eth0", "c0", true)?;
     describe(&c, "c")?;
@@ -151,8 +151,8 @@ pub fn custom(steps: &mut Steps, subnet: Ipv4Net, gateway: Ipv4Addr) -> Result<i
 pub fn connect(steps: &mut Steps, first: Ipv4Net, second: Ipv4Net) -> Result<i32> {
     let lab = Lab::new()?;
     steps.step("two networks: a and b on the first, c on the second");
-    let (br1, gw1) = lab.network("br1", first, None)?;
-    let (br2, gw2) = lab.network("br2", second, None)?;
+    let (br1, gw1) = lab.network("br1", "br1", first, None)?;
+    let (br2, gw2) = lab.network("br2", "br2", second, None)?;
     let (a, b, c) = (
         lab.container("a")?,
         lab.container("b")?,
@@ -208,7 +208,7 @@ pub fn publish(steps: &mut Steps, spec: &str, subnet: Ipv4Net) -> Result<i32> {
     let spec: PortSpec = spec.parse()?;
     let lab = Lab::new()?;
     steps.step("a container on a bridge runs a web server");
-    let (bridge, gw) = lab.network("br0", subnet, None)?;
+    let (bridge, gw) = lab.network("br0", "br0", subnet, None)?;
     let web = lab.container("web")?;
     let ip = lab.plug(&web, ("br0", &bridge, gw), "eth0", "w0", true)?;
     let server = serve(
