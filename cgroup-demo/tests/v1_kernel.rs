@@ -224,3 +224,34 @@ fn removing_a_busy_cgroup_names_its_processes() {
     process::wait(pid).unwrap();
     cgroup.remove().unwrap();
 }
+
+#[test]
+fn cpuset_and_quota_are_applied_to_the_process() {
+    let Some(env) = TestEnv::root("v1-cpuset") else {
+        return;
+    };
+    let Some(driver) = v1_driver() else { return };
+    let cgroup = driver.create(env.name("cpus")).unwrap();
+    cgroup
+        .set(&resolved(Limits {
+            cpuset_cpus: Some("0".into()),
+            cpus: Some(0.5),
+            ..Default::default()
+        }))
+        .unwrap();
+    let pid = start_in(&cgroup, || {
+        let set = nix::sched::sched_getaffinity(Pid::from_raw(0)).unwrap();
+        let only_zero = set.is_set(0).unwrap()
+            && !(1..nix::sched::CpuSet::count()).any(|c| set.is_set(c).unwrap_or(false));
+        i32::from(!only_zero)
+    });
+    assert_eq!(
+        process::wait(pid).unwrap(),
+        Exit::Code(0),
+        "the process may run on CPU 0 only"
+    );
+    let read = |c: &str, f: &str| std::fs::read_to_string(cgroup.dir(c).unwrap().join(f)).unwrap();
+    assert_eq!(read("cpuset", "cpuset.cpus").trim(), "0");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us").trim(), "50000");
+    cgroup.remove().unwrap();
+}

@@ -154,6 +154,15 @@ fn an_upper_dir_survives_the_tar_round_trip() {
     xattr::set(m.join("new.txt"), "user.note", b"kept").ok();
     use std::os::unix::fs::PermissionsExt as _;
     fs::set_permissions(m.join("new.txt"), fs::Permissions::from_mode(0o4755)).unwrap();
+    std::os::unix::fs::chown(m.join("etc/app.conf"), Some(1234), Some(5678)).unwrap();
+    nix::sys::stat::mknod(
+        &m.join("null"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        libc::makedev(1, 3),
+    )
+    .unwrap();
+    fs::set_permissions(m.join("null"), fs::Permissions::from_mode(0o666)).unwrap();
     let before = snapshot(m);
     mount::unmount(m).unwrap();
 
@@ -169,7 +178,11 @@ fn an_upper_dir_survives_the_tar_round_trip() {
     assert!(names.contains(&"dir/.wh..wh..opq".to_string()), "{names:?}");
     let applied_dir = env.path("applied");
     fs::create_dir(&applied_dir).unwrap();
-    let applied = layer::apply(&tarball[..], &applied_dir, ApplyOptions::default()).unwrap();
+    let options = ApplyOptions {
+        allow_devices: true,
+        ..Default::default()
+    };
+    let applied = layer::apply(&tarball[..], &applied_dir, options).unwrap();
     assert_eq!(applied.whiteouts, 2);
     assert!(is_whiteout(
         &fs::symlink_metadata(applied_dir.join("gone.txt")).unwrap()
@@ -183,6 +196,11 @@ fn an_upper_dir_survives_the_tar_round_trip() {
             .ino()
     );
     assert_eq!(a.mode() & 0o7777, 0o4755);
+    let conf = fs::metadata(applied_dir.join("etc/app.conf")).unwrap();
+    assert_eq!((conf.uid(), conf.gid()), (1234, 5678), "ownership kept");
+    let null = fs::symlink_metadata(applied_dir.join("null")).unwrap();
+    assert!(null.file_type().is_char_device() && null.rdev() == libc::makedev(1, 3));
+    assert_eq!(null.mode() & 0o7777, 0o666);
 
     // The applied layer as a read-only lower over the image gives the same view.
     let merged2 = env.path("merged2");
