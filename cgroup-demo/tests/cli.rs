@@ -1,35 +1,22 @@
 //! cgroup-demo as a workshop runs it, on this host's real cgroup v1.
 
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Output;
 
-use testkit::TestEnv;
+use testkit::{ctrl_c, wait_until, TestEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cgroup-demo");
 
-/// Runs the demo; its `cgroup-demo-<pid>` cgroups are watched for leaks.
+/// What the demo names after its PID, for the leak check.
+fn names(pid: u32) -> Vec<String> {
+    vec![format!("cgroup-demo-{pid}")]
+}
+
 fn demo(env: &mut TestEnv, args: &[&str]) -> Output {
-    let child = env
-        .command(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run cgroup-demo");
-    env.watch(&format!("cgroup-demo-{}", child.id()));
-    child.wait_with_output().expect("wait for cgroup-demo")
+    env.run(BIN, args, names)
 }
 
 fn ok(env: &mut TestEnv, args: &[&str]) -> String {
-    let out = demo(env, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    env.run_ok(BIN, args, names)
 }
 
 #[test]
@@ -192,30 +179,16 @@ fn interrupted_demo_removes_its_cgroups() {
     let Some(mut env) = TestEnv::root("cg-interrupt") else {
         return;
     };
-    let mut cmd = env.command(BIN);
-    cmd.args(["cpu-shares", "--seconds", "60"])
-        .stdout(Stdio::null());
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().unwrap();
-    let name = format!("cgroup-demo-{}", child.id());
-    env.watch(&name);
+    let mut job = env.start_job(BIN, &["cpu-shares", "--seconds", "60"], names);
     let a = std::path::Path::new("/sys/fs/cgroup/cpu")
-        .join(&name)
+        .join(format!("cgroup-demo-{}", job.id()))
         .join("a");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_to_string(a.join("cgroup.procs"))
-        .unwrap_or_default()
-        .trim()
-        .is_empty()
-    {
-        assert!(Instant::now() < deadline, "the workers never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    wait_until("the workers to start", || {
+        !std::fs::read_to_string(a.join("cgroup.procs"))
+            .unwrap_or_default()
+            .trim()
+            .is_empty()
+    });
+    assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!a.parent().unwrap().exists(), "cgroup left behind");
 }

@@ -2,11 +2,11 @@
 
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
-use testkit::TestEnv;
+use testkit::{wait_until, TestEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_chroot-demo");
 
@@ -27,14 +27,6 @@ fn host_mounts_under(path: &Path) -> usize {
         .iter()
         .filter(|m| Path::new(m).starts_with(path))
         .count()
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

@@ -1,31 +1,16 @@
 //! net-demo as a workshop runs it. Every mode is checked by the traffic it
 //! reports; the demo's `nd<pid>` links and namespaces are watched for leaks.
 
-use std::process::{Output, Stdio};
-
-use testkit::TestEnv;
+use testkit::{ctrl_c, wait_until, TestEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_net-demo");
 
+fn names(pid: u32) -> Vec<String> {
+    vec![format!("nd{pid}"), format!("net-demo-{pid}")]
+}
+
 fn demo(env: &mut TestEnv, args: &[&str]) -> String {
-    let child = env
-        .command(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    env.watch(&format!("nd{}", child.id()));
-    env.watch(&format!("net-demo-{}", child.id()));
-    let out: Output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    env.run_ok(BIN, args, names)
 }
 
 #[test]
@@ -183,15 +168,7 @@ fn bad_input_is_refused_in_one_line() {
             "gateway 10.9.9.9 is not a host address in subnet 10.204.0.0/24",
         ),
     ] {
-        let child = env
-            .command(BIN)
-            .args(&args)
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        env.watch(&format!("nd{}", child.id()));
-        let out = child.wait_with_output().unwrap();
+        let out = env.run(BIN, &args, names);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert_eq!(stderr.trim_end(), format!("net-demo: {message}"));
@@ -204,29 +181,19 @@ fn interrupted_demo_removes_its_network() {
     let Some(mut env) = TestEnv::root("netcli-interrupt") else {
         return;
     };
-    let mut cmd = env.command(BIN);
-    cmd.args(["--pause", "bridge", "--subnet", "10.203.5.0/24"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null());
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().unwrap();
-    let prefix = format!("nd{}", child.id());
-    env.watch(&prefix);
+    let mut job = env.start_job(
+        BIN,
+        &["--pause", "bridge", "--subnet", "10.203.5.0/24"],
+        names,
+    );
+    let prefix = format!("nd{}", job.id());
     use std::io::Write as _;
-    let mut stdin = child.stdin.take().unwrap();
+    let mut stdin = job.stdin.take().unwrap();
     stdin.write_all(b"\n").unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let plugged = |p: &str| std::path::Path::new(&format!("/sys/class/net/{p}b0")).exists();
-    while !plugged(&prefix) {
-        assert!(std::time::Instant::now() < deadline, "never plugged in");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    wait_until("the containers to be plugged in", || {
+        std::path::Path::new(&format!("/sys/class/net/{prefix}b0")).exists()
+    });
+    assert_eq!(ctrl_c(&mut job), Some(130));
     let left: Vec<String> = std::fs::read_dir("/sys/class/net")
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -1,33 +1,18 @@
 //! ns-demo driven as a workshop attendee would; every isolation claim is
 //! also checked from the outside.
 
-use std::process::{Output, Stdio};
-
-use testkit::TestEnv;
+use testkit::{ctrl_c, wait_until, TestEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ns-demo");
 
-/// Runs ns-demo; what it names after its PID (`ns-demo-<pid>`: cgroups,
-/// kept netns, scratch mounts) is watched by the leak check.
+/// What ns-demo names after its PID (cgroups, kept netns, scratch mounts),
+/// for the leak check.
+fn names(pid: u32) -> Vec<String> {
+    vec![format!("ns-demo-{pid}"), format!("ns-demo-mount-{pid}")]
+}
+
 fn demo(env: &mut TestEnv, args: &[&str]) -> String {
-    let child = env
-        .command(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run ns-demo");
-    env.watch(&format!("ns-demo-{}", child.id()));
-    env.watch(&format!("ns-demo-mount-{}", child.id()));
-    let out: Output = child.wait_with_output().expect("wait for ns-demo");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "ns-demo {args:?} failed: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    env.run_ok(BIN, args, names)
 }
 
 fn line_with<'a>(out: &'a str, needle: &str) -> &'a str {
@@ -292,11 +277,9 @@ fn join_enters_another_process_namespaces() {
         .unwrap();
     let pid = target.id().to_string();
     // Wait for the hostname to be set inside the target.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n" {
-        assert!(std::time::Instant::now() < deadline, "target did not start");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_until("the target to start", || {
+        std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() == "sleep\n"
+    });
     let out = demo(&mut env, &["join", &pid, "--ns", "uts,net", "hostname"]);
     assert!(out.trim_end().ends_with(&name), "{out}");
     assert_eq!(out.matches("same as the target").count(), 2, "{out}");
@@ -308,14 +291,10 @@ fn join_enters_another_process_namespaces() {
 
 #[test]
 fn bad_namespace_names_are_refused() {
-    let Some(env) = TestEnv::root("ns-bad") else {
+    let Some(mut env) = TestEnv::root("ns-bad") else {
         return;
     };
-    let out = env
-        .command(BIN)
-        .args(["join", "1", "--ns", "net,bogus"])
-        .output()
-        .unwrap();
+    let out = env.run(BIN, &["join", "1", "--ns", "net,bogus"], names);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown namespace \"bogus\""));
 }
@@ -326,30 +305,17 @@ fn interrupted_net_demo_releases_its_namespace() {
     let Some(mut env) = TestEnv::root("ns-net-interrupt") else {
         return;
     };
-    let mut cmd = env.command(BIN);
-    cmd.args(["--pause", "net"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null());
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().unwrap();
-    env.watch(&format!("ns-demo-{}", child.id()));
-    let kept = std::path::PathBuf::from(format!("/run/netns/ns-demo-{}", child.id()));
+    let mut job = env.start_job(BIN, &["--pause", "net"], names);
+    let kept = std::path::PathBuf::from(format!("/run/netns/ns-demo-{}", job.id()));
     // Enter for the pauses before steps 2 and 3; it then persists the
     // namespace and waits before step 4.
     use std::io::Write as _;
-    let mut stdin = child.stdin.take().unwrap();
+    let mut stdin = job.stdin.take().unwrap();
     stdin.write_all(b"\n\n").unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !testkit::leaks::mount_points().contains(&*kept.to_string_lossy()) {
-        assert!(std::time::Instant::now() < deadline, "namespace never kept");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    wait_until("the kept namespace", || {
+        testkit::leaks::mount_points().contains(&*kept.to_string_lossy())
+    });
+    assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!kept.exists(), "{} left behind", kept.display());
     drop(stdin);
 }

@@ -1,31 +1,17 @@
 //! overlay-demo as a workshop runs it.
 
-use std::process::{Output, Stdio};
-
-use testkit::TestEnv;
+use testkit::{ctrl_c, wait_until, TestEnv};
 
 const BIN: &str = env!("CARGO_BIN_EXE_overlay-demo");
 
 /// Runs the demo; its `overlay-demo-<pid>` scratch dir and mounts are
 /// watched by the leak check.
 fn demo(env: &mut TestEnv, args: &[&str]) -> String {
-    let child = env
-        .command(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    env.watch(&format!("overlay-demo-{}", child.id()));
-    let out: Output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    env.run_ok(BIN, args, names)
+}
+
+fn names(pid: u32) -> Vec<String> {
+    vec![format!("overlay-demo-{pid}")]
 }
 
 #[test]
@@ -138,25 +124,12 @@ fn interrupted_demo_unmounts() {
     let Some(mut env) = TestEnv::root("ovl-interrupt") else {
         return;
     };
-    let mut cmd = env.command(BIN);
-    cmd.args(["--pause", "tour"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null());
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut child = cmd.spawn().unwrap();
-    let scratch = std::env::temp_dir().join(format!("overlay-demo-{}", child.id()));
-    env.watch(&format!("overlay-demo-{}", child.id()));
+    let mut job = env.start_job(BIN, &["--pause", "tour"], names);
+    let scratch = std::env::temp_dir().join(format!("overlay-demo-{}", job.id()));
     let merged = scratch.join("merged");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !testkit::leaks::mount_points().contains(&*merged.to_string_lossy()) {
-        assert!(std::time::Instant::now() < deadline, "never mounted");
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGINT,
-    )
-    .unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    wait_until("the overlay mount", || {
+        testkit::leaks::mount_points().contains(&*merged.to_string_lossy())
+    });
+    assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!scratch.exists(), "scratch left behind");
 }

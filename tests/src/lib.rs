@@ -9,10 +9,12 @@
 //!   report what the test created and left behind.
 //! - [`transcript`]: run the `console` blocks of the lessons and compare.
 
+mod drive;
 mod env;
 mod fixtures;
 pub mod leaks;
 pub mod transcript;
 
+pub use drive::{ctrl_c, wait_until};
 pub use env::{is_root, require_root, TestEnv};
 pub use fixtures::{bin, busybox_rootfs, target_dir, workspace_dir};
