@@ -1,0 +1,448 @@
+//! `images`, `tag`, `rmi`, `history`, `inspect`, `import`.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use mini_docker::digest::Digest;
+use mini_docker::human;
+use mini_docker::image::{self, Details};
+use mini_docker::reference::Reference;
+use mini_docker::store::chain_ids;
+use serde_json::json;
+
+use super::{table, template, Context};
+
+#[derive(Args)]
+pub struct ListArgs {
+    /// Show all images (default hides intermediate images).
+    #[arg(short, long)]
+    all: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show digests.
+    #[arg(long)]
+    digests: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Filter output: dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE.
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Format output: "json", or a Go template such as "{{.Repository}}:{{.Tag}}".
+    #[arg(long)]
+    format: Option<String>,
+}
+
+/// One line of `docker images`.
+struct Row {
+    repository: String,
+    tag: String,
+    digest: String,
+    details: Details,
+}
+
+enum Filter {
+    Dangling(bool),
+    Reference(String),
+    Before(SystemTime),
+    Since(SystemTime),
+}
+
+fn parse_filters(ctx: &Context, filters: &[String]) -> Result<Vec<Filter>> {
+    filters
+        .iter()
+        .map(|f| {
+            let (key, value) = f
+                .split_once('=')
+                .with_context(|| format!("bad format of filter (expected name=value): {f}"))?;
+            let created = |name: &str| -> Result<SystemTime> {
+                let id = ctx.store.resolve(name)?;
+                image::details(&ctx.store, &id)?
+                    .created
+                    .with_context(|| format!("image {name} has no creation time"))
+            };
+            Ok(match key {
+                "dangling" => Filter::Dangling(match value {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => bail!("invalid filter 'dangling={value}'"),
+                }),
+                "reference" => Filter::Reference(value.to_string()),
+                "before" => Filter::Before(created(value)?),
+                "since" => Filter::Since(created(value)?),
+                _ => bail!("invalid filter '{key}'"),
+            })
+        })
+        .collect()
+}
+
+/// `*` matches any run of characters (as Docker's path.Match does within a
+/// name).
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, tail)) => {
+            text.starts_with(head)
+                && (0..=text.len() - head.len()).any(|i| glob(tail, &text[head.len() + i..]))
+        }
+    }
+}
+
+fn keep(row: &Row, filters: &[Filter]) -> bool {
+    filters.iter().all(|f| match f {
+        Filter::Dangling(d) => (row.repository == "<none>") == *d,
+        Filter::Reference(p) => {
+            glob(p, &row.repository) || glob(p, &format!("{}:{}", row.repository, row.tag))
+        }
+        Filter::Before(t) => row.details.created.is_some_and(|c| c < *t),
+        Filter::Since(t) => row.details.created.is_some_and(|c| c > *t),
+    })
+}
+
+fn rows(ctx: &Context) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for id in ctx.store.images()? {
+        let details = image::details(&ctx.store, &id)?;
+        let digest_of = |name: &str| {
+            details
+                .record
+                .repo_digests
+                .iter()
+                .find_map(|d| d.strip_prefix(&format!("{name}@")).map(str::to_string))
+                .unwrap_or_else(|| "<none>".into())
+        };
+        if details.tags.is_empty() {
+            rows.push(Row {
+                repository: "<none>".into(),
+                tag: "<none>".into(),
+                digest: "<none>".into(),
+                details: details.clone(),
+            });
+        }
+        for tag in &details.tags {
+            let name = tag.familiar_name();
+            rows.push(Row {
+                digest: digest_of(&name),
+                repository: name,
+                tag: tag.tag.clone().unwrap_or_else(|| "<none>".into()),
+                details: details.clone(),
+            });
+        }
+    }
+    // Newest first, as Docker lists them.
+    rows.sort_by(|a, b| {
+        b.details
+            .created
+            .cmp(&a.details.created)
+            .then(a.repository.cmp(&b.repository))
+            .then(a.tag.cmp(&b.tag))
+    });
+    Ok(rows)
+}
+
+pub fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
+    let filters = parse_filters(ctx, &args.filter)?;
+    let rows: Vec<Row> = rows(ctx)?
+        .into_iter()
+        .filter(|r| keep(r, &filters))
+        .collect();
+    let _ = args.all; // no intermediate images exist before `build`: -a shows the same
+    let id = |r: &Row| {
+        if args.no_trunc {
+            r.details.id.to_string()
+        } else {
+            r.details.id.short().to_string()
+        }
+    };
+    if args.quiet {
+        let mut seen = Vec::new();
+        for r in &rows {
+            let id = id(r);
+            if !seen.contains(&id) {
+                println!("{id}");
+                seen.push(id);
+            }
+        }
+        return Ok(0);
+    }
+    if let Some(format) = &args.format {
+        for r in &rows {
+            let created = r.details.created.unwrap_or(SystemTime::UNIX_EPOCH);
+            let value = json!({
+                "Containers": "N/A",
+                "CreatedAt": human::docker_time(created),
+                "CreatedSince": human::since(created),
+                "Digest": r.digest,
+                "ID": id(r),
+                "Repository": r.repository,
+                "SharedSize": "N/A",
+                "Size": human::size(r.details.size),
+                "Tag": r.tag,
+                "UniqueSize": "N/A",
+                "VirtualSize": human::size(r.details.size),
+            });
+            if format == "json" {
+                println!("{value}");
+            } else {
+                println!(
+                    "{}",
+                    template::render(format, &value).map_err(anyhow::Error::msg)?
+                );
+            }
+        }
+        return Ok(0);
+    }
+    let mut header = vec!["REPOSITORY", "TAG"];
+    if args.digests {
+        header.push("DIGEST");
+    }
+    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.repository.clone(), r.tag.clone()];
+            if args.digests {
+                row.push(r.digest.clone());
+            }
+            row.push(id(r));
+            row.push(r.details.created.map_or("N/A".into(), human::since));
+            row.push(human::size(r.details.size));
+            row
+        })
+        .collect();
+    table::print(&header, &table_rows);
+    Ok(0)
+}
+
+pub fn tag(ctx: &Context, source: &str, target: &str) -> Result<i32> {
+    let target: Reference = target.parse()?;
+    if target.digest.is_some() {
+        bail!("refusing to create a tag with a digest reference");
+    }
+    let _lock = ctx.store.lock()?;
+    let id = ctx.store.resolve(source)?;
+    ctx.store.tag(&target, &id)?;
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct RemoveArgs {
+    /// Force removal of the image.
+    #[arg(short, long)]
+    force: bool,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn remove(ctx: &Context, args: &RemoveArgs) -> Result<i32> {
+    let _lock = ctx.store.lock()?;
+    let mut failed = false;
+    for name in &args.images {
+        if let Err(e) = remove_one(ctx, name, args.force) {
+            eprintln!("Error: {e:#}");
+            failed = true;
+        }
+    }
+    Ok(i32::from(failed))
+}
+
+fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
+    let id = ctx.store.resolve(name)?;
+    let tags: Vec<Reference> = ctx
+        .store
+        .tags()?
+        .into_iter()
+        .filter(|(_, t)| *t == id)
+        .map(|(r, _)| r)
+        .collect();
+    let by_tag = name.parse::<Reference>().ok().filter(|r| tags.contains(r));
+    let untag: Vec<Reference> = match by_tag {
+        Some(r) => vec![r],
+        None if tags.len() > 1 && !force => bail!(
+            "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+            id.short()
+        ),
+        None => tags.clone(),
+    };
+    for r in &untag {
+        ctx.store.untag(r)?;
+        println!("Untagged: {}", r.familiar());
+        if let Some(digest) = ctx
+            .store
+            .record(&id)?
+            .repo_digests
+            .iter()
+            .find(|d| d.starts_with(&format!("{}@", r.familiar_name())))
+        {
+            println!("Untagged: {digest}");
+        }
+    }
+    if untag.len() == tags.len() {
+        for layer in ctx.store.delete_image(&id)? {
+            if layer != id {
+                println!("Deleted: {layer}");
+            }
+        }
+        println!("Deleted: {id}");
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    quiet: bool,
+    image: String,
+}
+
+pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<i32> {
+    let id = ctx.store.resolve(&args.image)?;
+    let details = image::details(&ctx.store, &id)?;
+    let sizes: Vec<u64> = chain_ids(&details.config.rootfs.diff_ids)
+        .iter()
+        .map(|c| ctx.store.layer(c).map(|l| l.size))
+        .collect::<Result<_, _>>()?;
+    let mut sizes = sizes.into_iter();
+    let mut rows = Vec::new();
+    for entry in &details.config.history {
+        let size = if entry.empty_layer {
+            0
+        } else {
+            sizes.next().unwrap_or(0)
+        };
+        rows.push((entry, size));
+    }
+    rows.reverse();
+    let shown_id = |i: usize| match (i, args.no_trunc) {
+        (0, true) => id.to_string(),
+        (0, false) => id.short().to_string(),
+        _ => "<missing>".to_string(),
+    };
+    if args.quiet {
+        for i in 0..rows.len() {
+            println!("{}", shown_id(i));
+        }
+        return Ok(0);
+    }
+    let table_rows: Vec<Vec<String>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (entry, size))| {
+            let created_by = entry.created_by.clone().unwrap_or_default();
+            let created_by = if args.no_trunc || created_by.chars().count() <= 45 {
+                created_by
+            } else {
+                format!("{}…", created_by.chars().take(44).collect::<String>())
+            };
+            vec![
+                shown_id(i),
+                entry
+                    .created
+                    .as_deref()
+                    .and_then(human::parse_rfc3339)
+                    .map_or("N/A".into(), human::since),
+                created_by,
+                human::size(*size),
+                entry.comment.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table::print(
+        &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+        &table_rows,
+    );
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format the output using a Go template, e.g. '{{.Id}}' or '{{json .Config}}'.
+    #[arg(short, long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn inspect(ctx: &Context, args: &InspectArgs) -> Result<i32> {
+    let mut values = Vec::new();
+    let mut failed = false;
+    for name in &args.images {
+        match ctx
+            .store
+            .resolve(name)
+            .and_then(|id| image::details(&ctx.store, &id))
+        {
+            Ok(details) => values.push(image::inspect(&ctx.store, &details)),
+            Err(e) => {
+                eprintln!("Error: {e}");
+                failed = true;
+            }
+        }
+    }
+    match &args.format {
+        Some(format) => {
+            for v in &values {
+                println!(
+                    "{}",
+                    template::render(format, v).map_err(anyhow::Error::msg)?
+                );
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(&values)?),
+    }
+    Ok(i32::from(failed))
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Apply a Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR).
+    #[arg(short, long)]
+    change: Vec<String>,
+    /// Set a commit message for the imported image.
+    #[arg(short, long)]
+    message: Option<String>,
+    /// A tarball (plain or gzip), or - for standard input.
+    file: String,
+    /// REPOSITORY[:TAG] to give the image.
+    reference: Option<String>,
+}
+
+pub fn import(ctx: &Context, args: &ImportArgs) -> Result<i32> {
+    let reference: Option<Reference> = args.reference.as_deref().map(str::parse).transpose()?;
+    let input: Box<dyn std::io::Read> = if args.file == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let path = PathBuf::from(&args.file);
+        Box::new(std::fs::File::open(&path).with_context(|| format!("open {}", path.display()))?)
+    };
+    let id: Digest = image::import(
+        &ctx.store,
+        input,
+        &args.file,
+        &args.change,
+        args.message.as_deref(),
+        reference.as_ref(),
+    )?;
+    println!("{id}");
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn glob_matches_like_docker_reference_filters() {
+        assert!(glob("busy*", "busybox"));
+        assert!(glob("*box:latest", "busybox:latest"));
+        assert!(!glob("busy", "busybox"));
+        assert!(glob("*", ""));
+    }
+}

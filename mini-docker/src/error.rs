@@ -1,0 +1,36 @@
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// mini-docker's errors; each prints as the one line a user sees after
+/// `Error: `.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Reference(#[from] crate::reference::InvalidReference),
+    #[error("{0}")]
+    NotFound(String),
+    /// The command cannot do this as asked (conflicts, ambiguity, bad flags).
+    #[error("{0}")]
+    Usage(String),
+    /// Content that is not what it claims to be (digest mismatch, bad JSON,
+    /// missing blobs).
+    #[error("{0}")]
+    Corrupt(String),
+    #[error("{}: {source}", .path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Layer(#[from] overlay_demo::Error),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

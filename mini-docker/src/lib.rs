@@ -1,0 +1,14 @@
+//! mini-docker: a daemonless, Docker-compatible runtime built from the
+//! lesson libraries. This half holds images: references, the
+//! content-addressed store, layers extracted once and shared, and the
+//! local image commands.
+
+pub mod digest;
+mod error;
+pub mod human;
+pub mod image;
+pub mod reference;
+pub mod spec;
+pub mod store;
+
+pub use error::{Error, Result};

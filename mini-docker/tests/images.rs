@@ -1,0 +1,279 @@
+//! mini-docker's local image commands, each test with its own --root.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use testkit::TestEnv;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
+
+/// `mini-docker --root ENV/root --runroot ENV/run ARGS…`.
+fn md(env: &TestEnv, args: &[&str]) -> Output {
+    env.command(BIN)
+        .arg("--root")
+        .arg(env.path("root"))
+        .arg("--runroot")
+        .arg(env.path("run"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(env: &TestEnv, args: &[&str]) -> String {
+    let out = md(env, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+fn fails(env: &TestEnv, args: &[&str], code: i32) -> String {
+    let out = md(env, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The busybox rootfs as a tarball, as `docker import` takes it.
+fn busybox_tar(env: &TestEnv) -> String {
+    let tar = env.path("busybox.tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(testkit::busybox_rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tar.display().to_string()
+}
+
+fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+#[test]
+fn import_list_tag_inspect_history_remove() {
+    let Some(env) = TestEnv::root("md-images") else {
+        return;
+    };
+    let tar = busybox_tar(&env);
+    let id = ok(
+        &env,
+        &[
+            "import",
+            "-c",
+            "CMD [\"/bin/sh\"]",
+            "-c",
+            "ENV A=1",
+            "-m",
+            "from the fixture",
+            &tar,
+            "busybox:1.36",
+        ],
+    );
+    let id = id.trim();
+    assert!(id.starts_with("sha256:") && id.len() == 71, "{id}");
+
+    let listing = ok(&env, &["images"]);
+    let lines: Vec<&str> = listing.lines().collect();
+    assert!(
+        lines[0].starts_with("REPOSITORY   TAG    IMAGE ID       CREATED"),
+        "{listing}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("busybox      1.36   {}", &id[7..19])),
+        "{listing}"
+    );
+
+    ok(
+        &env,
+        &["tag", "busybox:1.36", "localhost:5000/tools/box:v1"],
+    );
+    assert_eq!(
+        ok(&env, &["images", "-q"]).trim(),
+        &id[7..19],
+        "one image, listed once"
+    );
+    let refs = ok(&env, &["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let mut refs: Vec<&str> = refs.lines().collect();
+    refs.sort();
+    assert_eq!(refs, ["busybox:1.36", "localhost:5000/tools/box:v1"]);
+    assert_eq!(
+        ok(&env, &["images", "--filter", "reference=busy*"])
+            .lines()
+            .count(),
+        2
+    );
+
+    let inspect: serde_json::Value =
+        serde_json::from_str(&ok(&env, &["image", "inspect", "busybox:1.36"])).unwrap();
+    let image = &inspect[0];
+    assert_eq!(image["Id"], id);
+    assert_eq!(image["Config"]["Cmd"], serde_json::json!(["/bin/sh"]));
+    assert_eq!(image["Config"]["Env"], serde_json::json!(["A=1"]));
+    assert_eq!(image["RootFS"]["Type"], "layers");
+    assert_eq!(image["RootFS"]["Layers"].as_array().unwrap().len(), 1);
+    assert_eq!(image["Os"], "linux");
+    assert_eq!(image["RepoTags"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        ok(&env, &["inspect", "-f", "{{json .Config.Cmd}}", &id[7..19]]).trim(),
+        "[\"/bin/sh\"]"
+    );
+
+    let history = ok(&env, &["history", "busybox:1.36"]);
+    assert!(history.starts_with("IMAGE          CREATED"), "{history}");
+    assert!(
+        history
+            .lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("from the fixture"),
+        "{history}"
+    );
+
+    // The extracted layer is a usable root filesystem.
+    let layers = env.path("root/layers");
+    assert_eq!(count(&layers), 1);
+    let layer = std::fs::read_dir(&layers)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(layer.join("diff/bin/busybox").is_file());
+
+    // Two tags: removing by ID needs -f; by tag it only untags.
+    let err = fails(&env, &["rmi", &id[7..19]], 1);
+    assert!(
+        err.contains("must be forced) - image is referenced in multiple repositories"),
+        "{err}"
+    );
+    assert_eq!(
+        ok(&env, &["rmi", "localhost:5000/tools/box:v1"]),
+        "Untagged: localhost:5000/tools/box:v1\n"
+    );
+    let removed = ok(&env, &["rmi", "busybox:1.36"]);
+    assert!(
+        removed.starts_with("Untagged: busybox:1.36\nDeleted: sha256:"),
+        "{removed}"
+    );
+    assert!(removed.ends_with(&format!("Deleted: {id}\n")), "{removed}");
+    assert_eq!(count(&layers), 0, "layer left behind");
+    assert_eq!(
+        count(&env.path("root/blobs/sha256")),
+        0,
+        "blobs left behind"
+    );
+    assert_eq!(ok(&env, &["images"]).lines().count(), 1);
+}
+
+#[test]
+fn errors_name_the_problem_with_dockers_exit_codes() {
+    let Some(env) = TestEnv::root("md-errors") else {
+        return;
+    };
+    assert_eq!(
+        fails(&env, &["inspect", "nope"], 1).trim(),
+        "Error: No such image: nope:latest"
+    );
+    assert_eq!(
+        fails(&env, &["rmi", "nope"], 1).trim(),
+        "Error: No such image: nope:latest"
+    );
+    assert_eq!(
+        fails(&env, &["tag", "x", "Bad:tag"], 1).trim(),
+        "Error: invalid reference format: repository name must be lowercase"
+    );
+    assert_eq!(
+        fails(&env, &["tag", "x", "a:"], 1).trim(),
+        "Error: invalid reference format"
+    );
+    assert!(fails(&env, &["images", "--bogus"], 125).contains("--bogus"));
+    assert!(fails(&env, &["import", "-c", "RUN x", "/dev/null"], 1)
+        .contains("RUN is not a valid change command"));
+    assert!(fails(&env, &["images", "--filter", "color=red"], 1).contains("invalid filter 'color'"));
+}
+
+/// A layer that tries to escape is refused at import, and nothing of it
+/// stays in the store.
+#[test]
+fn hostile_tarballs_are_refused_and_leave_nothing() {
+    let Some(env) = TestEnv::root("md-hostile") else {
+        return;
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_size(5);
+    header.set_mode(0o644);
+    header.as_old_mut().name[..15].copy_from_slice(b"../../escape.tx");
+    header.set_cksum();
+    tar.append(&header, &b"owned"[..]).unwrap();
+    let path = env.path("evil.tar");
+    std::fs::write(&path, tar.into_inner().unwrap()).unwrap();
+    let err = fails(&env, &["import", path.to_str().unwrap(), "evil"], 1);
+    assert!(
+        err.contains("refusing layer entry \"../../escape.tx\": path climbs out with '..'"),
+        "{err}"
+    );
+    assert!(!env.path("escape.tx").exists() && !Path::new("/escape.tx").exists());
+    for dir in [
+        "root/layers",
+        "root/blobs/sha256",
+        "root/images/db",
+        "root/tmp",
+    ] {
+        assert_eq!(count(&env.path(dir)), 0, "{dir} not empty");
+    }
+    assert_eq!(ok(&env, &["images"]).lines().count(), 1, "nothing tagged");
+}
+
+/// Imports of the same tarball from two processes at once share one layer
+/// and never corrupt the store.
+#[test]
+fn concurrent_imports_share_layers() {
+    let Some(env) = TestEnv::root("md-concurrent") else {
+        return;
+    };
+    let tar = busybox_tar(&env);
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            env.command(BIN)
+                .arg("--root")
+                .arg(env.path("root"))
+                .args(["import", &tar, &format!("box:{i}")])
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    assert_eq!(count(&env.path("root/layers")), 1, "one shared layer");
+    assert_eq!(ok(&env, &["images"]).lines().count(), 5);
+    assert_eq!(count(&env.path("root/tmp")), 0);
+}
+
+/// What a killed import left in tmp/ is swept by the next command.
+#[test]
+fn leftovers_of_a_killed_command_are_swept() {
+    let Some(env) = TestEnv::root("md-sweep") else { return };
+    ok(&env, &["images"]);
+    // A dead process's half-extracted layer and half-written blob.
+    let dead = 999_999_999u32;
+    std::fs::create_dir_all(env.path(format!("root/tmp/extract-{dead}-0/bin"))).unwrap();
+    std::fs::write(env.path(format!("root/tmp/layer.tar.gz-{dead}-1")), "half").unwrap();
+    ok(&env, &["images"]);
+    assert_eq!(count(&env.path("root/tmp")), 0);
+}
