@@ -3,11 +3,14 @@
 //! content-addressed store, layers extracted once and shared, and the
 //! local image commands.
 
+pub mod auth;
 pub mod digest;
+pub mod distribution;
 mod error;
 pub mod human;
 pub mod image;
 pub mod reference;
+pub mod registry;
 pub mod spec;
 pub mod store;
 

@@ -392,8 +392,8 @@ impl Store {
         self.collect_garbage()
     }
 
-    /// Removes blobs and layers no image refers to.
-    pub fn collect_garbage(&self) -> Result<Vec<Digest>> {
+    /// The blobs and the layers (chain IDs) some image refers to.
+    pub fn referenced(&self) -> Result<(BTreeSet<Digest>, BTreeSet<Digest>)> {
         let mut blobs = BTreeSet::new();
         let mut layers = BTreeSet::new();
         for id in self.images()? {
@@ -409,6 +409,12 @@ impl Store {
                 layers.extend(chain_ids(&config.rootfs.diff_ids));
             }
         }
+        Ok((blobs, layers))
+    }
+
+    /// Removes blobs and layers no image refers to.
+    pub fn collect_garbage(&self) -> Result<Vec<Digest>> {
+        let (blobs, layers) = self.referenced()?;
         let mut removed = Vec::new();
         let layer_root = self.root.join("layers");
         for entry in fs::read_dir(&layer_root)

@@ -1,64 +1,19 @@
 //! mini-docker's local image commands, each test with its own --root.
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+mod support;
 
+use std::path::Path;
+use std::process::Stdio;
+
+use support::{busybox_tar, count, fails_in, ok_in, BIN};
 use testkit::TestEnv;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
-
-/// `mini-docker --root ENV/root --runroot ENV/run ARGS…`.
-fn md(env: &TestEnv, args: &[&str]) -> Output {
-    env.command(BIN)
-        .arg("--root")
-        .arg(env.path("root"))
-        .arg("--runroot")
-        .arg(env.path("run"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
 fn ok(env: &TestEnv, args: &[&str]) -> String {
-    let out = md(env, args);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{args:?}: {stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    ok_in(env, "root", args)
 }
 
 fn fails(env: &TestEnv, args: &[&str], code: i32) -> String {
-    let out = md(env, args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The busybox rootfs as a tarball, as `docker import` takes it.
-fn busybox_tar(env: &TestEnv) -> String {
-    let tar = env.path("busybox.tar");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(testkit::busybox_rootfs())
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    tar.display().to_string()
-}
-
-fn count(dir: &Path) -> usize {
-    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+    fails_in(env, "root", args, code)
 }
 
 #[test]
@@ -268,7 +223,9 @@ fn concurrent_imports_share_layers() {
 /// What a killed import left in tmp/ is swept by the next command.
 #[test]
 fn leftovers_of_a_killed_command_are_swept() {
-    let Some(env) = TestEnv::root("md-sweep") else { return };
+    let Some(env) = TestEnv::root("md-sweep") else {
+        return;
+    };
     ok(&env, &["images"]);
     // A dead process's half-extracted layer and half-written blob.
     let dead = 999_999_999u32;

@@ -3,6 +3,7 @@
 //! does.
 
 mod images;
+mod registry;
 mod table;
 mod template;
 
@@ -61,6 +62,14 @@ enum Command {
     Inspect(images::InspectArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(images::ImportArgs),
+    /// Download an image from a registry.
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry.
+    Push(registry::PushArgs),
+    /// Log in to a registry.
+    Login(registry::LoginArgs),
+    /// Log out from a registry.
+    Logout(registry::LogoutArgs),
 }
 
 #[derive(Subcommand)]
@@ -79,6 +88,10 @@ enum ImageCommand {
     Import(images::ImportArgs),
     /// Create a tag TARGET that refers to SOURCE.
     Tag { source: String, target: String },
+    /// Download an image from a registry.
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry.
+    Push(registry::PushArgs),
 }
 
 /// A parsed command line ready to run against a store.
@@ -128,5 +141,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => {
             images::import(&ctx, &args)
         }
+        Command::Pull(args) | Command::Image(ImageCommand::Pull(args)) => {
+            registry::pull(&ctx, &args)
+        }
+        Command::Push(args) | Command::Image(ImageCommand::Push(args)) => {
+            registry::push(&ctx, &args)
+        }
+        Command::Login(args) => registry::login(&ctx, &args),
+        Command::Logout(args) => registry::logout(&ctx, &args),
     }
 }

@@ -1,0 +1,386 @@
+//! pull, push, login against Debian's docker-registry and skopeo/umoci on
+//! loopback, and against a fake registry for authentication and bad input.
+
+mod support;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use support::*;
+use testkit::TestEnv;
+
+fn tool_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn push_is_read_by_skopeo_and_pulled_back() {
+    let Some(env) = TestEnv::root("md-push") else {
+        return;
+    };
+    let registry = RealRegistry::start(&env);
+    let tar = busybox_tar(&env);
+    let id = ok_in(
+        &env,
+        "a",
+        &["import", "-c", "CMD [\"/bin/sh\"]", &tar, "busybox"],
+    )
+    .trim()
+    .to_string();
+    let remote = format!("{}/tools/busybox:1.0", registry.addr);
+    ok_in(&env, "a", &["tag", "busybox", &remote]);
+    let pushed = ok_in(&env, "a", &["push", &remote]);
+    assert!(
+        pushed.starts_with(&format!(
+            "The push refers to repository [{}/tools/busybox]\n",
+            registry.addr
+        )),
+        "{pushed}"
+    );
+    assert!(pushed.contains(": Pushed\n"), "{pushed}");
+    let digest_line = pushed.lines().last().unwrap();
+    assert!(digest_line.starts_with("1.0: digest: sha256:"), "{pushed}");
+
+    // skopeo reads what mini-docker wrote.
+    let inspect = tool_ok(
+        Command::new("skopeo")
+            .args(["inspect", "--tls-verify=false"])
+            .arg(format!("docker://{remote}")),
+    );
+    let inspect: serde_json::Value = serde_json::from_str(&inspect).unwrap();
+    assert_eq!(inspect["Os"], "linux");
+    assert_eq!(inspect["Layers"].as_array().unwrap().len(), 1);
+    let oci = env.path("oci");
+    tool_ok(
+        Command::new("skopeo")
+            .args(["copy", "--src-tls-verify=false"])
+            .arg(format!("docker://{remote}"))
+            .arg(format!("oci:{}:copy", oci.display())),
+    );
+    assert!(oci.join("index.json").exists());
+
+    // The v2 API lists it.
+    let (status, catalog) = http_get(&registry.addr, "/v2/_catalog");
+    assert_eq!(status, 200);
+    assert!(catalog.contains("\"tools/busybox\""), "{catalog}");
+    assert!(http_get(&registry.addr, "/v2/tools/busybox/tags/list")
+        .1
+        .contains("\"1.0\""));
+
+    // Pushing again: nothing to upload. Another repository: a mount.
+    assert!(ok_in(&env, "a", &["push", &remote]).contains(": Layer already exists"));
+    let other = format!("{}/other:1", registry.addr);
+    ok_in(&env, "a", &["tag", "busybox", &other]);
+    assert!(ok_in(&env, "a", &["push", &other]).contains(": Mounted from tools/busybox"));
+
+    // A fresh store pulls it back: same image ID, a usable root filesystem.
+    let pulled = ok_in(&env, "b", &["pull", &remote]);
+    assert!(
+        pulled.ends_with(&format!("Status: Downloaded newer image for {remote}\n")),
+        "{pulled}"
+    );
+    assert_eq!(
+        ok_in(&env, "b", &["inspect", "-f", "{{.Id}}", &remote]).trim(),
+        id
+    );
+    let layers = env.path("b/layers");
+    let layer = std::fs::read_dir(&layers)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(layer.join("diff/bin/busybox").is_file());
+    assert!(ok_in(&env, "b", &["pull", &remote]).contains("Status: Image is up to date"));
+    // By digest.
+    let digest = digest_line.split_whitespace().nth(2).unwrap();
+    let by_digest = format!("{}/tools/busybox@{digest}", registry.addr);
+    assert!(ok_in(&env, "c", &["pull", "-q", &by_digest])
+        .trim()
+        .ends_with(digest));
+    let repo_digests = ok_in(
+        &env,
+        "c",
+        &["inspect", "-f", "{{json .RepoDigests}}", &by_digest],
+    );
+    assert!(repo_digests.contains(digest), "{repo_digests}");
+}
+
+#[test]
+fn an_image_built_by_umoci_and_pushed_by_skopeo_pulls_correctly() {
+    let Some(env) = TestEnv::root("md-umoci") else {
+        return;
+    };
+    let registry = RealRegistry::start(&env);
+    let layout = env.path("layout");
+    let layout_s = layout.display().to_string();
+    tool_ok(Command::new("umoci").args(["init", "--layout", &layout_s]));
+    tool_ok(Command::new("umoci").args(["new", "--image", &format!("{layout_s}:latest")]));
+    let bundle = env.path("bundle");
+    tool_ok(
+        Command::new("umoci")
+            .args(["unpack", "--image", &format!("{layout_s}:latest")])
+            .arg(&bundle),
+    );
+    tool_ok(
+        Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", testkit::busybox_rootfs().display()))
+            .arg(bundle.join("rootfs")),
+    );
+    tool_ok(
+        Command::new("umoci")
+            .args(["repack", "--image", &format!("{layout_s}:latest")])
+            .arg(&bundle),
+    );
+    let remote = format!("{}/umoci/busybox:1", registry.addr);
+    tool_ok(
+        Command::new("skopeo")
+            .args(["copy", "--dest-tls-verify=false"])
+            .arg(format!("oci:{layout_s}:latest"))
+            .arg(format!("docker://{remote}")),
+    );
+    let pulled = ok_in(&env, "root", &["pull", &remote]);
+    assert!(pulled.contains(": Pull complete"), "{pulled}");
+    let layer = std::fs::read_dir(env.path("root/layers"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("diff");
+    assert!(layer.join("bin/busybox").is_file());
+    assert_eq!(
+        std::fs::read_link(layer.join("bin/sh")).unwrap(),
+        std::path::Path::new("/bin/busybox")
+    );
+    assert_eq!(
+        std::fs::read_to_string(layer.join("etc/hostname")).unwrap(),
+        "busybox\n"
+    );
+}
+
+#[test]
+fn missing_images_and_tags_fail_cleanly() {
+    let Some(env) = TestEnv::root("md-missing") else {
+        return;
+    };
+    let registry = RealRegistry::start(&env);
+    let err = fails_in(
+        &env,
+        "root",
+        &["pull", &format!("{}/nothing:here", registry.addr)],
+        1,
+    );
+    assert!(
+        err.starts_with("Error: manifest for nothing:here not found"),
+        "{err}"
+    );
+    assert!(fails_in(&env, "root", &["push", "never-imported"], 1)
+        .contains("No such image: never-imported:latest"));
+    assert_eq!(count(&env.path("root/images/db")), 0);
+}
+
+/// A fake registry serving one real image, behind Docker Hub's bearer
+/// token flow, optionally corrupting what it serves.
+fn serve_image(env: &TestEnv, corrupt: fn(&str, Vec<u8>) -> Vec<u8>) -> FakeRegistry {
+    let tar = busybox_tar(env);
+    ok_in(env, "source", &["import", &tar, "img"]);
+    let (manifest, blobs) = image_blobs(&env.path("source"));
+    let blobs = Arc::new(blobs);
+    let realm: Arc<std::sync::Mutex<String>> = Arc::default();
+    let realm_handle = realm.clone();
+    let registry = FakeRegistry::start(move |r| {
+        let realm = realm_handle.lock().unwrap().clone();
+        if r.path.starts_with("/token") {
+            // Credentials are optional for pulls, checked when given.
+            return match r.headers.get("authorization").map(String::as_str) {
+                None | Some("Basic dXNlcjpzZWNyZXQ=") => Reply::new(200, r#"{"token":"t0ken"}"#),
+                Some(_) => Reply::new(401, "{}"),
+            };
+        }
+        if r.headers.get("authorization").map(String::as_str) != Some("Bearer t0ken") {
+            let challenge =
+                format!(r#"Bearer realm="{realm}",service="fake",scope="repository:app:pull""#);
+            return Reply::new(
+                401,
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#,
+            )
+            .header("WWW-Authenticate", &challenge);
+        }
+        if r.path == "/v2/" {
+            return Reply::new(200, "{}");
+        }
+        let digest = r.path.rsplit('/').next().unwrap_or_default();
+        let key = if r.path.contains("/manifests/") && !digest.starts_with("sha256:") {
+            manifest.as_str()
+        } else {
+            digest
+        };
+        match blobs.get(key) {
+            Some(bytes) => {
+                let body = corrupt(&r.path, bytes.clone());
+                let media = if r.path.contains("/manifests/") {
+                    "application/vnd.docker.distribution.manifest.v2+json"
+                } else {
+                    "application/octet-stream"
+                };
+                Reply::new(200, body).header("Content-Type", media)
+            }
+            None => Reply::new(
+                404,
+                r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+            ),
+        }
+    });
+    *realm.lock().unwrap() = format!("http://{}/token", registry.addr);
+    registry
+}
+
+#[test]
+fn bearer_token_flow_and_login() {
+    let Some(env) = TestEnv::root("md-token") else {
+        return;
+    };
+    let registry = serve_image(&env, |_, b| b);
+    let image = format!("{}/app:latest", registry.addr);
+    let pulled = ok_in(&env, "root", &["pull", &image]);
+    assert!(
+        pulled.contains("Status: Downloaded newer image"),
+        "{pulled}"
+    );
+    let seen = registry.seen.lock().unwrap().clone();
+    let token_requests: Vec<_> = seen
+        .iter()
+        .filter(|r| r.path.starts_with("/token"))
+        .collect();
+    assert!(!token_requests.is_empty());
+    assert!(
+        token_requests[0]
+            .path
+            .contains("scope=repository%3Aapp%3Apull"),
+        "{:?}",
+        token_requests[0]
+    );
+
+    // login checks the credentials before storing them, root-only.
+    let err = fails_in(
+        &env,
+        "root",
+        &["login", "-u", "user", "-p", "wrong", &registry.addr],
+        1,
+    );
+    assert!(err.contains("unauthorized"), "{err}");
+    assert_eq!(
+        ok_in(
+            &env,
+            "root",
+            &["login", "-u", "user", "-p", "secret", &registry.addr]
+        ),
+        "Login Succeeded\n"
+    );
+    let auth = env.path("root/auth.json");
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(
+        std::fs::metadata(&auth).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&auth).unwrap()).unwrap();
+    assert_eq!(json["auths"][&registry.addr]["auth"], "dXNlcjpzZWNyZXQ=");
+    ok_in(&env, "root", &["rmi", &image]);
+    ok_in(&env, "root", &["pull", &image]);
+    let last_token = registry
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|r| r.path.starts_with("/token"))
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        last_token.headers.get("authorization").map(String::as_str),
+        Some("Basic dXNlcjpzZWNyZXQ=")
+    );
+    assert_eq!(
+        ok_in(&env, "root", &["logout", &registry.addr]),
+        format!("Removing login credentials for {}\n", registry.addr)
+    );
+}
+
+fn assert_nothing_kept(env: &TestEnv) {
+    for dir in [
+        "root/images/db",
+        "root/layers",
+        "root/tmp",
+        "root/blobs/sha256",
+    ] {
+        assert_eq!(count(&env.path(dir)), 0, "{dir} not empty");
+    }
+    assert_eq!(ok_in(env, "root", &["images", "-q"]), "");
+}
+
+#[test]
+fn corrupt_blobs_are_refused_and_nothing_is_kept() {
+    let Some(env) = TestEnv::root("md-corrupt") else {
+        return;
+    };
+    let registry = serve_image(&env, |path, mut bytes| {
+        if path.contains("/blobs/") && bytes.len() > 1000 {
+            bytes[500] ^= 0xff;
+        }
+        bytes
+    });
+    let err = fails_in(
+        &env,
+        "root",
+        &["pull", &format!("{}/app", registry.addr)],
+        1,
+    );
+    assert!(err.contains("downloaded content has digest"), "{err}");
+    assert_nothing_kept(&env);
+}
+
+#[test]
+fn malformed_and_unknown_manifests_are_refused() {
+    let Some(env) = TestEnv::root("md-malformed") else {
+        return;
+    };
+    let registry = serve_image(&env, |path, bytes| {
+        if path.ends_with("/manifests/broken") {
+            b"{not json".to_vec()
+        } else if path.ends_with("/manifests/weird") {
+            String::from_utf8(bytes)
+                .unwrap()
+                .replace("diff.tar.gzip", "diff.tar.lzma")
+                .into_bytes()
+        } else {
+            bytes
+        }
+    });
+    let err = fails_in(
+        &env,
+        "root",
+        &["pull", &format!("{}/app:broken", registry.addr)],
+        1,
+    );
+    assert!(
+        err.contains("manifest for") && err.contains("app:broken"),
+        "{err}"
+    );
+    let err = fails_in(
+        &env,
+        "root",
+        &["pull", &format!("{}/app:weird", registry.addr)],
+        1,
+    );
+    assert!(err.contains("unknown layer media type"), "{err}");
+    assert_nothing_kept(&env);
+}

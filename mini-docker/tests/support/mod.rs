@@ -1,0 +1,272 @@
+//! What the mini-docker tests share: running the binary with a private
+//! store, the busybox fixture as a tarball, a real registry on loopback and
+//! a scriptable fake one.
+
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use testkit::TestEnv;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
+
+/// `mini-docker --root ENV/<root> --runroot ENV/run ARGS…`.
+pub fn md_in(env: &TestEnv, root: &str, args: &[&str]) -> Output {
+    env.command(BIN)
+        .arg("--root")
+        .arg(env.path(root))
+        .arg("--runroot")
+        .arg(env.path("run"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+pub fn ok_in(env: &TestEnv, root: &str, args: &[&str]) -> String {
+    let out = md_in(env, root, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs a command expected to fail with `code`; returns its stderr.
+pub fn fails_in(env: &TestEnv, root: &str, args: &[&str], code: i32) -> String {
+    let out = md_in(env, root, args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The busybox rootfs as a tarball, as `docker import` takes it.
+pub fn busybox_tar(env: &TestEnv) -> String {
+    let tar = env.path("busybox.tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(testkit::busybox_rootfs())
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tar.display().to_string()
+}
+
+pub fn count(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain `GET` on loopback; returns (status, body).
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Debian's docker-registry (distribution 2.8) on 127.0.0.1, storing under
+/// the test's directory; stopped on drop.
+pub struct RealRegistry {
+    pub addr: String,
+    child: Child,
+}
+
+impl RealRegistry {
+    pub fn start(env: &TestEnv) -> Self {
+        let port = free_port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = env.path("registry.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+                env.path("registry-data").display()
+            ),
+        )
+        .unwrap();
+        let child = env
+            .command("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("docker-registry (scripts/setup.sh installs it)");
+        testkit::wait_until("the registry to answer", || {
+            TcpStream::connect(&addr).is_ok() && http_get(&addr, "/v2/").0 == 200
+        });
+        RealRegistry { addr, child }
+    }
+}
+
+impl Drop for RealRegistry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTP answer from the fake registry.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+}
+
+/// A request as the fake registry saw it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: HashMap<String, String>,
+}
+
+type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
+
+/// A registry whose every answer the test decides; serves until dropped.
+pub struct FakeRegistry {
+    pub addr: String,
+    pub seen: Arc<Mutex<Vec<Request>>>,
+}
+
+impl FakeRegistry {
+    pub fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
+        let log = seen.clone();
+        let handler: Arc<Handler> = Arc::new(handler);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (handler, log) = (handler.clone(), log.clone());
+                std::thread::spawn(move || serve(stream, &*handler, &log));
+            }
+        });
+        FakeRegistry { addr, seen }
+    }
+}
+
+fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut stream = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, path) = (
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+        );
+        let mut headers = HashMap::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let request = Request {
+            method,
+            path,
+            headers,
+        };
+        log.lock().unwrap().push(request.clone());
+        let reply = handler(&request);
+        let mut head = format!(
+            "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
+            reply.status,
+            reply.body.len()
+        );
+        for (k, v) in &reply.headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        if stream.write_all(head.as_bytes()).is_err()
+            || (request.method != "HEAD" && stream.write_all(&reply.body).is_err())
+        {
+            return;
+        }
+    }
+}
+
+/// The blobs and manifest of an image in a store, by digest, for a fake
+/// registry to serve.
+pub fn image_blobs(store: &Path) -> (String, HashMap<String, Vec<u8>>) {
+    let mut blobs = HashMap::new();
+    for entry in std::fs::read_dir(store.join("blobs/sha256"))
+        .unwrap()
+        .flatten()
+    {
+        blobs.insert(
+            format!("sha256:{}", entry.file_name().to_string_lossy()),
+            std::fs::read(entry.path()).unwrap(),
+        );
+    }
+    let manifest = blobs
+        .iter()
+        .find(|(_, b)| b.starts_with(b"{\"schemaVersion\""))
+        .map(|(d, _)| d.clone())
+        .expect("a manifest blob");
+    (manifest, blobs)
+}
