@@ -12,9 +12,9 @@ fi
 # clean-up and the lessons' exercises; util-linux: unshare (a test drives it) and the
 # mount/nsenter of the lesson text; iptables: net-demo's outbound NAT (never exercised
 # by a test, but a user's `net_demo::nat` needs it).
-# docker-registry, skopeo, umoci: the real peers mini-docker's registry tests talk to on
-# loopback.
-packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci)
+# docker-registry, skopeo, umoci, podman: the real peers mini-docker's image tests talk
+# to on loopback or exchange archives with.
+packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 
 missing=()

@@ -153,7 +153,18 @@ pub fn save_image(
     tag: Option<&Reference>,
 ) -> Result<ImageId> {
     let config_bytes = serde_json::to_vec(config).map_err(|e| Error::Corrupt(e.to_string()))?;
-    let id = store.put_blob(&config_bytes)?;
+    save_image_bytes(store, &config_bytes, layers, tag)
+}
+
+/// [`save_image`] for a config that must keep its exact bytes (its digest
+/// is the image ID), as `load` needs.
+pub fn save_image_bytes(
+    store: &Store,
+    config_bytes: &[u8],
+    layers: Vec<Descriptor>,
+    tag: Option<&Reference>,
+) -> Result<ImageId> {
+    let id = store.put_blob(config_bytes)?;
     let manifest = Manifest {
         schema_version: 2,
         media_type: Some(spec::DOCKER_MANIFEST.into()),

@@ -3,6 +3,7 @@
 //! content-addressed store, layers extracted once and shared, and the
 //! local image commands.
 
+pub mod archive;
 pub mod auth;
 pub mod digest;
 pub mod distribution;

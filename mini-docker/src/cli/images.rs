@@ -446,3 +446,88 @@ mod tests {
         assert!(glob("*", ""));
     }
 }
+
+#[derive(Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+pub fn save(ctx: &Context, args: &SaveArgs) -> Result<i32> {
+    let mut images: Vec<(mini_docker::store::ImageId, Vec<Reference>)> = Vec::new();
+    for name in &args.images {
+        let id = ctx.store.resolve(name)?;
+        // A tag names what to record; an ID saves the image with all its tags.
+        let tags: Vec<Reference> = match name.parse::<Reference>() {
+            Ok(r) if ctx.store.tags()?.iter().any(|(t, i)| *t == r && *i == id) => vec![r],
+            _ => ctx
+                .store
+                .tags()?
+                .into_iter()
+                .filter(|(_, i)| *i == id)
+                .map(|(r, _)| r)
+                .collect(),
+        };
+        match images.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, existing)) => existing.extend(tags),
+            None => images.push((id, tags)),
+        }
+    }
+    match &args.output {
+        Some(path) => {
+            // Written beside the target and renamed: never half an archive.
+            let tmp = path.with_extension("tmp-mini-docker");
+            let file =
+                std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+            let written =
+                mini_docker::archive::save(&ctx.store, &images, std::io::BufWriter::new(file));
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e.into());
+            }
+            std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+        }
+        None => {
+            use std::io::IsTerminal as _;
+            if std::io::stdout().is_terminal() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            mini_docker::archive::save(&ctx.store, &images, std::io::stdout().lock())?;
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args)]
+pub struct LoadArgs {
+    /// Read from a tar archive file, instead of STDIN.
+    #[arg(short, long)]
+    input: Option<PathBuf>,
+    /// Suppress the load output.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+pub fn load(ctx: &Context, args: &LoadArgs) -> Result<i32> {
+    let input: Box<dyn std::io::Read> = match &args.input {
+        Some(path) => {
+            Box::new(std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?)
+        }
+        None => Box::new(std::io::stdin().lock()),
+    };
+    for (id, tags) in mini_docker::archive::load(&ctx.store, input)? {
+        if args.quiet {
+            continue;
+        }
+        if tags.is_empty() {
+            println!("Loaded image ID: {id}");
+        }
+        for tag in tags {
+            println!("Loaded image: {}", tag.familiar());
+        }
+    }
+    Ok(0)
+}

@@ -70,6 +70,10 @@ enum Command {
     Login(registry::LoginArgs),
     /// Log out from a registry.
     Logout(registry::LogoutArgs),
+    /// Save one or more images to a tar archive.
+    Save(images::SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(images::LoadArgs),
 }
 
 #[derive(Subcommand)]
@@ -92,6 +96,10 @@ enum ImageCommand {
     Pull(registry::PullArgs),
     /// Upload an image to a registry.
     Push(registry::PushArgs),
+    /// Save one or more images to a tar archive.
+    Save(images::SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load(images::LoadArgs),
 }
 
 /// A parsed command line ready to run against a store.
@@ -149,5 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Login(args) => registry::login(&ctx, &args),
         Command::Logout(args) => registry::logout(&ctx, &args),
+        Command::Save(args) | Command::Image(ImageCommand::Save(args)) => images::save(&ctx, &args),
+        Command::Load(args) | Command::Image(ImageCommand::Load(args)) => images::load(&ctx, &args),
     }
 }
