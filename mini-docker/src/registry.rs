@@ -6,14 +6,16 @@
 //! token is fetched from the realm (with the user's credentials, if any) and
 //! the request repeated with it; for `Basic` the credentials are sent
 //! directly. Loopback registries (and any named in
-//! `MINI_DOCKER_INSECURE_REGISTRIES`) are spoken to over plain HTTP, as
-//! Docker does; others over HTTPS with the system's roots, or with the CA
-//! certificates in `/etc/mini-docker/certs.d/HOST[:PORT]/` when present.
+//! `MINI_DOCKER_INSECURE_REGISTRIES`) are tried over HTTPS first and over
+//! plain HTTP when that fails, as Docker does; others are spoken to over
+//! HTTPS only, with the system's roots, or with the CA certificates in
+//! `/etc/mini-docker/certs.d/HOST[:PORT]/*.crt` when there are any.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use ureq::http::{Response, StatusCode};
@@ -54,7 +56,10 @@ pub fn insecure(host: &str) -> bool {
 /// One registry, with its cached tokens.
 pub struct Registry {
     pub host: String,
-    base: String,
+    api_host: String,
+    /// Starts true; an insecure registry that fails over HTTPS drops to HTTP.
+    https: AtomicBool,
+    allow_http: bool,
     agent: ureq::Agent,
     credentials: Option<Credentials>,
     /// Authorization header value per scope.
@@ -63,7 +68,7 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Registry({})", self.base)
+        write!(f, "Registry({})", self.api_host)
     }
 }
 
@@ -81,7 +86,6 @@ impl Registry {
         } else {
             host
         };
-        let scheme = if insecure(host) { "http" } else { "https" };
         let mut tls =
             ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier);
         let ca_dir = certs_dir().join(host);
@@ -108,7 +112,9 @@ impl Registry {
             .new_agent();
         Ok(Registry {
             host: host.to_string(),
-            base: format!("{scheme}://{api_host}"),
+            api_host: api_host.to_string(),
+            https: AtomicBool::new(true),
+            allow_http: insecure(host),
             agent,
             credentials,
             tokens: Mutex::default(),
@@ -117,10 +123,14 @@ impl Registry {
 
     fn url(&self, path: &str) -> String {
         if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.base)
+            return path.to_string();
         }
+        let scheme = if self.https.load(Ordering::Relaxed) {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}{path}", self.api_host)
     }
 
     fn send(
@@ -139,7 +149,21 @@ impl Registry {
                 .unwrap_or_else(|e| e.into_inner())
                 .get(scope)
                 .cloned();
-            let response = self.send_once(method, path, headers, payload, auth.as_deref())?;
+            let response = match self.send_once(method, path, headers, payload, auth.as_deref()) {
+                // An insecure registry that does not speak HTTPS: plain HTTP from now on.
+                Err(tls_error) if self.allow_http && self.https.swap(false, Ordering::Relaxed) => {
+                    tracing::info!(target: "explain", "# {} does not speak HTTPS: using HTTP", self.host);
+                    let plain = self.send_once(method, path, headers, payload, auth.as_deref())?;
+                    if plain.status() == StatusCode::BAD_REQUEST {
+                        // A 400 to the very first plain request: the server speaks
+                        // HTTPS ("client sent an HTTP request to an HTTPS server"),
+                        // so the TLS failure was the real problem.
+                        return Err(tls_error);
+                    }
+                    plain
+                }
+                other => other?,
+            };
             if response.status() != StatusCode::UNAUTHORIZED || authorized_once {
                 return Ok(response);
             }

@@ -384,3 +384,118 @@ fn malformed_and_unknown_manifests_are_refused() {
     assert!(err.contains("unknown layer media type"), "{err}");
     assert_nothing_kept(&env);
 }
+
+/// HTTPS with a private CA from certs.d, as Docker configures it; without
+/// the CA the registry is refused.
+#[test]
+fn https_registry_with_a_ca_from_certs_d() {
+    let Some(env) = TestEnv::root("md-tls") else {
+        return;
+    };
+    // A private CA, and a certificate for 127.0.0.1 signed by it.
+    let (ca_key, ca, key, csr, cert) = (
+        env.path("ca.key"),
+        env.path("ca.pem"),
+        env.path("key.pem"),
+        env.path("req.csr"),
+        env.path("cert.pem"),
+    );
+    let openssl =
+        |args: &[&str]| tool_ok(Command::new("openssl").current_dir(env.dir()).args(args));
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "req.csr",
+    ]);
+    let ext = env.path("san.ext");
+    std::fs::write(
+        &ext,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "req.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "cert.pem",
+    ]);
+    let _ = (&ca_key, &csr);
+    let registry = RealRegistry::start_with(&env, Some((&cert, &key)));
+    let tar = busybox_tar(&env);
+    ok_in(&env, "root", &["import", &tar, "box"]);
+    let remote = format!("{}/secure/box:1", registry.addr);
+    ok_in(&env, "root", &["tag", "box", &remote]);
+
+    let certs_d = env.path("certs.d");
+    let md = |args: &[&str]| {
+        env.command(BIN)
+            .arg("--root")
+            .arg(env.path("root"))
+            .env("MINI_DOCKER_CERTS_D", &certs_d)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let refused = md(&["push", &remote]);
+    assert_eq!(refused.status.code(), Some(1));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        why.contains("https://") && why.to_lowercase().contains("certificate"),
+        "{why}"
+    );
+    std::fs::create_dir_all(certs_d.join(&registry.addr)).unwrap();
+    std::fs::copy(&ca, certs_d.join(&registry.addr).join("ca.crt")).unwrap();
+    let pushed = md(&["push", &remote]);
+    assert!(
+        pushed.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&pushed.stderr),
+        std::fs::read_to_string(env.path("registry.log")).unwrap_or_default()
+    );
+    let pulled = md(&["pull", &remote]);
+    assert!(
+        pulled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pulled.stderr)
+    );
+    let inspect = tool_ok(
+        Command::new("skopeo")
+            .args(["inspect", "--cert-dir"])
+            .arg(certs_d.join(&registry.addr))
+            .arg(format!("docker://{remote}")),
+    );
+    assert!(inspect.contains("\"Os\": \"linux\""), "{inspect}");
+}

@@ -106,27 +106,37 @@ pub struct RealRegistry {
 
 impl RealRegistry {
     pub fn start(env: &TestEnv) -> Self {
+        Self::start_with(env, None)
+    }
+
+    /// Serving HTTPS with `(certificate, key)` PEM files.
+    pub fn start_with(env: &TestEnv, tls: Option<(&Path, &Path)>) -> Self {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let config = env.path("registry.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
-                env.path("registry-data").display()
-            ),
-        )
-        .unwrap();
+        let mut yaml = format!(
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n",
+            env.path("registry-data").display()
+        );
+        if let Some((cert, key)) = tls {
+            yaml.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
+        std::fs::write(&config, yaml).unwrap();
         let child = env
             .command("docker-registry")
             .arg("serve")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(env.path("registry.log")).unwrap())
             .spawn()
             .expect("docker-registry (scripts/setup.sh installs it)");
+        let plain = tls.is_none();
         testkit::wait_until("the registry to answer", || {
-            TcpStream::connect(&addr).is_ok() && http_get(&addr, "/v2/").0 == 200
+            TcpStream::connect(&addr).is_ok() && (!plain || http_get(&addr, "/v2/").0 == 200)
         });
         RealRegistry { addr, child }
     }
