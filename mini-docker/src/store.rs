@@ -392,6 +392,27 @@ impl Store {
         self.collect_garbage()
     }
 
+    /// Containers (`containers/<id>/config.json`, whose `Image` is the
+    /// image ID they run) that use `id`.
+    pub fn containers_using(&self, id: &ImageId) -> Result<Vec<String>> {
+        let dir = self.root.join("containers");
+        let mut users = Vec::new();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(users);
+        };
+        for entry in entries.flatten() {
+            let config = entry.path().join("config.json");
+            let Ok(text) = fs::read_to_string(&config) else { continue };
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("{}: {e}", config.display())))?;
+            if value["Image"].as_str() == Some(id.to_string().as_str()) {
+                users.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        users.sort();
+        Ok(users)
+    }
+
     /// The blobs and the layers (chain IDs) some image refers to.
     pub fn referenced(&self) -> Result<(BTreeSet<Digest>, BTreeSet<Digest>)> {
         let mut blobs = BTreeSet::new();

@@ -499,3 +499,67 @@ fn https_registry_with_a_ca_from_certs_d() {
     );
     assert!(inspect.contains("\"Os\": \"linux\""), "{inspect}");
 }
+
+/// Two pulls of the same image at once: both succeed, one layer stored.
+#[test]
+fn concurrent_pulls_of_one_image() {
+    let Some(env) = TestEnv::root("md-concurrent-pull") else { return };
+    let registry = RealRegistry::start(&env);
+    let tar = busybox_tar(&env);
+    ok_in(&env, "src", &["import", &tar, "box"]);
+    let remote = format!("{}/box:1", registry.addr);
+    ok_in(&env, "src", &["tag", "box", &remote]);
+    ok_in(&env, "src", &["push", &remote]);
+    let pulls: Vec<_> = (0..3)
+        .map(|_| {
+            env.command(BIN)
+                .arg("--root")
+                .arg(env.path("root"))
+                .args(["pull", "-q", &remote])
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut pull in pulls {
+        assert!(pull.wait().unwrap().success());
+    }
+    assert_eq!(count(&env.path("root/layers")), 1);
+    assert_eq!(count(&env.path("root/tmp")), 0);
+    assert_eq!(ok_in(&env, "root", &["images", "-q"]).lines().count(), 1);
+}
+
+static SLOW_BLOBS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// A pull killed in the middle of a download leaves a readable store, and
+/// running it again completes.
+#[test]
+fn a_killed_pull_can_be_run_again() {
+    let Some(env) = TestEnv::root("md-killed-pull") else { return };
+    let registry = serve_image(&env, |path, bytes| {
+        if path.contains("/blobs/") && bytes.len() > 1000 && SLOW_BLOBS.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+        }
+        bytes
+    });
+    let image = format!("{}/app:latest", registry.addr);
+    let mut pull = env
+        .command(BIN)
+        .arg("--root")
+        .arg(env.path("root"))
+        .args(["pull", &image])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let seen = registry.seen.clone();
+    testkit::wait_until("the layer download to start", || {
+        seen.lock().unwrap().iter().filter(|r| r.path.contains("/blobs/")).count() >= 2
+    });
+    pull.kill().unwrap();
+    pull.wait().unwrap();
+    assert_eq!(ok_in(&env, "root", &["images", "-q"]), "", "nothing tagged");
+    assert_eq!(count(&env.path("root/tmp")), 0, "the next command swept the dead pull's files");
+    SLOW_BLOBS.store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(ok_in(&env, "root", &["pull", &image]).contains("Status: Downloaded newer image"));
+    assert_eq!(count(&env.path("root/layers")), 1);
+}

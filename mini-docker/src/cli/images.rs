@@ -251,6 +251,21 @@ pub fn remove(ctx: &Context, args: &RemoveArgs) -> Result<i32> {
 
 fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
     let id = ctx.store.resolve(name)?;
+    let users = ctx.store.containers_using(&id)?;
+    if let Some(container) = users.first() {
+        let short: String = container.chars().take(12).collect();
+        match name.parse::<Reference>() {
+            Ok(r) if !force && r.tag.is_some() && ctx.store.tags()?.iter().any(|(t, _)| *t == r) => bail!(
+                "conflict: unable to remove repository reference \"{name}\" (must force) - container {short} is using its referenced image {}",
+                id.short()
+            ),
+            _ if !force => bail!(
+                "conflict: unable to delete {} (must be forced) - image is being used by stopped container {short}",
+                id.short()
+            ),
+            _ => {}
+        }
+    }
     let tags: Vec<Reference> = ctx
         .store
         .tags()?
@@ -280,7 +295,8 @@ fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
             println!("Untagged: {digest}");
         }
     }
-    if untag.len() == tags.len() {
+    // An image a container still runs keeps its ID and layers, untagged.
+    if untag.len() == tags.len() && users.is_empty() {
         for layer in ctx.store.delete_image(&id)? {
             if layer != id {
                 println!("Deleted: {layer}");
