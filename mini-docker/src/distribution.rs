@@ -68,9 +68,97 @@ fn pick_platform(index: &serde_json::Value) -> Result<Digest> {
         .map_err(Error::Corrupt)
 }
 
-/// Where progress goes: one line per event, Docker's wording.
+/// Where progress goes: events in Docker's wording (`<layer>: Pull
+/// complete`), and download byte counts.
 pub trait Progress: Sync {
     fn line(&self, text: &str);
+    /// `layer` (12 hex digits) has `done` of `total` bytes.
+    fn downloading(&self, _layer: &str, _done: u64, _total: u64) {}
+}
+
+/// Docker's terminal view: a line per layer that is rewritten in place, with
+/// a bar and sizes while it downloads; other events print above them.
+pub struct Bars {
+    multi: indicatif::MultiProgress,
+    layers: Mutex<std::collections::HashMap<String, indicatif::ProgressBar>>,
+}
+
+impl std::fmt::Debug for Bars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Bars")
+    }
+}
+
+impl Default for Bars {
+    fn default() -> Self {
+        Bars {
+            multi: indicatif::MultiProgress::new(),
+            layers: Mutex::default(),
+        }
+    }
+}
+
+impl Bars {
+    fn bar(&self, layer: &str) -> indicatif::ProgressBar {
+        let mut layers = self.layers.lock().unwrap_or_else(|e| e.into_inner());
+        layers
+            .entry(layer.to_string())
+            .or_insert_with(|| {
+                let bar = self.multi.add(indicatif::ProgressBar::new(0));
+                bar.set_style(text_only());
+                bar.set_prefix(layer.to_string());
+                bar
+            })
+            .clone()
+    }
+}
+
+/// `a1b2c3d4e5f6: Pull complete`.
+fn text_only() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{prefix}: {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+}
+
+/// `a1b2c3d4e5f6: Downloading [=====>      ] 1.2 MiB/2.1 MiB`.
+fn with_bar() -> indicatif::ProgressStyle {
+    indicatif::ProgressStyle::with_template("{prefix}: {msg} [{bar:40}] {bytes}/{total_bytes}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
+impl Progress for Bars {
+    fn line(&self, text: &str) {
+        match text.split_once(": ") {
+            Some((layer, status))
+                if layer.len() == 12 && layer.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                let bar = self.bar(layer);
+                if matches!(
+                    status,
+                    "Pull complete" | "Already exists" | "Pushed" | "Layer already exists"
+                ) || status.starts_with("Mounted from")
+                {
+                    bar.set_style(text_only());
+                    bar.finish_with_message(status.to_string());
+                } else {
+                    bar.set_message(status.to_string());
+                }
+            }
+            _ => {
+                let _ = self.multi.println(text);
+            }
+        }
+    }
+
+    fn downloading(&self, layer: &str, done: u64, total: u64) {
+        let bar = self.bar(layer);
+        if bar.message() != "Downloading" {
+            bar.set_style(with_bar());
+            bar.set_message("Downloading");
+        }
+        bar.set_length(total.max(done));
+        bar.set_position(done);
+    }
 }
 
 /// Prints progress lines on stdout (nothing when quiet).
@@ -290,7 +378,9 @@ fn fetch_layer(
         None
     } else {
         let tmp = store.temp_path("blob");
-        registry.fetch_blob(repo, &layer.digest, &tmp)?;
+        registry.fetch_blob_with_progress(repo, &layer.digest, &tmp, &|done, total| {
+            progress.downloading(short, done, total)
+        })?;
         progress.line(&format!("{short}: Download complete"));
         Some(tmp)
     };

@@ -346,6 +346,18 @@ impl Registry {
 
     /// Downloads a blob to `dest`, verifying its digest on the way.
     pub fn fetch_blob(&self, repo: &str, digest: &Digest, dest: &Path) -> Result<u64> {
+        self.fetch_blob_with_progress(repo, digest, dest, &|_, _| {})
+    }
+
+    /// [`fetch_blob`](Self::fetch_blob), reporting `(bytes so far, total)`
+    /// as the download goes (total 0 when the registry does not say).
+    pub fn fetch_blob_with_progress(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        dest: &Path,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<u64> {
         let mut response = self.send(
             "GET",
             &format!("/v2/{repo}/blobs/{digest}"),
@@ -354,10 +366,26 @@ impl Registry {
             &Payload::Empty,
         )?;
         check(&mut response, &format!("blob {digest}"))?;
+        let total = response
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.parse().ok())
+            .unwrap_or(0);
         let mut out = Hashing::new(File::create(dest).map_err(|e| Error::io(dest, e))?);
         let mut body = response.into_body().into_reader();
-        std::io::copy(&mut body, &mut out)
-            .map_err(|e| Error::Corrupt(format!("blob {digest}: download interrupted: {e}")))?;
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut done = 0u64;
+        loop {
+            let n = body
+                .read(&mut buf)
+                .map_err(|e| Error::Corrupt(format!("blob {digest}: download interrupted: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            std::io::Write::write_all(&mut out, &buf[..n]).map_err(|e| Error::io(dest, e))?;
+            done += n as u64;
+            progress(done, total);
+        }
         let (file, actual, size) = out.finish();
         file.sync_all().map_err(|e| Error::io(dest, e))?;
         if &actual != digest {

@@ -402,9 +402,11 @@ impl Store {
         };
         for entry in entries.flatten() {
             let config = entry.path().join("config.json");
-            let Ok(text) = fs::read_to_string(&config) else { continue };
-            let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("{}: {e}", config.display())))?;
+            let Ok(text) = fs::read_to_string(&config) else {
+                continue;
+            };
+            let value: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| Error::Corrupt(format!("{}: {e}", config.display())))?;
             if value["Image"].as_str() == Some(id.to_string().as_str()) {
                 users.push(entry.file_name().to_string_lossy().into_owned());
             }

@@ -239,19 +239,35 @@ fn leftovers_of_a_killed_command_are_swept() {
 /// layers even then.
 #[test]
 fn images_in_use_by_a_container_are_protected() {
-    let Some(env) = TestEnv::root("md-in-use") else { return };
+    let Some(env) = TestEnv::root("md-in-use") else {
+        return;
+    };
     let tar = busybox_tar(&env);
     let id = ok(&env, &["import", &tar, "box"]).trim().to_string();
     let container = env.path("root/containers/0123456789abcdef");
     std::fs::create_dir_all(&container).unwrap();
-    std::fs::write(container.join("config.json"), format!("{{\"Id\":\"0123456789abcdef\",\"Image\":\"{id}\"}}")).unwrap();
+    std::fs::write(
+        container.join("config.json"),
+        format!("{{\"Id\":\"0123456789abcdef\",\"Image\":\"{id}\"}}"),
+    )
+    .unwrap();
     let err = fails(&env, &["rmi", "box"], 1);
     assert!(err.contains("unable to remove repository reference \"box\" (must force) - container 0123456789ab is using"), "{err}");
     let err = fails(&env, &["rmi", &id[7..19]], 1);
-    assert!(err.contains("image is being used by stopped container 0123456789ab"), "{err}");
+    assert!(
+        err.contains("image is being used by stopped container 0123456789ab"),
+        "{err}"
+    );
     assert_eq!(ok(&env, &["rmi", "-f", "box"]), "Untagged: box:latest\n");
-    assert_eq!(count(&env.path("root/layers")), 1, "the container's layer stays");
-    assert!(ok(&env, &["images"]).contains("<none>"), "kept as a dangling image");
+    assert_eq!(
+        count(&env.path("root/layers")),
+        1,
+        "the container's layer stays"
+    );
+    assert!(
+        ok(&env, &["images"]).contains("<none>"),
+        "kept as a dangling image"
+    );
     std::fs::remove_dir_all(env.path("root/containers")).unwrap();
     assert!(ok(&env, &["rmi", &id[7..19]]).ends_with(&format!("Deleted: {id}\n")));
 }
@@ -259,7 +275,9 @@ fn images_in_use_by_a_container_are_protected() {
 /// --filter before/since/dangling select by creation and tags.
 #[test]
 fn filters_select_by_time_and_tags() {
-    let Some(env) = TestEnv::root("md-filters") else { return };
+    let Some(env) = TestEnv::root("md-filters") else {
+        return;
+    };
     let tar = busybox_tar(&env);
     ok(&env, &["import", "-m", "first", &tar, "old:1"]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -271,7 +289,10 @@ fn filters_select_by_time_and_tags() {
         ok(&env, &all).lines().map(String::from).collect()
     };
     assert_eq!(names(&["--filter", "before=new:1"]), ["old"]);
-    assert_eq!(names(&["--filter", "since=old:1", "--filter", "dangling=false"]), ["new"]);
+    assert_eq!(
+        names(&["--filter", "since=old:1", "--filter", "dangling=false"]),
+        ["new"]
+    );
     assert_eq!(names(&["--filter", "dangling=true"]), ["<none>"]);
     assert_eq!(names(&["--filter", "reference=ne*"]), ["new"]);
 }

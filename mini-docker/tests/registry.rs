@@ -503,7 +503,9 @@ fn https_registry_with_a_ca_from_certs_d() {
 /// Two pulls of the same image at once: both succeed, one layer stored.
 #[test]
 fn concurrent_pulls_of_one_image() {
-    let Some(env) = TestEnv::root("md-concurrent-pull") else { return };
+    let Some(env) = TestEnv::root("md-concurrent-pull") else {
+        return;
+    };
     let registry = RealRegistry::start(&env);
     let tar = busybox_tar(&env);
     ok_in(&env, "src", &["import", &tar, "box"]);
@@ -535,9 +537,14 @@ static SLOW_BLOBS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 /// running it again completes.
 #[test]
 fn a_killed_pull_can_be_run_again() {
-    let Some(env) = TestEnv::root("md-killed-pull") else { return };
+    let Some(env) = TestEnv::root("md-killed-pull") else {
+        return;
+    };
     let registry = serve_image(&env, |path, bytes| {
-        if path.contains("/blobs/") && bytes.len() > 1000 && SLOW_BLOBS.load(std::sync::atomic::Ordering::SeqCst) {
+        if path.contains("/blobs/")
+            && bytes.len() > 1000
+            && SLOW_BLOBS.load(std::sync::atomic::Ordering::SeqCst)
+        {
             std::thread::sleep(std::time::Duration::from_secs(30));
         }
         bytes
@@ -553,13 +560,56 @@ fn a_killed_pull_can_be_run_again() {
         .unwrap();
     let seen = registry.seen.clone();
     testkit::wait_until("the layer download to start", || {
-        seen.lock().unwrap().iter().filter(|r| r.path.contains("/blobs/")).count() >= 2
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path.contains("/blobs/"))
+            .count()
+            >= 2
     });
     pull.kill().unwrap();
     pull.wait().unwrap();
     assert_eq!(ok_in(&env, "root", &["images", "-q"]), "", "nothing tagged");
-    assert_eq!(count(&env.path("root/tmp")), 0, "the next command swept the dead pull's files");
+    assert_eq!(
+        count(&env.path("root/tmp")),
+        0,
+        "the next command swept the dead pull's files"
+    );
     SLOW_BLOBS.store(false, std::sync::atomic::Ordering::SeqCst);
     assert!(ok_in(&env, "root", &["pull", &image]).contains("Status: Downloaded newer image"));
     assert_eq!(count(&env.path("root/layers")), 1);
+}
+
+/// On a terminal, pull draws a bar per layer (run under `script` for a pty).
+#[test]
+fn pull_on_a_terminal_shows_progress_bars() {
+    let Some(env) = TestEnv::root("md-tty") else {
+        return;
+    };
+    let registry = RealRegistry::start(&env);
+    let tar = busybox_tar(&env);
+    ok_in(&env, "src", &["import", &tar, "box"]);
+    let remote = format!("{}/box:tty", registry.addr);
+    ok_in(&env, "src", &["tag", "box", &remote]);
+    ok_in(&env, "src", &["push", &remote]);
+    let command = format!("{BIN} --root {} pull {remote}", env.path("root").display());
+    let out = env
+        .command("script")
+        .args(["-qec", &command, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        screen.contains("Downloading [") && screen.contains("MiB"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains(": Pull complete") && screen.contains("Status: Downloaded newer image"),
+        "{screen}"
+    );
 }

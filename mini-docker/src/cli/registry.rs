@@ -23,7 +23,7 @@ pub struct PullArgs {
 pub fn pull(ctx: &Context, args: &PullArgs) -> Result<i32> {
     let reference: Reference = args.image.parse()?;
     let auth = AuthStore::new(ctx.store.root());
-    distribution::pull(&ctx.store, &auth, &reference, &Lines { quiet: args.quiet })?;
+    distribution::pull(&ctx.store, &auth, &reference, progress(args.quiet).as_ref())?;
     if args.quiet {
         println!(
             "{}/{}{}",
@@ -33,6 +33,16 @@ pub fn pull(ctx: &Context, args: &PullArgs) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Bars on a terminal, one line per event otherwise (or nothing with -q).
+fn progress(quiet: bool) -> Box<dyn distribution::Progress> {
+    use std::io::IsTerminal as _;
+    if !quiet && std::io::stdout().is_terminal() {
+        Box::<distribution::Bars>::default()
+    } else {
+        Box::new(Lines { quiet })
+    }
 }
 
 fn suffix(r: &Reference) -> String {
@@ -58,7 +68,7 @@ pub fn push(ctx: &Context, args: &PushArgs) -> Result<i32> {
         bail!("cannot push a digest reference");
     }
     let auth = AuthStore::new(ctx.store.root());
-    let digest = distribution::push(&ctx.store, &auth, &reference, &Lines { quiet: args.quiet })?;
+    let digest = distribution::push(&ctx.store, &auth, &reference, progress(args.quiet).as_ref())?;
     if args.quiet {
         println!("{}@{digest}", reference.familiar_name());
     }
