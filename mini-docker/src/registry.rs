@@ -371,30 +371,35 @@ impl Registry {
             .get("content-length")
             .and_then(|v| v.to_str().ok()?.parse().ok())
             .unwrap_or(0);
-        let mut out = Hashing::new(File::create(dest).map_err(|e| Error::io(dest, e))?);
-        let mut body = response.into_body().into_reader();
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut done = 0u64;
-        loop {
-            let n = body
-                .read(&mut buf)
-                .map_err(|e| Error::Corrupt(format!("blob {digest}: download interrupted: {e}")))?;
-            if n == 0 {
-                break;
+        let downloaded = (|| {
+            let mut out = Hashing::new(File::create(dest).map_err(|e| Error::io(dest, e))?);
+            let mut body = response.into_body().into_reader();
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut done = 0u64;
+            loop {
+                let n = body.read(&mut buf).map_err(|e| {
+                    Error::Corrupt(format!("blob {digest}: download interrupted: {e}"))
+                })?;
+                if n == 0 {
+                    break;
+                }
+                std::io::Write::write_all(&mut out, &buf[..n]).map_err(|e| Error::io(dest, e))?;
+                done += n as u64;
+                progress(done, total);
             }
-            std::io::Write::write_all(&mut out, &buf[..n]).map_err(|e| Error::io(dest, e))?;
-            done += n as u64;
-            progress(done, total);
-        }
-        let (file, actual, size) = out.finish();
-        file.sync_all().map_err(|e| Error::io(dest, e))?;
-        if &actual != digest {
+            let (file, actual, size) = out.finish();
+            file.sync_all().map_err(|e| Error::io(dest, e))?;
+            if &actual != digest {
+                return Err(Error::Corrupt(format!(
+                    "blob {digest}: downloaded content has digest {actual}"
+                )));
+            }
+            Ok(size)
+        })();
+        if downloaded.is_err() {
             let _ = std::fs::remove_file(dest);
-            return Err(Error::Corrupt(format!(
-                "blob {digest}: downloaded content has digest {actual}"
-            )));
         }
-        Ok(size)
+        downloaded
     }
 
     pub fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool> {

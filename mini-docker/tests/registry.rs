@@ -613,3 +613,254 @@ fn pull_on_a_terminal_shows_progress_bars() {
         "{screen}"
     );
 }
+
+/// A one-layer image built in the test from raw parts: (manifest bytes,
+/// blobs by digest). `layer` is the uncompressed tarball.
+fn hand_made_image(
+    layer: &[u8],
+    platform_arch: &str,
+) -> (Vec<u8>, std::collections::HashMap<String, Vec<u8>>) {
+    use mini_docker::digest::Digest;
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(layer).unwrap();
+    let blob = gz.finish().unwrap();
+    let config = serde_json::json!({
+        "architecture": platform_arch, "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [Digest::of(layer).to_string()]},
+    })
+    .to_string()
+    .into_bytes();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": Digest::of(&config).to_string()},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": blob.len(), "digest": Digest::of(&blob).to_string()}],
+    })
+    .to_string()
+    .into_bytes();
+    let mut blobs = std::collections::HashMap::new();
+    blobs.insert(Digest::of(&config).to_string(), config);
+    blobs.insert(Digest::of(&blob).to_string(), blob);
+    (manifest, blobs)
+}
+
+fn tar_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (name, data) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_cksum();
+        tar.append(&header, *data).unwrap();
+    }
+    tar.into_inner().unwrap()
+}
+
+/// Serves manifests by tag or digest and blobs from maps, anonymously or
+/// behind Basic auth; `truncate` cuts blob bodies short.
+fn serve_parts(
+    manifests: std::collections::HashMap<String, (String, Vec<u8>)>,
+    blobs: std::collections::HashMap<String, Vec<u8>>,
+    basic: Option<&'static str>,
+    truncate: bool,
+) -> FakeRegistry {
+    FakeRegistry::start(move |r| {
+        if let Some(expected) = basic {
+            if r.headers.get("authorization").map(String::as_str) != Some(expected) {
+                return Reply::new(401, "{}").header("WWW-Authenticate", "Basic realm=\"fake\"");
+            }
+        }
+        if r.path == "/v2/" {
+            return Reply::new(200, "{}");
+        }
+        let key = r.path.rsplit('/').next().unwrap_or_default().to_string();
+        if r.path.contains("/manifests/") {
+            return match manifests.get(&key) {
+                Some((media, bytes)) => {
+                    Reply::new(200, bytes.clone()).header("Content-Type", media)
+                }
+                None => Reply::new(
+                    404,
+                    r#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#,
+                ),
+            };
+        }
+        match blobs.get(&key) {
+            Some(bytes) if truncate => {
+                // Promise the whole blob, send half.
+                let mut reply = Reply::new(200, bytes[..bytes.len() / 2].to_vec());
+                reply.declared_length = Some(bytes.len());
+                reply
+            }
+            Some(bytes) => Reply::new(200, bytes.clone()),
+            None => Reply::new(
+                404,
+                r#"{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}"#,
+            ),
+        }
+    })
+}
+
+fn manifests_for(
+    tag: &str,
+    manifest: &[u8],
+) -> std::collections::HashMap<String, (String, Vec<u8>)> {
+    let media = "application/vnd.docker.distribution.manifest.v2+json".to_string();
+    let digest = mini_docker::digest::Digest::of(manifest).to_string();
+    [
+        (tag.to_string(), (media.clone(), manifest.to_vec())),
+        (digest, (media, manifest.to_vec())),
+    ]
+    .into_iter()
+    .collect()
+}
+
+#[test]
+fn basic_auth_and_manifest_lists() {
+    let Some(env) = TestEnv::root("md-basic-list") else {
+        return;
+    };
+    let arch = mini_docker::spec::host_architecture();
+    let (ours, mut blobs) = hand_made_image(&tar_with(&[("hello.txt", b"native")]), arch);
+    let (other, other_blobs) = hand_made_image(&tar_with(&[("hello.txt", b"foreign")]), "s390x");
+    blobs.extend(other_blobs);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "size": other.len(), "digest": mini_docker::digest::Digest::of(&other).to_string(), "platform": {"os": "linux", "architecture": "s390x"}},
+            {"mediaType": "application/vnd.docker.distribution.manifest.v2+json", "size": ours.len(), "digest": mini_docker::digest::Digest::of(&ours).to_string(), "platform": {"os": "linux", "architecture": arch}},
+        ],
+    })
+    .to_string()
+    .into_bytes();
+    let mut manifests = manifests_for("multi", &index);
+    manifests.get_mut("multi").unwrap().0 = "application/vnd.oci.image.index.v1+json".into();
+    manifests.extend(manifests_for("x", &ours));
+    manifests.extend(manifests_for("y", &other));
+    // "user:secret"
+    let registry = serve_parts(manifests, blobs, Some("Basic dXNlcjpzZWNyZXQ="), false);
+    let image = format!("{}/app:multi", registry.addr);
+    let err = fails_in(&env, "root", &["pull", &image], 1);
+    assert!(
+        err.contains("unauthorized: authentication required"),
+        "{err}"
+    );
+    ok_in(
+        &env,
+        "root",
+        &["login", "-u", "user", "-p", "secret", &registry.addr],
+    );
+    ok_in(&env, "root", &["pull", &image]);
+    let layer = std::fs::read_dir(env.path("root/layers"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert_eq!(
+        std::fs::read(layer.join("diff/hello.txt")).unwrap(),
+        b"native",
+        "this platform's image"
+    );
+}
+
+#[test]
+fn truncated_downloads_and_missing_blobs_keep_nothing() {
+    let Some(env) = TestEnv::root("md-truncated") else {
+        return;
+    };
+    let (manifest, blobs) = hand_made_image(
+        &tar_with(&[("big.bin", &vec![7u8; 300_000])]),
+        mini_docker::spec::host_architecture(),
+    );
+    let truncated = serve_parts(
+        manifests_for("latest", &manifest),
+        blobs.clone(),
+        None,
+        true,
+    );
+    let err = fails_in(
+        &env,
+        "root",
+        &["pull", &format!("{}/app", truncated.addr)],
+        1,
+    );
+    assert!(
+        err.contains("download interrupted") || err.contains("downloaded content has digest"),
+        "{err}"
+    );
+    assert_nothing_kept(&env);
+    let layer_only: std::collections::HashMap<String, Vec<u8>> =
+        blobs.into_iter().filter(|(_, b)| b.len() > 1000).collect();
+    let missing = serve_parts(manifests_for("latest", &manifest), layer_only, None, false);
+    let err = fails_in(&env, "root", &["pull", &format!("{}/app", missing.addr)], 1);
+    assert!(
+        err.contains("not found: blob unknown: blob unknown to registry"),
+        "{err}"
+    );
+    assert_nothing_kept(&env);
+}
+
+#[test]
+fn a_hostile_layer_is_refused_at_pull() {
+    let Some(env) = TestEnv::root("md-hostile-pull") else {
+        return;
+    };
+    let (manifest, blobs) = hand_made_image(
+        &tar_with(&[("../../pwned.txt", b"owned")]),
+        mini_docker::spec::host_architecture(),
+    );
+    let registry = serve_parts(manifests_for("latest", &manifest), blobs, None, false);
+    let err = fails_in(
+        &env,
+        "root",
+        &["pull", &format!("{}/app", registry.addr)],
+        1,
+    );
+    assert!(
+        err.contains("refusing layer entry \"../../pwned.txt\": path climbs out with '..'"),
+        "{err}"
+    );
+    assert!(!env.path("pwned.txt").exists() && !std::path::Path::new("/pwned.txt").exists());
+    assert_nothing_kept(&env);
+}
+
+#[test]
+fn zstd_layers_pushed_by_skopeo_are_pulled() {
+    let Some(env) = TestEnv::root("md-zstd") else {
+        return;
+    };
+    let registry = RealRegistry::start(&env);
+    let tar = busybox_tar(&env);
+    ok_in(&env, "src", &["import", &tar, "box"]);
+    let gz = format!("{}/box:gzip", registry.addr);
+    ok_in(&env, "src", &["tag", "box", &gz]);
+    ok_in(&env, "src", &["push", &gz]);
+    let zst = format!("{}/box:zstd", registry.addr);
+    tool_ok(
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "--src-tls-verify=false",
+                "--dest-tls-verify=false",
+                "--dest-compress-format",
+                "zstd",
+                "--format",
+                "oci",
+            ])
+            .arg(format!("docker://{gz}"))
+            .arg(format!("docker://{zst}")),
+    );
+    ok_in(&env, "root", &["pull", &zst]);
+    let layer = std::fs::read_dir(env.path("root/layers"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    assert!(layer.join("diff/bin/busybox").is_file());
+}

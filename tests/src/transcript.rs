@@ -17,7 +17,9 @@
 //! | `...` alone on a line | any number of lines, including none |
 //!
 //! Each lesson runs as root in a fresh directory, its blocks in order and its
-//! commands one `bash -c` each, with the workspace's binaries first in `PATH`.
+//! commands one `bash -c` each, with the workspace's binaries first in `PATH`
+//! and mini-docker's state in that directory (`MINI_DOCKER_ROOT`,
+//! `MINI_DOCKER_RUNROOT`) instead of `/var/lib/mini-docker`.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -139,6 +141,8 @@ fn run(env: &TestEnv, command: &str) -> Result<Vec<String>, String> {
         cmd.arg("-c")
             .arg(command)
             .env("PATH", path)
+            .env("MINI_DOCKER_ROOT", env.path("mini-docker"))
+            .env("MINI_DOCKER_RUNROOT", env.path("mini-docker-run"))
             .stdin(Stdio::null())
             .stdout(writer.try_clone().map_err(|e| e.to_string())?)
             .stderr(writer);

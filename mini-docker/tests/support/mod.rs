@@ -154,6 +154,8 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// A Content-Length other than the body's, to fake a cut download.
+    pub declared_length: Option<usize>,
 }
 
 impl Reply {
@@ -162,6 +164,7 @@ impl Reply {
             status,
             headers: Vec::new(),
             body: body.into(),
+            declared_length: None,
         }
     }
 
@@ -243,10 +246,10 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
         };
         log.lock().unwrap().push(request.clone());
         let reply = handler(&request);
+        let length = reply.declared_length.unwrap_or(reply.body.len());
         let mut head = format!(
-            "HTTP/1.1 {} X\r\nContent-Length: {}\r\n",
-            reply.status,
-            reply.body.len()
+            "HTTP/1.1 {} X\r\nContent-Length: {length}\r\n",
+            reply.status
         );
         for (k, v) in &reply.headers {
             head.push_str(&format!("{k}: {v}\r\n"));
@@ -254,8 +257,9 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
         head.push_str("\r\n");
         if stream.write_all(head.as_bytes()).is_err()
             || (request.method != "HEAD" && stream.write_all(&reply.body).is_err())
+            || reply.declared_length.is_some()
         {
-            return;
+            return; // an error, or hanging up mid-body on purpose
         }
     }
 }
