@@ -9,6 +9,22 @@ use std::sync::Arc;
 use support::*;
 use testkit::TestEnv;
 
+/// `pull IMAGE` into the "root" store, expected to fail; returns stderr.
+fn pull_err(env: &TestEnv, image: &str) -> String {
+    fails_in(env, "root", &["pull", image], 1)
+}
+
+/// Imports busybox into the "src" store and pushes it as `registry/name`;
+/// returns the full remote reference.
+fn push_busybox(env: &TestEnv, registry: &RealRegistry, name: &str) -> String {
+    let tar = busybox_tar(env);
+    ok_in(env, "src", &["import", &tar, "box"]);
+    let remote = format!("{}/{name}", registry.addr);
+    ok_in(env, "src", &["tag", "box", &remote]);
+    ok_in(env, "src", &["push", &remote]);
+    remote
+}
+
 fn tool_ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(
@@ -172,12 +188,7 @@ fn missing_images_and_tags_fail_cleanly() {
         return;
     };
     let registry = RealRegistry::start(&env);
-    let err = fails_in(
-        &env,
-        "root",
-        &["pull", &format!("{}/nothing:here", registry.addr)],
-        1,
-    );
+    let err = pull_err(&env, &format!("{}/nothing:here", registry.addr));
     assert!(
         err.starts_with("Error: manifest for nothing:here not found"),
         "{err}"
@@ -338,12 +349,7 @@ fn corrupt_blobs_are_refused_and_nothing_is_kept() {
         }
         bytes
     });
-    let err = fails_in(
-        &env,
-        "root",
-        &["pull", &format!("{}/app", registry.addr)],
-        1,
-    );
+    let err = pull_err(&env, &format!("{}/app", registry.addr));
     assert!(err.contains("downloaded content has digest"), "{err}");
     assert_nothing_kept(&env);
 }
@@ -365,22 +371,12 @@ fn malformed_and_unknown_manifests_are_refused() {
             bytes
         }
     });
-    let err = fails_in(
-        &env,
-        "root",
-        &["pull", &format!("{}/app:broken", registry.addr)],
-        1,
-    );
+    let err = pull_err(&env, &format!("{}/app:broken", registry.addr));
     assert!(
         err.contains("manifest for") && err.contains("app:broken"),
         "{err}"
     );
-    let err = fails_in(
-        &env,
-        "root",
-        &["pull", &format!("{}/app:weird", registry.addr)],
-        1,
-    );
+    let err = pull_err(&env, &format!("{}/app:weird", registry.addr));
     assert!(err.contains("unknown layer media type"), "{err}");
     assert_nothing_kept(&env);
 }
@@ -507,11 +503,7 @@ fn concurrent_pulls_of_one_image() {
         return;
     };
     let registry = RealRegistry::start(&env);
-    let tar = busybox_tar(&env);
-    ok_in(&env, "src", &["import", &tar, "box"]);
-    let remote = format!("{}/box:1", registry.addr);
-    ok_in(&env, "src", &["tag", "box", &remote]);
-    ok_in(&env, "src", &["push", &remote]);
+    let remote = push_busybox(&env, &registry, "box:1");
     let pulls: Vec<_> = (0..3)
         .map(|_| {
             env.command(BIN)
@@ -587,11 +579,7 @@ fn pull_on_a_terminal_shows_progress_bars() {
         return;
     };
     let registry = RealRegistry::start(&env);
-    let tar = busybox_tar(&env);
-    ok_in(&env, "src", &["import", &tar, "box"]);
-    let remote = format!("{}/box:tty", registry.addr);
-    ok_in(&env, "src", &["tag", "box", &remote]);
-    ok_in(&env, "src", &["push", &remote]);
+    let remote = push_busybox(&env, &registry, "box:tty");
     let command = format!("{BIN} --root {} pull {remote}", env.path("root").display());
     let out = env
         .command("script")
@@ -744,7 +732,7 @@ fn basic_auth_and_manifest_lists() {
     // "user:secret"
     let registry = serve_parts(manifests, blobs, Some("Basic dXNlcjpzZWNyZXQ="), false);
     let image = format!("{}/app:multi", registry.addr);
-    let err = fails_in(&env, "root", &["pull", &image], 1);
+    let err = pull_err(&env, &image);
     assert!(
         err.contains("unauthorized: authentication required"),
         "{err}"
@@ -783,12 +771,7 @@ fn truncated_downloads_and_missing_blobs_keep_nothing() {
         None,
         true,
     );
-    let err = fails_in(
-        &env,
-        "root",
-        &["pull", &format!("{}/app", truncated.addr)],
-        1,
-    );
+    let err = pull_err(&env, &format!("{}/app", truncated.addr));
     assert!(
         err.contains("download interrupted") || err.contains("downloaded content has digest"),
         "{err}"
@@ -797,7 +780,7 @@ fn truncated_downloads_and_missing_blobs_keep_nothing() {
     let layer_only: std::collections::HashMap<String, Vec<u8>> =
         blobs.into_iter().filter(|(_, b)| b.len() > 1000).collect();
     let missing = serve_parts(manifests_for("latest", &manifest), layer_only, None, false);
-    let err = fails_in(&env, "root", &["pull", &format!("{}/app", missing.addr)], 1);
+    let err = pull_err(&env, &format!("{}/app", missing.addr));
     assert!(
         err.contains("not found: blob unknown: blob unknown to registry"),
         "{err}"
@@ -815,12 +798,7 @@ fn a_hostile_layer_is_refused_at_pull() {
         mini_docker::spec::host_architecture(),
     );
     let registry = serve_parts(manifests_for("latest", &manifest), blobs, None, false);
-    let err = fails_in(
-        &env,
-        "root",
-        &["pull", &format!("{}/app", registry.addr)],
-        1,
-    );
+    let err = pull_err(&env, &format!("{}/app", registry.addr));
     assert!(
         err.contains("refusing layer entry \"../../pwned.txt\": path climbs out with '..'"),
         "{err}"
@@ -835,11 +813,7 @@ fn zstd_layers_pushed_by_skopeo_are_pulled() {
         return;
     };
     let registry = RealRegistry::start(&env);
-    let tar = busybox_tar(&env);
-    ok_in(&env, "src", &["import", &tar, "box"]);
-    let gz = format!("{}/box:gzip", registry.addr);
-    ok_in(&env, "src", &["tag", "box", &gz]);
-    ok_in(&env, "src", &["push", &gz]);
+    let gz = push_busybox(&env, &registry, "box:gzip");
     let zst = format!("{}/box:zstd", registry.addr);
     tool_ok(
         Command::new("skopeo")
