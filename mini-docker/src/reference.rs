@@ -167,15 +167,6 @@ impl Reference {
         }
         s
     }
-
-    /// The same repository with another tag.
-    pub fn with_tag(&self, tag: &str) -> Reference {
-        Reference {
-            tag: Some(tag.to_string()),
-            digest: None,
-            ..self.clone()
-        }
-    }
 }
 
 impl fmt::Display for Reference {

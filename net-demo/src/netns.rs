@@ -12,7 +12,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use nix::sched::{setns, unshare, CloneFlags};
-use nix::unistd::Pid;
 
 use crate::{Error, Result};
 
@@ -47,13 +46,6 @@ impl NetNs {
             .map_err(|_| Error::Invalid("netns thread panicked".into()))?
         })?;
         Ok(NetNs { path })
-    }
-
-    /// The namespace of a process (`/proc/PID/ns/net`).
-    pub fn of_pid(pid: Pid) -> Self {
-        NetNs {
-            path: PathBuf::from(format!("/proc/{pid}/ns/net")),
-        }
     }
 
     /// A namespace kept at `path` (`/run/netns/NAME`).

@@ -26,6 +26,10 @@ enum Command {
     Bridge {
         #[arg(long, default_value = "10.200.0.0/24")]
         subnet: Ipv4Net,
+        /// Also masquerade the subnet's outbound traffic (iptables), removed at
+        /// the end. The demo itself sends nothing off the machine.
+        #[arg(long)]
+        nat: bool,
     },
     /// --network container:NAME: a second container joins the first's namespace.
     Container {
@@ -65,7 +69,7 @@ fn main() {
     narrate::main("net-demo", cli.options, |steps| match cli.command {
         Command::None => modes::none(steps),
         Command::Host => modes::host(steps),
-        Command::Bridge { subnet } => modes::bridge(steps, subnet),
+        Command::Bridge { subnet, nat } => modes::bridge(steps, subnet, nat),
         Command::Container { subnet } => modes::container(steps, subnet),
         Command::Custom { subnet, gateway } => modes::custom(steps, subnet, gateway),
         Command::Connect { first, second } => modes::connect(steps, first, second),

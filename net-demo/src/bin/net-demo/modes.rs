@@ -77,10 +77,21 @@ pub fn host(steps: &mut Steps) -> Result<i32> {
     Ok(0)
 }
 
-pub fn bridge(steps: &mut Steps, subnet: Ipv4Net) -> Result<i32> {
+pub fn bridge(steps: &mut Steps, subnet: Ipv4Net, nat: bool) -> Result<i32> {
     let lab = Lab::new()?;
     steps.step(&format!("a bridge network {subnet}"));
     let (bridge, gw) = lab.network("br0", "br0", subnet, None)?;
+    let _nat = if nat {
+        let tag = lab.name("nat");
+        net_demo::nat::enable(subnet, &bridge, &tag)?;
+        println!("   outbound NAT: {subnet} masqueraded behind the host's address");
+        let (b, t) = (bridge.clone(), tag.clone());
+        Some(narrate::Cleanup::new(move || {
+            let _ = net_demo::nat::disable(subnet, &b, &t);
+        }))
+    } else {
+        None
+    };
     steps.step("two containers, each with a veth pair from the bridge as eth0");
     let a = lab.container("a")?;
     let b = lab.container("b")?;
