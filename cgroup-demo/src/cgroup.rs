@@ -385,6 +385,35 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The cgroups directly below this one.
+    pub fn children(&self) -> Result<Vec<Cgroup>> {
+        let Some(dir) = self.dirs().into_iter().next() else {
+            return Ok(Vec::new());
+        };
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::file(&dir, e)),
+        };
+        Ok(entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| self.driver.open(self.path.join(e.file_name())))
+            .collect())
+    }
+
+    /// Kills every process in this cgroup and below, and removes them all,
+    /// deepest first: a cgroup with children cannot be removed.
+    pub fn destroy(&self) -> Result<()> {
+        for child in self.children()? {
+            child.destroy()?;
+        }
+        if self.dirs().iter().any(|d| d.exists()) {
+            self.kill_all()?;
+        }
+        self.remove()
+    }
+
     /// Removes the cgroup once its last process has left (waiting up to a
     /// few seconds for exiting ones). A cgroup that is already gone counts
     /// as removed. Child cgroups must be removed first.

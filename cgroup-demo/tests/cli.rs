@@ -192,3 +192,24 @@ fn interrupted_demo_removes_its_cgroups() {
     assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!a.parent().unwrap().exists(), "cgroup left behind");
 }
+
+/// After `kill -9` no handler runs; `clean` removes what the run left.
+#[test]
+fn clean_removes_what_a_killed_demo_left() {
+    let Some(mut env) = TestEnv::root("cg-clean") else {
+        return;
+    };
+    let mut job = env.start_job(BIN, &["--pause", "pids"], names);
+    let bomb = std::path::Path::new("/sys/fs/cgroup/pids")
+        .join(format!("cgroup-demo-{}", job.id()))
+        .join("bomb");
+    wait_until("the demo's cgroups", || bomb.exists());
+    testkit::kill_9(&mut job);
+    assert!(bomb.exists(), "kill -9 ran no clean-up");
+    let out = ok(&mut env, &["clean"]);
+    assert!(
+        out.contains(&format!("removed cgroup cgroup-demo-{}", job.id())),
+        "{out}"
+    );
+    assert!(!bomb.parent().unwrap().exists());
+}

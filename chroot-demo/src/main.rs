@@ -59,6 +59,13 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
+    /// Remove what a run killed with SIGKILL left in ROOTFS.
+    ///
+    /// The /proc mount of `run --proc` and the escape's scratch directories.
+    Clean {
+        /// A root filesystem (see prepare-rootfs).
+        rootfs: PathBuf,
+    },
 }
 
 fn main() {
@@ -67,6 +74,7 @@ fn main() {
         Command::PrepareRootfs { dir, busybox } => prepare(&dir, &busybox),
         Command::Run { rootfs, proc, cmd } => run(steps, &checked(&rootfs)?, proc, cmd),
         Command::Escape { rootfs } => escape_demo(steps, &checked(&rootfs)?),
+        Command::Clean { rootfs } => clean(&checked(&rootfs)?),
         Command::Pivot {
             rootfs,
             shared_root,
@@ -104,6 +112,22 @@ fn prepare(dir: &Path, busybox: &Path) -> Result<i32> {
         dir.display(),
         prepared.applets
     );
+    Ok(0)
+}
+
+fn clean(rootfs: &Path) -> Result<i32> {
+    let proc_dir = rootfs.join("proc");
+    if host_mount_count(&proc_dir)? > 0 {
+        root::unmount(&proc_dir)?;
+        println!("unmounted {}", proc_dir.display());
+    }
+    for entry in std::fs::read_dir(rootfs)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if narrate::left_by_dead_run(&name, ".escape-") {
+            std::fs::remove_dir(entry.path())?;
+            println!("removed {}", entry.path().display());
+        }
+    }
     Ok(0)
 }
 

@@ -275,3 +275,27 @@ fn pause_waits_for_enter_between_steps() {
     assert!(out.status.success(), "{stdout}");
     assert_eq!(stdout.matches("[Enter to continue]").count(), 3, "{stdout}");
 }
+
+/// After `kill -9` no handler runs; `clean ROOTFS` unmounts the /proc it left.
+#[test]
+fn clean_removes_what_a_killed_demo_left() {
+    let Some(mut env) = TestEnv::root("chroot-clean") else {
+        return;
+    };
+    let rootfs = env.rootfs();
+    let root = rootfs.to_str().unwrap().to_string();
+    let mut job = env.start_job(BIN, &["run", "--proc", &root, "/bin/sleep", "60"], |_| {
+        Vec::new()
+    });
+    let proc_dir = rootfs.join("proc");
+    wait_until("the /proc mount", || host_mounts_under(&proc_dir) == 1);
+    testkit::kill_9(&mut job);
+    assert_eq!(host_mounts_under(&proc_dir), 1, "kill -9 ran no clean-up");
+    let out = demo(&env, &["clean", &root]);
+    assert!(out.status.success());
+    assert_eq!(
+        text(&out.stdout),
+        format!("unmounted {}\n", proc_dir.display())
+    );
+    assert_eq!(host_mounts_under(&proc_dir), 0);
+}

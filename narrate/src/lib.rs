@@ -9,9 +9,11 @@
 mod cleanup;
 mod entry;
 mod explain;
+mod leftovers;
 mod steps;
 
 pub use cleanup::{exit, install_signal_handlers, Cleanup, ForegroundChild};
 pub use entry::{main, Options};
 pub use explain::{init, EXPLAIN};
+pub use leftovers::left_by_dead_run;
 pub use steps::Steps;

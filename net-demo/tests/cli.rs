@@ -203,3 +203,30 @@ fn interrupted_demo_removes_its_network() {
     assert!(net_demo::netns::named_with_prefix(&prefix).is_empty());
     drop(stdin);
 }
+
+/// After `kill -9` no handler runs; `clean` finds the dead run's links and
+/// namespaces by their `nd<pid>` names.
+#[test]
+fn clean_removes_what_a_killed_demo_left() {
+    let Some(mut env) = TestEnv::root("netcli-clean") else {
+        return;
+    };
+    let mut job = env.start_job(
+        BIN,
+        &["--pause", "bridge", "--subnet", "10.203.6.0/24"],
+        names,
+    );
+    let bridge = format!("/sys/class/net/nd{}br0", job.id());
+    wait_until("the bridge", || std::path::Path::new(&bridge).exists());
+    testkit::kill_9(&mut job);
+    assert!(
+        std::path::Path::new(&bridge).exists(),
+        "kill -9 ran no clean-up"
+    );
+    let out = demo(&mut env, &["clean"]);
+    assert!(
+        out.contains(&format!("removed link nd{}br0", job.id())),
+        "{out}"
+    );
+    assert!(!std::path::Path::new(&bridge).exists());
+}

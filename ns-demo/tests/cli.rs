@@ -319,3 +319,28 @@ fn interrupted_net_demo_releases_its_namespace() {
     assert!(!kept.exists(), "{} left behind", kept.display());
     drop(stdin);
 }
+
+/// After `kill -9` no handler runs; `clean` releases the kept namespace.
+#[test]
+fn clean_removes_what_a_killed_demo_left() {
+    let Some(mut env) = TestEnv::root("ns-clean") else {
+        return;
+    };
+    let mut job = env.start_job(BIN, &["--pause", "net"], names);
+    let kept = std::path::PathBuf::from(format!("/run/netns/ns-demo-{}", job.id()));
+    use std::io::Write as _;
+    let mut stdin = job.stdin.take().unwrap();
+    stdin.write_all(b"\n\n").unwrap();
+    wait_until("the kept namespace", || {
+        testkit::leaks::mount_points().contains(&*kept.to_string_lossy())
+    });
+    testkit::kill_9(&mut job);
+    drop(stdin);
+    assert!(kept.exists(), "kill -9 ran no clean-up");
+    let out = demo(&mut env, &["clean"]);
+    assert!(
+        out.contains(&format!("removed {}", kept.display())),
+        "{out}"
+    );
+    assert!(!kept.exists());
+}

@@ -133,3 +133,26 @@ fn interrupted_demo_unmounts() {
     assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!scratch.exists(), "scratch left behind");
 }
+
+/// After `kill -9` no handler runs; `clean` unmounts and removes the rest.
+#[test]
+fn clean_removes_what_a_killed_demo_left() {
+    let Some(mut env) = TestEnv::root("ovl-clean") else {
+        return;
+    };
+    let mut job = env.start_job(BIN, &["--pause", "tour"], names);
+    let scratch = std::env::temp_dir().join(format!("overlay-demo-{}", job.id()));
+    let merged = scratch.join("merged");
+    wait_until("the overlay mount", || {
+        testkit::leaks::mount_points().contains(&*merged.to_string_lossy())
+    });
+    testkit::kill_9(&mut job);
+    assert!(scratch.exists(), "kill -9 ran no clean-up");
+    let out = demo(&mut env, &["clean"]);
+    assert!(
+        out.contains(&format!("removed {}", scratch.display())),
+        "{out}"
+    );
+    assert!(!scratch.exists());
+    assert!(!testkit::leaks::mount_points().contains(&*merged.to_string_lossy()));
+}

@@ -91,3 +91,14 @@ pub fn ctrl_c(job: &mut Child) -> Option<i32> {
     .expect("send SIGINT to the job");
     job.wait().expect("wait for the job").code()
 }
+
+/// SIGKILL to the job's whole process group: no handler runs, nothing is
+/// cleaned up — what a crash or `kill -9` leaves.
+pub fn kill_9(job: &mut Child) {
+    nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(job.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("send SIGKILL to the job");
+    let _ = job.wait();
+}

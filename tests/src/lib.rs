@@ -15,6 +15,6 @@ mod fixtures;
 pub mod leaks;
 pub mod transcript;
 
-pub use drive::{ctrl_c, wait_until};
+pub use drive::{ctrl_c, kill_9, wait_until};
 pub use env::{is_root, require_root, TestEnv};
 pub use fixtures::{bin, busybox_rootfs, target_dir, workspace_dir};

@@ -62,6 +62,8 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         max: i64,
     },
+    /// Remove what runs killed with SIGKILL left (their cgroups).
+    Clean,
     /// Which cgroups a process is in, per controller, and their limits.
     Show {
         /// The process (default: this one).
@@ -104,5 +106,6 @@ fn main() {
         } => memory::swap(steps, memory, memory_swap, alloc),
         Command::Pids { max } => work::pids(steps, max),
         Command::Show { pid } => show::show(pid),
+        Command::Clean => work::clean(),
     })
 }

@@ -23,21 +23,7 @@ impl Sandbox {
         let parent = driver.create(format!("cgroup-demo-{}", std::process::id()))?;
         let doomed = parent.clone();
         let cleanup = Cleanup::new(move || {
-            // Children first: a v1/v2 cgroup with sub-cgroups cannot go.
-            if let Some(root) = doomed.dirs().first() {
-                if let Ok(entries) = std::fs::read_dir(root) {
-                    for entry in entries.flatten().filter(|e| e.path().is_dir()) {
-                        let child = doomed.path().join(entry.file_name());
-                        let child = Driver::for_host().map(|d| d.open(child));
-                        if let Ok(child) = child {
-                            let _ = child.kill_all();
-                            let _ = child.remove();
-                        }
-                    }
-                }
-            }
-            let _ = doomed.kill_all();
-            let _ = doomed.remove();
+            let _ = doomed.destroy();
         });
         Ok(Sandbox {
             driver,
@@ -67,6 +53,20 @@ impl Sandbox {
         }
         Ok(())
     }
+}
+
+/// `clean`: what demos killed with SIGKILL left: their `cgroup-demo-<pid>`
+/// cgroups and every process still in them.
+pub fn clean() -> Result<i32> {
+    let driver = Driver::for_host()?;
+    for cgroup in driver.open("").children()? {
+        let name = cgroup.path().display().to_string();
+        if narrate::left_by_dead_run(&name, "cgroup-demo-") {
+            cgroup.destroy()?;
+            println!("removed cgroup {name}");
+        }
+    }
+    Ok(0)
 }
 
 /// Docker's checks, before anything is created or narrated.

@@ -105,6 +105,36 @@ impl Lab {
     }
 }
 
+/// The name prefixes (`nd<pid>`) to clean: the one asked for, or those of
+/// demos that are no longer running.
+pub fn leftover_prefixes(asked: Option<String>) -> Result<Vec<String>> {
+    if let Some(prefix) = asked {
+        return Ok(vec![prefix]);
+    }
+    let mut names: Vec<String> = Netlink::open()?
+        .links()?
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    names.extend(net_demo::netns::named_with_prefix("nd"));
+    let mut prefixes: Vec<String> = names
+        .iter()
+        .filter(|n| narrate::left_by_dead_run(n, "nd"))
+        .map(|n| {
+            format!(
+                "nd{}",
+                n[2..]
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+            )
+        })
+        .collect();
+    prefixes.sort();
+    prefixes.dedup();
+    Ok(prefixes)
+}
+
 /// Inside `ns`: the interfaces with their addresses, and the routes.
 pub fn describe(ns: &NetNs, who: &str) -> Result<()> {
     let (links, routes) = ns.run(|| -> net_demo::Result<_> {

@@ -57,10 +57,12 @@ enum Command {
         #[arg(long, default_value = "10.200.4.0/24")]
         subnet: Ipv4Net,
     },
-    /// Remove links and network namespaces a crashed demo left (names starting with PREFIX).
+    /// Remove what runs killed with SIGKILL left (links, network namespaces).
+    ///
+    /// With --prefix, everything whose name starts with PREFIX instead.
     Clean {
-        #[arg(long, default_value = "nd")]
-        prefix: String,
+        #[arg(long)]
+        prefix: Option<String>,
     },
 }
 
@@ -75,8 +77,13 @@ fn main() {
         Command::Connect { first, second } => modes::connect(steps, first, second),
         Command::Publish { spec, subnet } => modes::publish(steps, &spec, subnet),
         Command::Clean { prefix } => {
-            for removed in net_demo::cleanup::remove_prefixed(&prefix)? {
-                println!("removed {removed}");
+            for prefix in lab::leftover_prefixes(prefix)? {
+                for removed in net_demo::cleanup::remove_prefixed(&prefix)? {
+                    println!("removed {removed}");
+                }
+                let _ = std::fs::remove_dir_all(
+                    std::env::temp_dir().join(format!("net-demo-{}", &prefix[2..])),
+                );
             }
             Ok(0)
         }

@@ -233,3 +233,33 @@ pub fn cgroup(steps: &mut Steps) -> Result<i32> {
     steps.step(&format!("the child has exited; remove {}", dir.display()));
     Ok(exit.code())
 }
+
+/// `clean`: what demos killed with SIGKILL left: kept network namespaces,
+/// cgroups and the mount demo's scratch directories.
+pub fn clean() -> Result<i32> {
+    let dead = |name: &str| narrate::left_by_dead_run(name, "ns-demo-");
+    if let Ok(entries) = std::fs::read_dir("/run/netns") {
+        for entry in entries
+            .flatten()
+            .filter(|e| dead(&e.file_name().to_string_lossy()))
+        {
+            persist::release(&entry.path())?;
+            println!("removed {}", entry.path().display());
+        }
+    }
+    let hierarchy = Hierarchy::find()?;
+    for entry in std::fs::read_dir(&hierarchy.mount_point)?.flatten() {
+        if entry.path().is_dir() && dead(&entry.file_name().to_string_lossy()) {
+            std::fs::remove_dir(entry.path())?;
+            println!("removed {}", entry.path().display());
+        }
+    }
+    for entry in std::fs::read_dir(std::env::temp_dir())?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if narrate::left_by_dead_run(&name, "ns-demo-mount-") {
+            std::fs::remove_dir_all(entry.path())?;
+            println!("removed {}", entry.path().display());
+        }
+    }
+    Ok(0)
+}

@@ -64,6 +64,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
+    /// Remove what runs killed with SIGKILL left (kept netns, cgroups, scratch dirs).
+    Clean,
     /// Helper for `pid --signals`: an application that exits cleanly on SIGTERM.
     #[command(hide = true)]
     SigtermApp,
@@ -98,6 +100,7 @@ fn main() {
         Command::Cgroup => basic::cgroup(steps),
         Command::All { cmd } => join::all(steps, cmd),
         Command::Join { pid, ns, cmd } => join::join(steps, pid, &ns.0, cmd),
+        Command::Clean => basic::clean(),
         Command::SigtermApp => unreachable!("handled before the narrator starts"),
     })
 }

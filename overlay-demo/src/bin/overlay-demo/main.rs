@@ -32,6 +32,8 @@ enum Command {
         #[arg(long = "lower")]
         lowers: Vec<PathBuf>,
     },
+    /// Remove what runs killed with SIGKILL left (scratch dirs and mounts).
+    Clean,
     /// The price of copy-on-write: the first write to a big lower file.
     CowCost {
         /// Size of the lower file.
@@ -62,5 +64,6 @@ fn main() {
         Command::Layers => tours::layers(steps),
         Command::Diff { upper, lowers } => tours::diff(&upper, &lowers),
         Command::CowCost { size } => tours::cow_cost(steps, size),
+        Command::Clean => scratch::clean(),
     })
 }

@@ -15,25 +15,41 @@ pub struct Scratch {
     _cleanup: Cleanup,
 }
 
+/// Unmounts whatever is mounted below `root`, deepest first, and removes it.
+fn remove(root: &Path) {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut mounted: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| Path::new(m).starts_with(root))
+        .collect();
+    mounted.sort_by_key(|m| std::cmp::Reverse(m.len()));
+    for m in mounted {
+        let _ = mount::unmount(Path::new(m));
+    }
+    let _ = std::fs::remove_dir_all(root);
+}
+
+/// `clean`: the scratch directories (and their overlay mounts) of demos
+/// killed with SIGKILL.
+pub fn clean() -> Result<i32> {
+    let tmp = std::env::temp_dir();
+    for entry in std::fs::read_dir(&tmp)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if narrate::left_by_dead_run(&name, "overlay-demo-") {
+            remove(&entry.path());
+            println!("removed {}", entry.path().display());
+        }
+    }
+    Ok(0)
+}
+
 impl Scratch {
     pub fn new() -> Result<Self> {
         let root = std::env::temp_dir().join(format!("overlay-demo-{}", std::process::id()));
         std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
         let doomed = root.clone();
-        let cleanup = Cleanup::new(move || {
-            // Unmount whatever is still mounted below, deepest first.
-            let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-            let mut mounted: Vec<&str> = text
-                .lines()
-                .filter_map(|l| l.split(' ').nth(4))
-                .filter(|m| Path::new(m).starts_with(&doomed))
-                .collect();
-            mounted.sort_by_key(|m| std::cmp::Reverse(m.len()));
-            for m in mounted {
-                let _ = mount::unmount(Path::new(m));
-            }
-            let _ = std::fs::remove_dir_all(&doomed);
-        });
+        let cleanup = Cleanup::new(move || remove(&doomed));
         Ok(Scratch {
             root,
             _cleanup: cleanup,
