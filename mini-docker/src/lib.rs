@@ -1,10 +1,11 @@
 //! mini-docker: a daemonless, Docker-compatible runtime built from the
-//! lesson libraries. This half holds images: references, the
-//! content-addressed store, layers extracted once and shared, and the
-//! local image commands.
+//! lesson libraries: image references, the content-addressed store, layers
+//! extracted once and shared, registries and archives, and the pieces
+//! containers are made of.
 
 pub mod archive;
 pub mod auth;
+pub mod container;
 pub mod digest;
 pub mod distribution;
 mod error;
