@@ -299,22 +299,33 @@ fn bad_namespace_names_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown namespace \"bogus\""));
 }
 
-/// Ctrl-C while the demo holds a kept network namespace releases it.
-#[test]
-fn interrupted_net_demo_releases_its_namespace() {
-    let Some(mut env) = TestEnv::root("ns-net-interrupt") else {
-        return;
-    };
+/// `ns-demo --pause net`, paused before step 4 with its network namespace
+/// kept at `/run/netns/ns-demo-<pid>` (Enter was pressed for steps 2 and 3).
+fn net_demo_holding_a_kept_netns(
+    env: &mut TestEnv,
+) -> (
+    std::process::Child,
+    std::path::PathBuf,
+    std::process::ChildStdin,
+) {
     let mut job = env.start_job(BIN, &["--pause", "net"], names);
     let kept = std::path::PathBuf::from(format!("/run/netns/ns-demo-{}", job.id()));
-    // Enter for the pauses before steps 2 and 3; it then persists the
-    // namespace and waits before step 4.
     use std::io::Write as _;
     let mut stdin = job.stdin.take().unwrap();
     stdin.write_all(b"\n\n").unwrap();
     wait_until("the kept namespace", || {
         testkit::leaks::mount_points().contains(&*kept.to_string_lossy())
     });
+    (job, kept, stdin)
+}
+
+/// Ctrl-C while the demo holds a kept network namespace releases it.
+#[test]
+fn interrupted_net_demo_releases_its_namespace() {
+    let Some(mut env) = TestEnv::root("ns-net-interrupt") else {
+        return;
+    };
+    let (mut job, kept, stdin) = net_demo_holding_a_kept_netns(&mut env);
     assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!kept.exists(), "{} left behind", kept.display());
     drop(stdin);
@@ -326,14 +337,7 @@ fn clean_removes_what_a_killed_demo_left() {
     let Some(mut env) = TestEnv::root("ns-clean") else {
         return;
     };
-    let mut job = env.start_job(BIN, &["--pause", "net"], names);
-    let kept = std::path::PathBuf::from(format!("/run/netns/ns-demo-{}", job.id()));
-    use std::io::Write as _;
-    let mut stdin = job.stdin.take().unwrap();
-    stdin.write_all(b"\n\n").unwrap();
-    wait_until("the kept namespace", || {
-        testkit::leaks::mount_points().contains(&*kept.to_string_lossy())
-    });
+    let (mut job, kept, stdin) = net_demo_holding_a_kept_netns(&mut env);
     testkit::kill_9(&mut job);
     drop(stdin);
     assert!(kept.exists(), "kill -9 ran no clean-up");

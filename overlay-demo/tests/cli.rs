@@ -118,20 +118,30 @@ fn cow_cost_copies_the_whole_file_once() {
     assert!(out.contains("upper/big.bin is now 8 MiB"), "{out}");
 }
 
+/// `overlay-demo --pause tour`, paused before step 2 with its overlay
+/// mounted; returns the job, its scratch dir and the merged mount point.
+fn tour_paused_with_its_overlay_mounted(
+    env: &mut TestEnv,
+) -> (std::process::Child, std::path::PathBuf, std::path::PathBuf) {
+    let job = env.start_job(BIN, &["--pause", "tour"], names);
+    let scratch = std::env::temp_dir().join(format!("overlay-demo-{}", job.id()));
+    let merged = scratch.join("merged");
+    wait_until("the overlay mount", || {
+        testkit::leaks::mount_points().contains(&*merged.to_string_lossy())
+    });
+    (job, scratch, merged)
+}
+
 /// Ctrl-C while the overlay is mounted unmounts it and removes the scratch dir.
 #[test]
 fn interrupted_demo_unmounts() {
     let Some(mut env) = TestEnv::root("ovl-interrupt") else {
         return;
     };
-    let mut job = env.start_job(BIN, &["--pause", "tour"], names);
-    let scratch = std::env::temp_dir().join(format!("overlay-demo-{}", job.id()));
-    let merged = scratch.join("merged");
-    wait_until("the overlay mount", || {
-        testkit::leaks::mount_points().contains(&*merged.to_string_lossy())
-    });
+    let (mut job, scratch, merged) = tour_paused_with_its_overlay_mounted(&mut env);
     assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!scratch.exists(), "scratch left behind");
+    assert!(!testkit::leaks::mount_points().contains(&*merged.to_string_lossy()));
 }
 
 /// After `kill -9` no handler runs; `clean` unmounts and removes the rest.
@@ -140,12 +150,7 @@ fn clean_removes_what_a_killed_demo_left() {
     let Some(mut env) = TestEnv::root("ovl-clean") else {
         return;
     };
-    let mut job = env.start_job(BIN, &["--pause", "tour"], names);
-    let scratch = std::env::temp_dir().join(format!("overlay-demo-{}", job.id()));
-    let merged = scratch.join("merged");
-    wait_until("the overlay mount", || {
-        testkit::leaks::mount_points().contains(&*merged.to_string_lossy())
-    });
+    let (mut job, scratch, merged) = tour_paused_with_its_overlay_mounted(&mut env);
     testkit::kill_9(&mut job);
     assert!(scratch.exists(), "kill -9 ran no clean-up");
     let out = demo(&mut env, &["clean"]);
