@@ -8,8 +8,8 @@
 //! directly. Loopback registries (and any named in
 //! `MINI_DOCKER_INSECURE_REGISTRIES`) are tried over HTTPS first and over
 //! plain HTTP when that fails, as Docker does; others are spoken to over
-//! HTTPS only, with the system's roots, or with the CA certificates in
-//! `/etc/mini-docker/certs.d/HOST[:PORT]/*.crt` when there are any.
+//! HTTPS only, trusting the system's roots plus the CA certificates in
+//! `/etc/mini-docker/certs.d/HOST[:PORT]/*.crt`, if there are any.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -31,6 +31,20 @@ pub const MANIFEST_TYPES: &[&str] = &[
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.oci.image.index.v1+json",
 ];
+
+/// Debian's bundle of the system's trusted CAs.
+const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// Every certificate in a PEM file.
+fn certificates(pem: &[u8]) -> Result<Vec<ureq::tls::Certificate<'static>>, ureq::Error> {
+    let mut out = Vec::new();
+    for item in ureq::tls::parse_pem(pem) {
+        if let ureq::tls::PemItem::Certificate(cert) = item? {
+            out.push(cert);
+        }
+    }
+    Ok(out)
+}
 
 /// Where `certs.d` lives (overridable for tests and unusual setups).
 fn certs_dir() -> std::path::PathBuf {
@@ -90,18 +104,25 @@ impl Registry {
             ureq::tls::TlsConfig::builder().root_certs(ureq::tls::RootCerts::PlatformVerifier);
         let ca_dir = certs_dir().join(host);
         if let Ok(entries) = std::fs::read_dir(&ca_dir) {
-            let mut certs = Vec::new();
+            let mut extra = Vec::new();
             for entry in entries
                 .flatten()
                 .filter(|e| e.path().extension().is_some_and(|x| x == "crt"))
             {
                 let pem = std::fs::read(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-                let cert = ureq::tls::Certificate::from_pem(&pem)
-                    .map_err(|e| Error::Usage(format!("{}: {e}", entry.path().display())))?;
-                certs.push(cert);
+                extra.extend(
+                    certificates(&pem)
+                        .map_err(|e| Error::Usage(format!("{}: {e}", entry.path().display())))?,
+                );
             }
-            if !certs.is_empty() {
-                tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&certs));
+            if !extra.is_empty() {
+                // The registry's CAs in addition to the system's, as Docker does.
+                let mut roots = std::fs::read(SYSTEM_BUNDLE)
+                    .ok()
+                    .and_then(|pem| certificates(&pem).ok())
+                    .unwrap_or_default();
+                roots.extend(extra);
+                tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
             }
         }
         let agent = ureq::Agent::config_builder()
