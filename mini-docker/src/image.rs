@@ -291,13 +291,21 @@ pub struct Details {
 }
 
 pub fn details(store: &Store, id: &ImageId) -> Result<Details> {
+    details_with_tags(store, id, &store.tags()?)
+}
+
+/// [`details`] given the store's tags, read once for many images.
+pub fn details_with_tags(
+    store: &Store,
+    id: &ImageId,
+    all_tags: &[(Reference, ImageId)],
+) -> Result<Details> {
     let config = store.config(id)?;
     let record = store.record(id)?;
-    let tags = store
-        .tags()?
-        .into_iter()
+    let tags = all_tags
+        .iter()
         .filter(|(_, t)| t == id)
-        .map(|(r, _)| r)
+        .map(|(r, _)| r.clone())
         .collect();
     let size = chain_ids(&config.rootfs.diff_ids)
         .iter()

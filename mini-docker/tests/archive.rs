@@ -122,13 +122,8 @@ fn podman_loads_our_archive_and_we_load_podmans() {
             id,
             "{format}"
         );
-        let layer = std::fs::read_dir(env.path(format!("{root}/layers")))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
-        assert!(layer.join("diff/bin/busybox").is_file(), "{format}");
+        let layer = only_layer(&env, &root);
+        assert!(layer.join("bin/busybox").is_file(), "{format}");
     }
     podman(&env, &["rmi", "-a", "-f"]);
 }

@@ -105,14 +105,8 @@ fn push_is_read_by_skopeo_and_pulled_back() {
         ok_in(&env, "b", &["inspect", "-f", "{{.Id}}", &remote]).trim(),
         id
     );
-    let layers = env.path("b/layers");
-    let layer = std::fs::read_dir(&layers)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    assert!(layer.join("diff/bin/busybox").is_file());
+    let layer = only_layer(&env, "b");
+    assert!(layer.join("bin/busybox").is_file());
     assert!(ok_in(&env, "b", &["pull", &remote]).contains("Status: Image is up to date"));
     // By digest.
     let digest = digest_line.split_whitespace().nth(2).unwrap();
@@ -164,13 +158,7 @@ fn an_image_built_by_umoci_and_pushed_by_skopeo_pulls_correctly() {
     );
     let pulled = ok_in(&env, "root", &["pull", &remote]);
     assert!(pulled.contains(": Pull complete"), "{pulled}");
-    let layer = std::fs::read_dir(env.path("root/layers"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path()
-        .join("diff");
+    let layer = only_layer(&env, "root");
     assert!(layer.join("bin/busybox").is_file());
     assert_eq!(
         std::fs::read_link(layer.join("bin/sh")).unwrap(),
@@ -743,14 +731,9 @@ fn basic_auth_and_manifest_lists() {
         &["login", "-u", "user", "-p", "secret", &registry.addr],
     );
     ok_in(&env, "root", &["pull", &image]);
-    let layer = std::fs::read_dir(env.path("root/layers"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let layer = only_layer(&env, "root");
     assert_eq!(
-        std::fs::read(layer.join("diff/hello.txt")).unwrap(),
+        std::fs::read(layer.join("hello.txt")).unwrap(),
         b"native",
         "this platform's image"
     );
@@ -830,11 +813,6 @@ fn zstd_layers_pushed_by_skopeo_are_pulled() {
             .arg(format!("docker://{zst}")),
     );
     ok_in(&env, "root", &["pull", &zst]);
-    let layer = std::fs::read_dir(env.path("root/layers"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    assert!(layer.join("diff/bin/busybox").is_file());
+    let layer = only_layer(&env, "root");
+    assert!(layer.join("bin/busybox").is_file());
 }

@@ -5,7 +5,7 @@ mod support;
 use mini_docker::container::rootfs::Rootfs;
 use mini_docker::container::spec::{process, Overrides};
 use mini_docker::store::Store;
-use support::{busybox_tar, ok_in};
+use support::{busybox_tar, ok_in, only_layer};
 use testkit::TestEnv;
 
 #[test]
@@ -37,14 +37,9 @@ fn an_image_becomes_a_writable_overlay_root() {
         rootfs.upper.join("tmp/written").is_file(),
         "writes land in the upper dir"
     );
-    let layer = std::fs::read_dir(env.path("root/layers"))
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let layer = only_layer(&env, "root");
     assert!(
-        !layer.join("diff/tmp/written").exists(),
+        !layer.join("tmp/written").exists(),
         "the shared layer is untouched"
     );
 

@@ -104,8 +104,9 @@ fn keep(row: &Row, filters: &[Filter]) -> bool {
 
 fn rows(ctx: &Context) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
+    let tags = ctx.store.tags()?;
     for id in ctx.store.images()? {
-        let details = image::details(&ctx.store, &id)?;
+        let details = image::details_with_tags(&ctx.store, &id, &tags)?;
         let digest_of = |name: &str| {
             details
                 .record

@@ -67,6 +67,20 @@ pub fn busybox_tar(env: &TestEnv) -> String {
     tar.display().to_string()
 }
 
+/// The extracted directory (`layers/<chain>/diff`) of the one layer in
+/// the store `root`.
+pub fn only_layer(env: &TestEnv, root: &str) -> std::path::PathBuf {
+    let layers = env.path(format!("{root}/layers"));
+    assert_eq!(count(&layers), 1, "expected exactly one layer in {root}");
+    std::fs::read_dir(&layers)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+        .join("diff")
+}
+
 pub fn count(dir: &Path) -> usize {
     std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
 }
