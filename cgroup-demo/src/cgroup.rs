@@ -18,7 +18,9 @@ use crate::limits::Resolved;
 use crate::{Error, Result};
 
 /// v1 controllers the driver manages (when the host mounts them).
-const V1_USED: &[&str] = &["cpu", "cpuacct", "cpuset", "memory", "pids", "freezer"];
+const V1_USED: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices",
+];
 /// v2 controllers the driver enables for its cgroups.
 const V2_USED: &[&str] = &["cpu", "cpuset", "memory", "pids"];
 /// How long removal waits for the last process to leave.
@@ -67,15 +69,21 @@ impl Driver {
     /// with any missing parents.
     pub fn create(&self, path: impl AsRef<Path>) -> Result<Cgroup> {
         let cgroup = self.open(path);
-        match self {
-            Driver::V1 { roots } => {
-                for root in unique(roots.values()) {
-                    create_v1(root, &cgroup.path, roots.get("cpuset") == Some(root))?;
-                }
+        // A shared parent may be removed by another cgroup's clean-up
+        // (`remove_parent_if_empty`) between our mkdirs: try again.
+        let mut attempts = 3;
+        loop {
+            let made = match self {
+                Driver::V1 { roots } => unique(roots.values()).into_iter().try_for_each(|root| {
+                    create_v1(root, &cgroup.path, roots.get("cpuset") == Some(root))
+                }),
+                Driver::V2 { root } => create_v2(root, &cgroup.path),
+            };
+            match made {
+                Err(_) if attempts > 1 => attempts -= 1,
+                other => return other.map(|()| cgroup),
             }
-            Driver::V2 { root } => create_v2(root, &cgroup.path)?,
         }
-        Ok(cgroup)
     }
 
     /// A handle on an existing cgroup (nothing is checked or created).
@@ -383,6 +391,35 @@ impl Cgroup {
             self.freeze(false)?;
         }
         Ok(())
+    }
+
+    /// Replaces the device allow-list: deny everything, then allow each rule
+    /// (`c 1:3 rwm`, `c *:* m`). On v1 that is the `devices` controller; v2
+    /// has no files for it (runc attaches an eBPF program instead), so this
+    /// returns `Ok(false)` there and the caller relies on which nodes exist.
+    pub fn allow_devices(&self, rules: &[&str]) -> Result<bool> {
+        let Some(dir) = self
+            .dir("devices")
+            .filter(|_| self.version() == Version::V1)
+        else {
+            return Ok(false);
+        };
+        write(&dir.join("devices.deny"), "a")?;
+        for rule in rules {
+            write(&dir.join("devices.allow"), rule)?;
+        }
+        Ok(true)
+    }
+
+    /// Removes the parent cgroup if nothing else lives in it (a shared
+    /// parent such as `mini-docker/` that is empty after its last child).
+    pub fn remove_parent_if_empty(&self) {
+        let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) else {
+            return;
+        };
+        for dir in self.driver.open(parent).dirs() {
+            let _ = std::fs::remove_dir(dir);
+        }
     }
 
     /// The cgroups directly below this one.

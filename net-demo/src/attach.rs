@@ -91,3 +91,38 @@ pub fn attach(nl: &Netlink, bridge: &str, ns: &NetNs, nic: &Nic) -> Result<()> {
 pub fn loopback_only(ns: &NetNs) -> Result<()> {
     ns.run(|| Netlink::open()?.set_up("lo"))?
 }
+
+/// `ip link set lo up` for the calling process's own network namespace,
+/// with one `ioctl(SIOCSIFFLAGS)` instead of a netlink conversation: what a
+/// container's first process does when it starts with `--network none`.
+pub fn loopback_up() -> Result<()> {
+    tracing::info!(target: "explain", "ip link set lo up");
+    let fail = |step: &str| Error::io(format!("lo: {step}"), std::io::Error::last_os_error());
+    // SAFETY: a plain datagram socket, used for interface ioctls only.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(fail("socket"));
+    }
+    // SAFETY: `ifreq` is plain data; an all-zero value is valid.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: `request` is a valid ifreq naming "lo"; the kernel fills or
+    // reads its flags field.
+    let result = unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request) < 0 {
+            Err(fail("SIOCGIFFLAGS"))
+        } else {
+            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &request) < 0 {
+                Err(fail("SIOCSIFFLAGS"))
+            } else {
+                Ok(())
+            }
+        }
+    };
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    result
+}

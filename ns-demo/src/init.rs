@@ -32,6 +32,21 @@ const FORWARDED: [Signal; 7] = [
 /// killed). Call it as the body of a namespace's PID 1.
 pub fn run(argv: &[String]) -> Result<i32> {
     tracing::info!(target: "explain", "init: run {} as a child, forward signals, reap", argv.join(" "));
+    let argv = argv.to_vec();
+    run_with(
+        move || {
+            let (err, code) = process::exec(&argv);
+            eprintln!("init: {err}");
+            code
+        },
+        || {},
+    )
+}
+
+/// [`run`] with the caller's own `command` body (it execs the command, and
+/// may report a failed exec its own way); `spawned` runs in the init once
+/// the command's process exists (to close descriptors only it needs).
+pub fn run_with(command: impl FnOnce() -> i32, spawned: impl FnOnce()) -> Result<i32> {
     let mut waited = SigSet::empty();
     for s in FORWARDED {
         waited.add(s);
@@ -42,14 +57,12 @@ pub fn run(argv: &[String]) -> Result<i32> {
     waited
         .thread_block()
         .map_err(|e| Error::sys("sigprocmask", e))?;
-    let argv = argv.to_vec();
     let child = process::spawn(move || {
         let _ = waited.thread_unblock();
         let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
-        let (err, code) = process::exec(&argv);
-        eprintln!("init: {err}");
-        code
+        command()
     })?;
+    spawned();
     // Also from this side, so the group exists before the first forward.
     let _ = setpgid(child, child);
     loop {
