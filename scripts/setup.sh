@@ -13,8 +13,10 @@ fi
 # mount/nsenter of the lesson text; iptables: net-demo's outbound NAT (never exercised
 # by a test, but a user's `net_demo::nat` needs it).
 # docker-registry, skopeo, umoci, podman: the real peers mini-docker's image tests talk
-# to on loopback or exchange archives with.
-packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman)
+# to on loopback or exchange archives with; runc (with podman's crun) the peers of
+# bench/run.sh. libseccomp-dev: mini-docker's default seccomp filter is compiled by
+# libseccomp, as runc's and crun's are.
+packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc libseccomp-dev pkg-config)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 
 missing=()

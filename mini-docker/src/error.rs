@@ -24,10 +24,17 @@ pub enum Error {
     },
     #[error(transparent)]
     Layer(#[from] overlay_demo::Error),
+    /// A system call (mount, clone, setns…) failed; says which and why.
+    #[error(transparent)]
+    System(#[from] chroot_demo::Error),
+    #[error(transparent)]
+    Cgroup(#[from] cgroup_demo::Error),
+    #[error(transparent)]
+    Network(#[from] net_demo::Error),
 }
 
 impl Error {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,

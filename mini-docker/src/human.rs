@@ -37,7 +37,8 @@ pub fn since(then: SystemTime) -> String {
     format!("{} ago", duration(elapsed))
 }
 
-fn duration(d: Duration) -> String {
+/// `45 seconds`, `About an hour`: the `Up …` of `ps`.
+pub fn duration(d: Duration) -> String {
     let seconds = d.as_secs();
     let minutes = seconds / 60;
     let hours = (d.as_secs_f64() / 3600.0 + 0.5) as u64;

@@ -133,8 +133,13 @@ fn errors_name_the_problem_with_dockers_exit_codes() {
         return;
     };
     assert_eq!(
-        fails(&env, &["inspect", "nope"], 1).trim(),
+        fails(&env, &["image", "inspect", "nope"], 1).trim(),
         "Error: No such image: nope:latest"
+    );
+    // The top-level inspect looks for containers too, as Docker's does.
+    assert_eq!(
+        fails(&env, &["inspect", "nope"], 1).trim(),
+        "Error: No such object: nope"
     );
     assert_eq!(
         fails(&env, &["rmi", "nope"], 1).trim(),

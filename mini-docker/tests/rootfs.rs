@@ -43,9 +43,11 @@ fn an_image_becomes_a_writable_overlay_root() {
         "the shared layer is untouched"
     );
 
-    // The process, resolved against this root: USER nobody from the image.
+    // The process, resolved against this root's files: USER nobody from
+    // the image.
     let config = store.config(&id).unwrap().config;
-    let p = process(&config, &Overrides::default(), &rootfs.merged, |_| None).unwrap();
+    let files = |rel: &str| std::fs::read_to_string(rootfs.merged.join(rel)).ok();
+    let p = process(&config, &Overrides::default(), &files, |_| None).unwrap();
     assert_eq!(p.args, ["/bin/sh"]);
     assert_eq!((p.uid, p.gid), (65534, 65534));
     rootfs.unmount().unwrap();

@@ -379,45 +379,6 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<i32> {
 }
 
 #[derive(Args)]
-pub struct InspectArgs {
-    /// Format the output using a Go template, e.g. '{{.Id}}' or '{{json .Config}}'.
-    #[arg(short, long)]
-    format: Option<String>,
-    #[arg(required = true)]
-    images: Vec<String>,
-}
-
-pub fn inspect(ctx: &Context, args: &InspectArgs) -> Result<i32> {
-    let mut values = Vec::new();
-    let mut failed = false;
-    for name in &args.images {
-        match ctx
-            .store
-            .resolve(name)
-            .and_then(|id| image::details(&ctx.store, &id))
-        {
-            Ok(details) => values.push(image::inspect(&ctx.store, &details)),
-            Err(e) => {
-                eprintln!("Error: {e}");
-                failed = true;
-            }
-        }
-    }
-    match &args.format {
-        Some(format) => {
-            for v in &values {
-                println!(
-                    "{}",
-                    template::render(format, v).map_err(anyhow::Error::msg)?
-                );
-            }
-        }
-        None => println!("{}", serde_json::to_string_pretty(&values)?),
-    }
-    Ok(i32::from(failed))
-}
-
-#[derive(Args)]
 pub struct ImportArgs {
     /// Apply a Dockerfile instruction to the created image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR).
     #[arg(short, long)]

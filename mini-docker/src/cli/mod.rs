@@ -2,15 +2,22 @@
 //! and exit 1; a command line clap cannot parse exits 125, as Docker's CLI
 //! does.
 
+mod attach;
+mod containers;
+mod exec;
+mod files;
 mod images;
 mod registry;
 mod table;
 mod template;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use mini_docker::container::dir::Containers;
 use mini_docker::store::Store;
+use serde_json::Value;
 
 #[derive(Parser)]
 #[command(
@@ -58,8 +65,8 @@ enum Command {
     Rmi(images::RemoveArgs),
     /// Show the history of an image.
     History(images::HistoryArgs),
-    /// Return low-level information on images.
-    Inspect(images::InspectArgs),
+    /// Return low-level information on containers or images.
+    Inspect(InspectArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(images::ImportArgs),
     /// Download an image from a registry.
@@ -74,6 +81,118 @@ enum Command {
     Save(images::SaveArgs),
     /// Load an image from a tar archive or STDIN.
     Load(images::LoadArgs),
+    /// Create and run a new container from an image.
+    Run(containers::RunArgs),
+    /// Create a new container.
+    Create(containers::CreateArgs),
+    /// Start one or more stopped containers.
+    Start(containers::StartArgs),
+    /// List containers.
+    Ps(containers::PsArgs),
+    /// Fetch the logs of a container.
+    Logs(containers::LogsArgs),
+    /// Stop one or more running containers.
+    Stop(containers::StopArgs),
+    /// Restart one or more containers.
+    Restart(containers::StopArgs),
+    /// Kill one or more running containers.
+    Kill(containers::KillArgs),
+    /// Remove one or more containers.
+    Rm(containers::RmArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(containers::PauseArgs),
+    /// Pause all processes within one or more containers.
+    Pause(containers::PauseArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(containers::PauseArgs),
+    /// Rename a container.
+    Rename(containers::RenameArgs),
+    /// Display the running processes of a container.
+    Top(containers::TopArgs),
+    /// Execute a command in a running container.
+    Exec(exec::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach(containers::AttachArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(files::CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(files::DiffArgs),
+    /// Create a new image from a container's changes.
+    Commit(files::CommitArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(files::ExportArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(ContainerCommand),
+    /// The per-container monitor (started by `start`/`run`).
+    #[command(hide = true)]
+    Monitor {
+        id: String,
+        #[arg(long)]
+        attach_fd: Option<i32>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ContainerCommand {
+    /// Create and run a new container from an image.
+    Run(containers::RunArgs),
+    /// Create a new container.
+    Create(containers::CreateArgs),
+    /// Start one or more stopped containers.
+    Start(containers::StartArgs),
+    /// List containers.
+    #[command(alias = "ps", alias = "list")]
+    Ls(containers::PsArgs),
+    /// Fetch the logs of a container.
+    Logs(containers::LogsArgs),
+    /// Stop one or more running containers.
+    Stop(containers::StopArgs),
+    /// Restart one or more containers.
+    Restart(containers::StopArgs),
+    /// Kill one or more running containers.
+    Kill(containers::KillArgs),
+    /// Remove one or more containers.
+    #[command(alias = "remove")]
+    Rm(containers::RmArgs),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(containers::PauseArgs),
+    /// Pause all processes within one or more containers.
+    Pause(containers::PauseArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(containers::PauseArgs),
+    /// Rename a container.
+    Rename(containers::RenameArgs),
+    /// Display the running processes of a container.
+    Top(containers::TopArgs),
+    /// Display detailed information on one or more containers.
+    Inspect(InspectArgs),
+    /// Execute a command in a running container.
+    Exec(exec::ExecArgs),
+    /// Attach to a running container.
+    Attach(containers::AttachArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(files::CpArgs),
+    /// Inspect changes on a container's filesystem.
+    Diff(files::DiffArgs),
+    /// Create a new image from a container's changes.
+    Commit(files::CommitArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(files::ExportArgs),
+    /// Remove all stopped containers.
+    Prune(containers::PruneArgs),
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// Format the output using a Go template, e.g. '{{.Id}}' or '{{json .Config}}'.
+    #[arg(short, long)]
+    format: Option<String>,
+    /// Return JSON for the specified type only (container, image).
+    #[arg(long = "type", value_parser = ["container", "image"])]
+    kind: Option<String>,
+    #[arg(required = true)]
+    names: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -85,7 +204,7 @@ enum ImageCommand {
     #[command(alias = "remove")]
     Rm(images::RemoveArgs),
     /// Display detailed information on one or more images.
-    Inspect(images::InspectArgs),
+    Inspect(InspectArgs),
     /// Show the history of an image.
     History(images::HistoryArgs),
     /// Import the contents from a tarball to create a filesystem image.
@@ -105,6 +224,76 @@ enum ImageCommand {
 /// A parsed command line ready to run against a store.
 pub struct Context {
     pub store: Store,
+    pub containers: Containers,
+    /// The global flags, for the monitor's command line.
+    pub global: Vec<OsString>,
+}
+
+/// An error with the exit code Docker gives it (125, 126, 127).
+#[derive(Debug)]
+pub struct Failure {
+    pub code: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Prints `inspect` results: a JSON array, or the template per object.
+pub fn print_inspected(values: &[Value], format: Option<&str>) -> anyhow::Result<()> {
+    match format {
+        Some(format) => {
+            for v in values {
+                println!(
+                    "{}",
+                    template::render(format, v).map_err(anyhow::Error::msg)?
+                );
+            }
+        }
+        None => println!("{}", serde_json::to_string_pretty(values)?),
+    }
+    Ok(())
+}
+
+/// `inspect`: containers first, then images, as Docker looks names up.
+fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Result<i32> {
+    let only = args.kind.as_deref().or(only);
+    let mut values = Vec::new();
+    let mut failed = false;
+    for name in &args.names {
+        let container = (only != Some("image"))
+            .then(|| ctx.containers.find(name).ok())
+            .flatten();
+        let found = match container {
+            Some(c) => containers::inspect_value(ctx, &c),
+            None if only == Some("container") => Err(anyhow::anyhow!("No such container: {name}")),
+            None => ctx
+                .store
+                .resolve(name)
+                .and_then(|id| mini_docker::image::details(&ctx.store, &id))
+                .map(|d| mini_docker::image::inspect(&ctx.store, &d))
+                .map_err(|e| match (e, only) {
+                    (mini_docker::Error::NotFound(_), None) => {
+                        anyhow::anyhow!("No such object: {name}")
+                    }
+                    (e, _) => e.into(),
+                }),
+        };
+        match found {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    print_inspected(&values, args.format.as_deref())?;
+    Ok(i32::from(failed))
 }
 
 pub fn main() {
@@ -120,9 +309,18 @@ pub fn main() {
         }
     };
     narrate::init(cli.explain || cli.log_level == "debug");
+    // Docker's rule: run, create and exec exit 125 when they fail before
+    // the command starts; everything else exits 1.
+    let before_start = match &cli.command {
+        Command::Run(_) | Command::Create(_) | Command::Exec(_) => 125,
+        Command::Container(
+            ContainerCommand::Run(_) | ContainerCommand::Create(_) | ContainerCommand::Exec(_),
+        ) => 125,
+        _ => 1,
+    };
     let code = run(cli).unwrap_or_else(|e| {
         eprintln!("Error: {e:#}");
-        1
+        e.downcast_ref::<Failure>().map_or(before_start, |f| f.code)
     });
     std::process::exit(code);
 }
@@ -131,8 +329,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     // Runtime state (locks, sockets of running containers) lives here.
     std::fs::create_dir_all(&cli.runroot)
         .map_err(|e| anyhow::anyhow!("{}: {e}", cli.runroot.display()))?;
+    let mut global: Vec<OsString> = vec![
+        "--root".into(),
+        cli.root.clone().into(),
+        "--runroot".into(),
+        cli.runroot.clone().into(),
+    ];
+    if cli.explain {
+        global.push("--explain".into());
+    }
     let ctx = Context {
         store: Store::open(&cli.root)?,
+        containers: Containers::open(&cli.root, &cli.runroot.join("containers"))?,
+        global,
     };
     match cli.command {
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::list(&ctx, &args),
@@ -143,8 +352,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::History(args) | Command::Image(ImageCommand::History(args)) => {
             images::history(&ctx, &args)
         }
-        Command::Inspect(args) | Command::Image(ImageCommand::Inspect(args)) => {
-            images::inspect(&ctx, &args)
+        Command::Inspect(args) => inspect(&ctx, &args, None),
+        Command::Image(ImageCommand::Inspect(args)) => inspect(&ctx, &args, Some("image")),
+        Command::Container(ContainerCommand::Inspect(args)) => {
+            inspect(&ctx, &args, Some("container"))
         }
         Command::Import(args) | Command::Image(ImageCommand::Import(args)) => {
             images::import(&ctx, &args)
@@ -159,5 +370,62 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Logout(args) => registry::logout(&ctx, &args),
         Command::Save(args) | Command::Image(ImageCommand::Save(args)) => images::save(&ctx, &args),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => images::load(&ctx, &args),
+        Command::Monitor { id, attach_fd } => {
+            let Context {
+                store, containers, ..
+            } = ctx;
+            Ok(mini_docker::container::monitor::main(
+                store, containers, &id, attach_fd,
+            ))
+        }
+        Command::Container(c) => container_command(&ctx, c),
+        Command::Run(a) => containers::run(&ctx, &a),
+        Command::Create(a) => containers::create(&ctx, &a),
+        Command::Start(a) => containers::start(&ctx, &a),
+        Command::Ps(a) => containers::ps(&ctx, &a),
+        Command::Logs(a) => containers::logs(&ctx, &a),
+        Command::Stop(a) => containers::stop(&ctx, &a),
+        Command::Restart(a) => containers::restart(&ctx, &a),
+        Command::Kill(a) => containers::kill(&ctx, &a),
+        Command::Rm(a) => containers::rm(&ctx, &a),
+        Command::Wait(a) => containers::wait(&ctx, &a),
+        Command::Pause(a) => containers::pause(&ctx, &a, true),
+        Command::Unpause(a) => containers::pause(&ctx, &a, false),
+        Command::Rename(a) => containers::rename(&ctx, &a),
+        Command::Top(a) => containers::top(&ctx, &a),
+        Command::Exec(a) => exec::exec(&ctx, &a),
+        Command::Attach(a) => containers::attach_to(&ctx, &a),
+        Command::Cp(a) => files::cp(&ctx, &a),
+        Command::Diff(a) => files::diff(&ctx, &a),
+        Command::Commit(a) => files::commit(&ctx, &a),
+        Command::Export(a) => files::export(&ctx, &a),
+    }
+}
+
+fn container_command(ctx: &Context, command: ContainerCommand) -> anyhow::Result<i32> {
+    use ContainerCommand as C;
+    match command {
+        C::Run(a) => containers::run(ctx, &a),
+        C::Create(a) => containers::create(ctx, &a),
+        C::Start(a) => containers::start(ctx, &a),
+        C::Ls(a) => containers::ps(ctx, &a),
+        C::Logs(a) => containers::logs(ctx, &a),
+        C::Stop(a) => containers::stop(ctx, &a),
+        C::Restart(a) => containers::restart(ctx, &a),
+        C::Kill(a) => containers::kill(ctx, &a),
+        C::Rm(a) => containers::rm(ctx, &a),
+        C::Wait(a) => containers::wait(ctx, &a),
+        C::Pause(a) => containers::pause(ctx, &a, true),
+        C::Unpause(a) => containers::pause(ctx, &a, false),
+        C::Rename(a) => containers::rename(ctx, &a),
+        C::Top(a) => containers::top(ctx, &a),
+        C::Inspect(a) => inspect(ctx, &a, Some("container")),
+        C::Exec(a) => exec::exec(ctx, &a),
+        C::Attach(a) => containers::attach_to(ctx, &a),
+        C::Cp(a) => files::cp(ctx, &a),
+        C::Diff(a) => files::diff(ctx, &a),
+        C::Commit(a) => files::commit(ctx, &a),
+        C::Export(a) => files::export(ctx, &a),
+        C::Prune(a) => containers::prune(ctx, &a),
     }
 }

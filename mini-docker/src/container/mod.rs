@@ -1,5 +1,17 @@
-//! Containers: what they run and the root filesystem they run in. The
-//! lifecycle commands (issue 8) build on these.
+//! Containers: what they run, the root filesystem they run in, the process
+//! that supervises them, and the lifecycle commands built on those.
 
+pub mod child;
+pub mod create;
+pub mod dir;
+pub mod files;
+pub mod lifecycle;
+pub mod logs;
+pub mod monitor;
+pub mod record;
 pub mod rootfs;
+pub mod scope;
+pub mod security;
+pub mod setup;
 pub mod spec;
+pub mod stream;

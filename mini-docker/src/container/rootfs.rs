@@ -15,6 +15,7 @@ pub struct Rootfs {
     pub upper: PathBuf,
     pub work: PathBuf,
     pub merged: PathBuf,
+    lowers: Vec<PathBuf>,
     overlay: Overlay,
 }
 
@@ -45,13 +46,19 @@ impl Rootfs {
             std::fs::create_dir_all(&empty).map_err(|e| Error::io(&empty, e))?;
             lowers.push(empty);
         }
-        let overlay = Overlay::new(lowers, upper.clone(), work.clone(), merged.clone());
+        let overlay = Overlay::new(lowers.clone(), upper.clone(), work.clone(), merged.clone());
         Ok(Rootfs {
             upper,
             work,
             merged,
+            lowers,
             overlay,
         })
+    }
+
+    /// The image's layer directories, top first.
+    pub fn lowers(&self) -> &[PathBuf] {
+        &self.lowers
     }
 
     /// `mount -t overlay … merged`.

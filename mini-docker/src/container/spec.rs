@@ -9,8 +9,6 @@
 //! - `-w` replaces `WORKDIR` (default `/`); `-u` replaces `USER` (default
 //!   root) and is resolved in the image's `/etc/passwd` and `/etc/group`.
 
-use std::path::Path;
-
 use crate::spec::RunConfig;
 use crate::{Error, Result};
 
@@ -42,13 +40,16 @@ pub struct Process {
     pub groups: Vec<u32>,
 }
 
-/// Combines the image's settings with the flags; `rootfs` is the image's
-/// merged root filesystem (for `/etc/passwd` and `/etc/group`), and
-/// `host_env` answers `-e NAME` without a value.
+/// Reads a file of the image (`etc/passwd`) by its path relative to `/`.
+pub type ImageFiles<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Combines the image's settings with the flags; `files` reads the image's
+/// `/etc/passwd` and `/etc/group`, and `host_env` answers `-e NAME` without
+/// a value.
 pub fn process(
     image: &RunConfig,
     flags: &Overrides,
-    rootfs: &Path,
+    files: ImageFiles,
     host_env: impl Fn(&str) -> Option<String>,
 ) -> Result<Process> {
     let entrypoint: Vec<String> = match &flags.entrypoint {
@@ -101,7 +102,7 @@ pub fn process(
         .clone()
         .or_else(|| image.user.clone())
         .unwrap_or_default();
-    let (uid, gid, groups) = resolve_user(&user, rootfs)?;
+    let (uid, gid, groups) = resolve_user(&user, files)?;
     Ok(Process {
         args,
         env,
@@ -114,9 +115,9 @@ pub fn process(
 
 /// `name`, `uid`, `name:group`, `uid:gid` — as Docker resolves `-u`: names
 /// must exist in the image; numbers need not.
-pub fn resolve_user(user: &str, rootfs: &Path) -> Result<(u32, u32, Vec<u32>)> {
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
-    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+pub fn resolve_user(user: &str, files: ImageFiles) -> Result<(u32, u32, Vec<u32>)> {
+    let passwd = files("etc/passwd").unwrap_or_default();
+    let group = files("etc/group").unwrap_or_default();
     let (user_part, group_part) = match user.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
@@ -181,6 +182,15 @@ pub fn resolve_user(user: &str, rootfs: &Path) -> Result<(u32, u32, Vec<u32>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    fn none(_: &str) -> Option<String> {
+        None
+    }
+
+    fn under(root: &Path) -> impl Fn(&str) -> Option<String> + '_ {
+        move |rel| std::fs::read_to_string(root.join(rel)).ok()
+    }
 
     fn image(entrypoint: Option<&[&str]>, cmd: Option<&[&str]>) -> RunConfig {
         let owned = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
@@ -194,9 +204,7 @@ mod tests {
     }
 
     fn args(image: &RunConfig, flags: &Overrides) -> Vec<String> {
-        process(image, flags, Path::new("/nonexistent"), |_| None)
-            .unwrap()
-            .args
+        process(image, flags, &none, |_| None).unwrap().args
     }
 
     #[test]
@@ -234,7 +242,7 @@ mod tests {
         };
         assert_eq!(args(&img, &cleared), ["ls"]);
         let nothing = image(None, None);
-        let err = process(&nothing, &Overrides::default(), Path::new("/"), |_| None).unwrap_err();
+        let err = process(&nothing, &Overrides::default(), &none, |_| None).unwrap_err();
         assert_eq!(err.to_string(), "no command specified");
     }
 
@@ -245,7 +253,7 @@ mod tests {
             env: vec!["A=flag".into(), "B=2".into(), "HOME".into(), "UNSET".into()],
             ..Default::default()
         };
-        let p = process(&img, &flags, Path::new("/"), |k| {
+        let p = process(&img, &flags, &none, |k| {
             (k == "HOME").then(|| "/root".to_string())
         })
         .unwrap();
@@ -255,14 +263,14 @@ mod tests {
             cmd: Some(vec!["sh".into()]),
             ..Default::default()
         };
-        let p = process(&bare, &Overrides::default(), Path::new("/"), |_| None).unwrap();
+        let p = process(&bare, &Overrides::default(), &none, |_| None).unwrap();
         assert_eq!(p.env, [format!("PATH={DEFAULT_PATH}")]);
         assert_eq!((p.cwd.as_str(), p.uid, p.gid), ("/", 0, 0));
         let rel = Overrides {
             workdir: Some("srv".into()),
             ..Default::default()
         };
-        assert!(process(&bare, &rel, Path::new("/"), |_| None)
+        assert!(process(&bare, &rel, &none, |_| None)
             .unwrap_err()
             .to_string()
             .contains("absolute path"));
@@ -282,25 +290,30 @@ mod tests {
             "root:x:0:\napp:x:1000:\nwheel:x:10:app\nstaff:x:50:\n",
         )
         .unwrap();
-        assert_eq!(resolve_user("", &root).unwrap(), (0, 0, vec![]));
-        assert_eq!(resolve_user("app", &root).unwrap(), (1000, 1000, vec![10]));
-        assert_eq!(resolve_user("1000", &root).unwrap(), (1000, 1000, vec![10]));
+        let files = under(&root);
+        assert_eq!(resolve_user("", &files).unwrap(), (0, 0, vec![]));
+        assert_eq!(resolve_user("app", &files).unwrap(), (1000, 1000, vec![10]));
         assert_eq!(
-            resolve_user("app:staff", &root).unwrap(),
+            resolve_user("1000", &files).unwrap(),
+            (1000, 1000, vec![10])
+        );
+        assert_eq!(
+            resolve_user("app:staff", &files).unwrap(),
             (1000, 50, vec![])
         );
         assert_eq!(
-            resolve_user("4242:4343", &root).unwrap(),
+            resolve_user("4242:4343", &files).unwrap(),
             (4242, 4343, vec![])
         );
         assert_eq!(
-            resolve_user("ghost", &root).unwrap_err().to_string(),
+            resolve_user("ghost", &files).unwrap_err().to_string(),
             "unable to find user ghost: no matching entries in passwd file"
         );
-        assert!(resolve_user("app:nogroup", &root)
+        assert!(resolve_user("app:nogroup", &files)
             .unwrap_err()
             .to_string()
             .contains("unable to find group nogroup"));
+        drop(files);
         std::fs::remove_dir_all(root).unwrap();
     }
 }

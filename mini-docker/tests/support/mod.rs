@@ -16,13 +16,25 @@ use testkit::TestEnv;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
 
-/// `mini-docker --root ENV/<root> --runroot ENV/run ARGS…`.
-pub fn md_in(env: &TestEnv, root: &str, args: &[&str]) -> Output {
-    env.command(BIN)
+/// `mini-docker --root ENV/<root> --runroot ENV/run ARGS…`, with the
+/// containers' cgroups under a parent named after the test's token (so the
+/// leak check finds any left behind).
+pub fn md_command(env: &TestEnv, root: &str) -> Command {
+    let mut command = env.command(BIN);
+    command
         .arg("--root")
         .arg(env.path(root))
         .arg("--runroot")
         .arg(env.path("run"))
+        .env(
+            "MINI_DOCKER_CGROUP_PARENT",
+            format!("mini-docker-{}", env.token()),
+        );
+    command
+}
+
+pub fn md_in(env: &TestEnv, root: &str, args: &[&str]) -> Output {
+    md_command(env, root)
         .args(args)
         .stdin(Stdio::null())
         .output()

@@ -1,0 +1,218 @@
+//! The client end of attach (`run` in the foreground, `attach`, `start -a`):
+//! the container's output to our stdout/stderr, our stdin to the
+//! container, the terminal in raw mode for `-t`, signals passed on, and the
+//! detach keys (Ctrl-P Ctrl-Q by default) that leave the container running.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::os::fd::AsFd as _;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{bail, Result};
+use mini_docker::container::stream::{self, Kind};
+use nix::sys::termios::{self, SetArg, Termios};
+
+/// How an attachment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Exited(i32),
+    Detached,
+    /// The monitor went away without reporting an exit.
+    Lost,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub stdin: bool,
+    pub tty: bool,
+    pub detach_keys: Vec<u8>,
+    /// Pass our SIGINT/SIGTERM/… to the container (`--sig-proxy`, not with
+    /// a tty, where Ctrl-C is just a byte for the container's terminal).
+    pub proxy_signals: bool,
+}
+
+/// Docker's `--detach-keys` syntax: `ctrl-p,ctrl-q`, `ctrl-@`, `a`.
+pub fn parse_detach_keys(text: &str) -> Result<Vec<u8>> {
+    text.split(',')
+        .map(|key| {
+            let lower = key.to_ascii_lowercase();
+            match lower.strip_prefix("ctrl-") {
+                Some(c) if c.len() == 1 => {
+                    let b = c.as_bytes()[0];
+                    match b {
+                        b'a'..=b'z' => Ok(b - b'a' + 1),
+                        b'@' => Ok(0),
+                        b'[' | b'\\' | b']' | b'^' | b'_' => Ok(b - b'@'),
+                        _ => bail!("invalid detach keys: {text}"),
+                    }
+                }
+                None if key.len() == 1 => Ok(key.as_bytes()[0]),
+                _ => bail!("invalid detach keys: {text}"),
+            }
+        })
+        .collect()
+}
+
+/// Restores the terminal when dropped.
+struct RawMode(Termios);
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.0);
+    }
+}
+
+fn raw_mode() -> Option<RawMode> {
+    let stdin = std::io::stdin();
+    let saved = termios::tcgetattr(stdin.as_fd()).ok()?;
+    let mut raw = saved.clone();
+    termios::cfmakeraw(&mut raw);
+    termios::tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).ok()?;
+    Some(RawMode(saved))
+}
+
+fn terminal_size() -> Option<(u16, u16)> {
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ fills a winsize we own.
+    (unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut size) } == 0)
+        .then_some((size.ws_row, size.ws_col))
+}
+
+type Writer = Arc<Mutex<UnixStream>>;
+
+fn send(writer: &Writer, kind: Kind, payload: &[u8]) -> bool {
+    writer
+        .lock()
+        .map(|mut w| stream::write_frame(&mut *w, kind, payload).is_ok())
+        .unwrap_or(false)
+}
+
+/// Attaches to the monitor on `socket` until the container exits or the
+/// user detaches.
+pub fn attach(socket: UnixStream, options: &Options) -> Result<Ended> {
+    let writer: Writer = Arc::new(Mutex::new(socket.try_clone()?));
+    let detached = Arc::new(AtomicBool::new(false));
+    let terminal = options.tty && std::io::stdin().is_terminal();
+    let _raw = if terminal { raw_mode() } else { None };
+    if terminal {
+        if let Some((rows, cols)) = terminal_size() {
+            send(&writer, Kind::Resize, format!("{rows} {cols}").as_bytes());
+        }
+        let w = writer.clone();
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([libc::SIGWINCH]) {
+            std::thread::spawn(move || {
+                for _ in signals.forever() {
+                    if let Some((rows, cols)) = terminal_size() {
+                        send(&w, Kind::Resize, format!("{rows} {cols}").as_bytes());
+                    }
+                }
+            });
+        }
+    }
+    if options.proxy_signals && !options.tty {
+        let w = writer.clone();
+        let proxied = [
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+        ];
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new(proxied) {
+            std::thread::spawn(move || {
+                for sig in signals.forever() {
+                    send(&w, Kind::Signal, sig.to_string().as_bytes());
+                }
+            });
+        }
+    }
+    if options.stdin {
+        let w = writer.clone();
+        let keys = options.detach_keys.clone();
+        let flag = detached.clone();
+        let control = socket.try_clone()?;
+        std::thread::spawn(move || forward_stdin(&w, &keys, &flag, &control));
+    }
+    let mut reader = socket;
+    let mut stdout = std::io::stdout();
+    let mut stderr = std::io::stderr();
+    loop {
+        match stream::read_frame(&mut reader) {
+            Ok(Some((Kind::Stdout, data))) => {
+                let _ = stdout.write_all(&data);
+                let _ = stdout.flush();
+            }
+            Ok(Some((Kind::Stderr, data))) => {
+                let _ = stderr.write_all(&data);
+                let _ = stderr.flush();
+            }
+            Ok(Some((Kind::Exit, code))) => {
+                return Ok(Ended::Exited(
+                    String::from_utf8_lossy(&code).parse().unwrap_or(125),
+                ))
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => {
+                return Ok(if detached.load(Ordering::SeqCst) {
+                    Ended::Detached
+                } else {
+                    Ended::Lost
+                })
+            }
+        }
+    }
+}
+
+/// Our stdin to the container, watching for the detach sequence: bytes
+/// that start it are held back until it completes (detach) or breaks
+/// (they are sent after all).
+fn forward_stdin(writer: &Writer, keys: &[u8], detached: &AtomicBool, control: &UnixStream) {
+    let mut stdin = std::io::stdin();
+    let mut buffer = [0u8; 8192];
+    let mut matched = 0usize;
+    loop {
+        let n = match stdin.read(&mut buffer) {
+            Ok(0) | Err(_) => {
+                send(writer, Kind::StdinEof, b"");
+                return;
+            }
+            Ok(n) => n,
+        };
+        let mut out = Vec::with_capacity(n);
+        for &b in &buffer[..n] {
+            if !keys.is_empty() && b == keys[matched] {
+                matched += 1;
+                if matched == keys.len() {
+                    if !out.is_empty() {
+                        send(writer, Kind::Stdin, &out);
+                    }
+                    detached.store(true, Ordering::SeqCst);
+                    let _ = control.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+                continue;
+            }
+            out.extend_from_slice(&keys[..matched]);
+            matched = 0;
+            out.push(b);
+        }
+        if !out.is_empty() && !send(writer, Kind::Stdin, &out) {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_parse_like_dockers() {
+        assert_eq!(parse_detach_keys("ctrl-p,ctrl-q").unwrap(), [16, 17]);
+        assert_eq!(parse_detach_keys("ctrl-@,a").unwrap(), [0, b'a']);
+        assert_eq!(parse_detach_keys("ctrl-\\").unwrap(), [28]);
+        assert!(parse_detach_keys("ctrl-pp").is_err());
+    }
+}

@@ -1,0 +1,908 @@
+//! `run`, `create`, `start`, `ps`, `logs`, `stop`, `kill`, `restart`, `rm`,
+//! `wait`, `pause`, `unpause`, `rename`, `top`, `container inspect` and
+//! `container prune`.
+
+use std::io::Write as _;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use mini_docker::container::create::{self, Request};
+use mini_docker::container::lifecycle::{self, effective, is_running};
+use mini_docker::container::monitor::{self, Started};
+use mini_docker::container::record::Container;
+use mini_docker::container::spec::Overrides;
+use mini_docker::container::{logs, stream};
+use mini_docker::distribution;
+use mini_docker::human;
+use mini_docker::reference::Reference;
+use serde_json::{json, Value};
+
+use super::attach::{self, Ended};
+use super::{table, template, Context, Failure};
+
+/// The flags `run` and `create` share.
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct CreateArgs {
+    /// Assign a name to the container.
+    #[arg(long)]
+    name: Option<String>,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    tty: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    rm: bool,
+    /// Set environment variables.
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Read in a file of environment variables.
+    #[arg(long)]
+    env_file: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    hostname: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    entrypoint: Option<String>,
+    /// Run an init inside the container that forwards signals and reaps processes.
+    #[arg(long)]
+    init: bool,
+    /// CPU shares (relative weight).
+    #[arg(short = 'c', long)]
+    cpu_shares: Option<u64>,
+    /// Number of CPUs.
+    #[arg(long, allow_hyphen_values = true)]
+    cpus: Option<String>,
+    /// CPUs in which to allow execution (0-3, 0,1).
+    #[arg(long)]
+    cpuset_cpus: Option<String>,
+    /// Memory limit.
+    #[arg(short, long)]
+    memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap.
+    #[arg(long, allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Mount the container's root filesystem as read only.
+    #[arg(long)]
+    read_only: bool,
+    /// Add Linux capabilities.
+    #[arg(long)]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities.
+    #[arg(long)]
+    cap_drop: Vec<String>,
+    /// Give extended privileges to this container.
+    #[arg(long)]
+    privileged: bool,
+    /// Security options (seccomp=unconfined, no-new-privileges).
+    #[arg(long)]
+    security_opt: Vec<String>,
+    /// Signal to stop the container.
+    #[arg(long)]
+    stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container.
+    #[arg(long)]
+    stop_timeout: Option<i64>,
+    /// Restart policy to apply when a container exits (no, always, on-failure[:N]).
+    #[arg(long)]
+    restart: Option<String>,
+    /// Set meta data on a container.
+    #[arg(short, long)]
+    label: Vec<String>,
+    /// Override the key sequence for detaching a container.
+    #[arg(long)]
+    detach_keys: Option<String>,
+    /// Connect a container to a network (none, host).
+    #[arg(long, alias = "net")]
+    network: Option<String>,
+    /// Optional parent cgroup for the container.
+    #[arg(long, env = "MINI_DOCKER_CGROUP_PARENT")]
+    cgroup_parent: Option<String>,
+    /// Print help.
+    #[arg(long, action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// IMAGE [COMMAND] [ARG...]
+    image: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Run container in background and print container ID.
+    #[arg(short, long)]
+    detach: bool,
+    /// Proxy received signals to the process.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+    #[command(flatten)]
+    create: CreateArgs,
+}
+
+/// `--env-file`: `NAME=value` lines, `NAME` alone taken from our
+/// environment, `#` comments and blank lines skipped.
+fn env_file(path: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("open {path}"))?;
+    Ok(text
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
+    let mut env = Vec::new();
+    for file in &args.env_file {
+        env.extend(env_file(file)?);
+    }
+    env.extend(args.env.iter().cloned());
+    if let Some(keys) = &args.detach_keys {
+        attach::parse_detach_keys(keys)?;
+    }
+    Ok(Request {
+        image: args.image.clone(),
+        name: args.name.clone(),
+        overrides: Overrides {
+            entrypoint: args.entrypoint.clone(),
+            cmd: args.command.clone(),
+            env,
+            workdir: args.workdir.clone(),
+            user: args.user.clone(),
+        },
+        hostname: args.hostname.clone(),
+        tty: args.tty,
+        interactive: args.interactive,
+        stdin_once: args.interactive && attached_stdin,
+        auto_remove: args.rm,
+        init: args.init,
+        cpu_shares: args.cpu_shares,
+        cpus: args.cpus.clone(),
+        cpuset_cpus: args.cpuset_cpus.clone(),
+        memory: args.memory.clone(),
+        memory_swap: args.memory_swap.clone(),
+        pids_limit: args.pids_limit,
+        read_only: args.read_only,
+        cap_add: args.cap_add.clone(),
+        cap_drop: args.cap_drop.clone(),
+        privileged: args.privileged,
+        security_opt: args.security_opt.clone(),
+        stop_signal: args.stop_signal.clone(),
+        stop_timeout: args.stop_timeout,
+        restart: args.restart.clone(),
+        labels: args.label.clone(),
+        detach_keys: args.detach_keys.clone(),
+        network: args.network.clone(),
+        cgroup_parent: args.cgroup_parent.clone(),
+    })
+}
+
+/// The image, pulled first when it is not in the store (as Docker does,
+/// with the progress on stderr).
+fn image_for_run(ctx: &Context, name: &str) -> Result<mini_docker::store::ImageId> {
+    match ctx.store.resolve(name) {
+        Ok(id) => Ok(id),
+        Err(mini_docker::Error::NotFound(_)) => {
+            let reference: Reference = name.parse()?;
+            eprintln!("Unable to find image '{}' locally", reference.familiar());
+            let auth = mini_docker::auth::AuthStore::new(ctx.store.root());
+            struct Stderr;
+            impl distribution::Progress for Stderr {
+                fn line(&self, text: &str) {
+                    eprintln!("{text}");
+                }
+            }
+            Ok(distribution::pull(&ctx.store, &auth, &reference, &Stderr)?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn create_container(ctx: &Context, args: &CreateArgs, attached_stdin: bool) -> Result<Container> {
+    let request = request(args, attached_stdin)?;
+    let image = image_for_run(ctx, &args.image)?;
+    let (container, warnings) = create::create(&ctx.store, &ctx.containers, &image, &request)?;
+    for w in warnings {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(container)
+}
+
+pub fn create(ctx: &Context, args: &CreateArgs) -> Result<i32> {
+    let container = create_container(ctx, args, false)?;
+    println!("{}", container.id);
+    Ok(0)
+}
+
+/// Starts the monitor; errors carry Docker's exit code.
+fn start_container(
+    ctx: &Context,
+    container: &Container,
+    attach: Option<UnixStream>,
+) -> Result<i32> {
+    let mut out = std::io::stdout();
+    match monitor::launch(&ctx.global, &container.id, attach, &mut out)? {
+        Started::Running { pid } => Ok(pid),
+        Started::Failed { code, message } => Err(Failure {
+            code,
+            message: format!(
+                "failed to start container \"{}\": {message}",
+                &container.id[..12]
+            ),
+        }
+        .into()),
+    }
+}
+
+fn client_options(c: &Container, attach_stdin: bool, sig_proxy: bool) -> Result<attach::Options> {
+    Ok(attach::Options {
+        stdin: attach_stdin,
+        tty: c.config.tty,
+        detach_keys: attach::parse_detach_keys(
+            c.host_config
+                .detach_keys
+                .as_deref()
+                .unwrap_or("ctrl-p,ctrl-q"),
+        )?,
+        proxy_signals: sig_proxy,
+    })
+}
+
+/// Follows an attachment to its end: the container's exit code, 0 when
+/// the user detached.
+fn follow(
+    ctx: &Context,
+    c: &Container,
+    socket: UnixStream,
+    options: &attach::Options,
+) -> Result<i32> {
+    match attach::attach(socket, options)? {
+        Ended::Exited(code) => {
+            if c.host_config.auto_remove {
+                lifecycle::wait_for_monitor(&ctx.containers, &c.id, Duration::from_secs(10));
+            }
+            Ok(code)
+        }
+        Ended::Detached => {
+            eprintln!("read escape sequence");
+            Ok(0)
+        }
+        Ended::Lost => bail!("the container's monitor went away"),
+    }
+}
+
+pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    let container = create_container(ctx, &args.create, !args.detach)?;
+    if args.detach {
+        start_container(ctx, &container, None)?;
+        println!("{}", container.id);
+        return Ok(0);
+    }
+    let (client, monitor_end) = UnixStream::pair()?;
+    start_container(ctx, &container, Some(monitor_end))?;
+    let options = client_options(&container, args.create.interactive, args.sig_proxy)?;
+    follow(ctx, &container, client, &options)
+}
+
+#[derive(Args, Debug)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals.
+    #[arg(short, long)]
+    attach: bool,
+    /// Attach container's STDIN.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long)]
+    detach_keys: Option<String>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
+    let mut failed = false;
+    for key in &args.containers {
+        let result = (|| -> Result<i32> {
+            let mut c = ctx.containers.find(key)?;
+            if let Some(keys) = &args.detach_keys {
+                attach::parse_detach_keys(keys)?;
+                c.host_config.detach_keys = Some(keys.clone());
+            }
+            if is_running(&ctx.containers.runtime(&c.id)?) {
+                return Ok(0);
+            }
+            if !args.attach {
+                start_container(ctx, &c, None)?;
+                println!("{key}");
+                return Ok(0);
+            }
+            let (client, monitor_end) = UnixStream::pair()?;
+            start_container(ctx, &c, Some(monitor_end))?;
+            let options = client_options(&c, args.interactive, true)?;
+            follow(ctx, &c, client, &options)
+        })();
+        match result {
+            Ok(code) if args.attach => return Ok(code),
+            Ok(_) => {}
+            Err(e) if args.containers.len() == 1 => return Err(e),
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(i32::from(failed))
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Do not attach STDIN.
+    #[arg(long)]
+    no_stdin: bool,
+    /// Proxy all received signals to the process.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    sig_proxy: bool,
+    /// Override the key sequence for detaching a container.
+    #[arg(long)]
+    detach_keys: Option<String>,
+    container: String,
+}
+
+pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
+    let mut c = ctx.containers.find(&args.container)?;
+    if !is_running(&ctx.containers.runtime(&c.id)?) {
+        bail!("You cannot attach to a stopped container, start it first");
+    }
+    if let Some(keys) = &args.detach_keys {
+        c.host_config.detach_keys = Some(keys.clone());
+    }
+    let socket = UnixStream::connect(ctx.containers.socket(&c.id))
+        .context("connecting to the container's monitor")?;
+    let options = client_options(&c, !args.no_stdin && c.config.open_stdin, args.sig_proxy)?;
+    follow(ctx, &c, socket, &options)
+}
+
+/// `Up 5 seconds`, `Exited (0) 3 seconds ago`, as `ps` words it.
+fn status_text(c: &Container, ctx: &Context) -> (String, String) {
+    let runtime = ctx.containers.runtime(&c.id).unwrap_or_default();
+    let state = effective(&runtime);
+    let ago = |t: &str| {
+        human::parse_rfc3339(t)
+            .map(human::since)
+            .unwrap_or_default()
+    };
+    let up = |t: &str| {
+        human::parse_rfc3339(t)
+            .map(|t| human::duration(SystemTime::now().duration_since(t).unwrap_or_default()))
+            .unwrap_or_default()
+    };
+    let text = match state.status.as_str() {
+        "running" => format!("Up {}", up(&state.started_at)),
+        "paused" => format!("Up {} (Paused)", up(&state.started_at)),
+        "restarting" => format!(
+            "Restarting ({}) {}",
+            state.exit_code,
+            ago(&state.finished_at)
+        ),
+        "exited" => format!("Exited ({}) {}", state.exit_code, ago(&state.finished_at)),
+        "dead" => "Dead".into(),
+        _ => "Created".into(),
+    };
+    (state.status, text)
+}
+
+fn short_command(c: &Container, no_trunc: bool) -> String {
+    let command = c.process.args.join(" ");
+    let shown = if !no_trunc && command.chars().count() > 20 {
+        format!("{}…", command.chars().take(19).collect::<String>())
+    } else {
+        command
+    };
+    format!("\"{shown}\"")
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short, long)]
+    all: bool,
+    /// Only display container IDs.
+    #[arg(short, long)]
+    quiet: bool,
+    /// Show the latest created container (includes all states).
+    #[arg(short, long)]
+    latest: bool,
+    /// Show n last created containers (includes all states).
+    #[arg(short = 'n', long)]
+    last: Option<usize>,
+    /// Don't truncate output.
+    #[arg(long)]
+    no_trunc: bool,
+    /// Filter output based on conditions provided (status=, name=, label=, id=).
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Format output using a Go template, or "json".
+    #[arg(long)]
+    format: Option<String>,
+}
+
+fn matches_filter(c: &Container, status: &str, filter: &str) -> Result<bool> {
+    let (key, value) = filter
+        .split_once('=')
+        .with_context(|| format!("bad format of filter (expected name=value): {filter}"))?;
+    Ok(match key {
+        "status" => status == value,
+        "name" => c.name.trim_start_matches('/').contains(value),
+        "id" => c.id.starts_with(value),
+        "label" => match value.split_once('=') {
+            Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
+            None => c.config.labels.contains_key(value),
+        },
+        "ancestor" => c.config.image == value || c.image.contains(value),
+        _ => bail!("invalid filter '{key}'"),
+    })
+}
+
+pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
+    let mut list = ctx.containers.list()?;
+    list.reverse(); // newest first
+    let last = if args.latest { Some(1) } else { args.last };
+    let all = args.all || last.is_some() || args.filter.iter().any(|f| f.starts_with("status="));
+    let mut rows = Vec::new();
+    let mut objects = Vec::new();
+    for c in &list {
+        let (status, status_line) = status_text(c, ctx);
+        if !all && !matches!(status.as_str(), "running" | "paused" | "restarting") {
+            continue;
+        }
+        let mut keep = true;
+        for f in &args.filter {
+            keep &= matches_filter(c, &status, f)?;
+        }
+        if !keep {
+            continue;
+        }
+        let id = if args.no_trunc {
+            c.id.clone()
+        } else {
+            c.id[..12].to_string()
+        };
+        let created = human::parse_rfc3339(&c.created);
+        let name = c.name.trim_start_matches('/').to_string();
+        let command = short_command(c, args.no_trunc);
+        objects.push(json!({
+            "Command": command,
+            "CreatedAt": created.map(human::docker_time).unwrap_or_default(),
+            "ID": id,
+            "Image": c.config.image,
+            "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "LocalVolumes": "0",
+            "Mounts": "",
+            "Names": name,
+            "Networks": c.host_config.network_mode,
+            "Ports": "",
+            "RunningFor": created.map(human::since).unwrap_or_default(),
+            "Size": "0B",
+            "State": status,
+            "Status": status_line,
+        }));
+        rows.push(vec![
+            id,
+            c.config.image.clone(),
+            command,
+            created.map(human::since).unwrap_or_default(),
+            status_line,
+            String::new(),
+            name,
+        ]);
+        if last.is_some_and(|n| rows.len() >= n) {
+            break;
+        }
+    }
+    if args.quiet {
+        for o in &objects {
+            println!("{}", o["ID"].as_str().unwrap_or_default());
+        }
+        return Ok(0);
+    }
+    match args.format.as_deref() {
+        Some("json") => {
+            for o in &objects {
+                println!("{o}");
+            }
+        }
+        Some("table") | None => table::print(
+            &[
+                "CONTAINER ID",
+                "IMAGE",
+                "COMMAND",
+                "CREATED",
+                "STATUS",
+                "PORTS",
+                "NAMES",
+            ],
+            &rows,
+        ),
+        Some(format) => {
+            for o in &objects {
+                println!(
+                    "{}",
+                    template::render(format, o).map_err(anyhow::Error::msg)?
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Follow log output.
+    #[arg(short, long)]
+    follow: bool,
+    /// Number of lines to show from the end of the logs ("all" for all).
+    #[arg(short = 'n', long, default_value = "all")]
+    tail: String,
+    /// Show timestamps.
+    #[arg(short, long)]
+    timestamps: bool,
+    /// Show logs since timestamp (e.g. 2013-01-02T13:23:37Z) or relative (e.g. 42m).
+    #[arg(long)]
+    since: Option<String>,
+    container: String,
+}
+
+pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
+    let c = ctx.containers.find(&args.container)?;
+    let path = ctx.containers.log_path(&c.id);
+    let filter = logs::Filter {
+        tail: match args.tail.as_str() {
+            "all" | "-1" => None,
+            n => Some(
+                n.parse()
+                    .with_context(|| format!("invalid tail value: {n}"))?,
+            ),
+        },
+        since: args.since.as_deref().map(logs::parse_since).transpose()?,
+    };
+    let print = |entries: Vec<logs::Entry>| {
+        let mut out = std::io::stdout().lock();
+        let mut err = std::io::stderr().lock();
+        for e in entries {
+            let line = if args.timestamps {
+                format!("{} {}", e.time, e.log)
+            } else {
+                e.log
+            };
+            let _ = if e.stream == "stderr" {
+                err.write_all(line.as_bytes())
+            } else {
+                out.write_all(line.as_bytes())
+            };
+        }
+        let _ = out.flush();
+    };
+    let (entries, mut offset) = logs::read(&path, 0)?;
+    print(filter.apply(entries));
+    if !args.follow {
+        return Ok(0);
+    }
+    let since_only = logs::Filter {
+        tail: None,
+        since: filter.since,
+    };
+    loop {
+        let live = ctx
+            .containers
+            .runtime(&c.id)
+            .is_ok_and(|r| r.monitor_alive());
+        let (entries, next) = logs::read(&path, offset)?;
+        offset = next;
+        print(since_only.apply(entries));
+        if !live {
+            return Ok(0);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StopArgs {
+    /// Signal to send to the container.
+    #[arg(short, long)]
+    signal: Option<String>,
+    /// Seconds to wait before killing the container.
+    #[arg(short, long)]
+    time: Option<u64>,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+/// Runs `action` for each named container, printing each name as Docker
+/// does; errors are reported one per line and make the exit code 1.
+fn each(ctx: &Context, keys: &[String], action: impl Fn(&Container) -> Result<()>) -> Result<i32> {
+    let mut failed = false;
+    for key in keys {
+        match ctx
+            .containers
+            .find(key)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| action(&c))
+        {
+            Ok(()) => println!("{key}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(i32::from(failed))
+}
+
+fn stop_timeout(c: &Container, flag: Option<u64>) -> Duration {
+    Duration::from_secs(
+        flag.or(c.config.stop_timeout.and_then(|t| u64::try_from(t).ok()))
+            .unwrap_or(10),
+    )
+}
+
+pub fn stop(ctx: &Context, args: &StopArgs) -> Result<i32> {
+    each(ctx, &args.containers, |c| {
+        let mut c = c.clone();
+        if let Some(s) = &args.signal {
+            lifecycle::parse_signal(s)?;
+            c.config.stop_signal = Some(s.clone());
+        }
+        Ok(lifecycle::stop(
+            &ctx.containers,
+            &c,
+            stop_timeout(&c, args.time),
+        )?)
+    })
+}
+
+pub fn restart(ctx: &Context, args: &StopArgs) -> Result<i32> {
+    each(ctx, &args.containers, |c| {
+        lifecycle::stop(&ctx.containers, c, stop_timeout(c, args.time))?;
+        start_container(ctx, c, None)?;
+        Ok(())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct KillArgs {
+    /// Signal to send to the container.
+    #[arg(short, long, default_value = "KILL")]
+    signal: String,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn kill(ctx: &Context, args: &KillArgs) -> Result<i32> {
+    let signal = lifecycle::parse_signal(&args.signal)?;
+    each(ctx, &args.containers, |c| {
+        lifecycle::signal(&ctx.containers, c, signal)?;
+        if signal == nix::sys::signal::Signal::SIGKILL {
+            lifecycle::wait_for_monitor(&ctx.containers, &c.id, Duration::from_secs(10));
+        }
+        Ok(())
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL).
+    #[arg(short, long)]
+    force: bool,
+    /// Remove anonymous volumes associated with the container.
+    #[arg(short, long)]
+    volumes: bool,
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn rm(ctx: &Context, args: &RmArgs) -> Result<i32> {
+    each(ctx, &args.containers, |c| {
+        Ok(lifecycle::remove(&ctx.containers, c, args.force)?)
+    })
+}
+
+#[derive(Args, Debug)]
+pub struct PauseArgs {
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+pub fn pause(ctx: &Context, args: &PauseArgs, frozen: bool) -> Result<i32> {
+    each(ctx, &args.containers, |c| {
+        Ok(lifecycle::freeze(&ctx.containers, c, frozen)?)
+    })
+}
+
+pub fn wait(ctx: &Context, args: &PauseArgs) -> Result<i32> {
+    let mut failed = false;
+    for key in &args.containers {
+        let code = (|| -> Result<i32> {
+            let c = ctx.containers.find(key)?;
+            loop {
+                let runtime = ctx.containers.runtime(&c.id)?;
+                let state = effective(&runtime);
+                if matches!(state.status.as_str(), "exited" | "dead") {
+                    return Ok(state.exit_code);
+                }
+                if state.running {
+                    // The monitor tells its clients the exit code.
+                    if let Ok(mut socket) = UnixStream::connect(ctx.containers.socket(&c.id)) {
+                        while let Ok(Some((kind, payload))) = stream::read_frame(&mut socket) {
+                            if kind == stream::Kind::Exit {
+                                return Ok(String::from_utf8_lossy(&payload).parse().unwrap_or(0));
+                            }
+                        }
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })();
+        match code {
+            Ok(code) => println!("{code}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(i32::from(failed))
+}
+
+#[derive(Args, Debug)]
+pub struct RenameArgs {
+    container: String,
+    new_name: String,
+}
+
+pub fn rename(ctx: &Context, args: &RenameArgs) -> Result<i32> {
+    let new = args.new_name.trim_start_matches('/');
+    if !mini_docker::container::dir::valid_name(new) {
+        bail!("Invalid container name ({new}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+    }
+    let _lock = ctx.containers.lock_all()?;
+    let mut c = ctx.containers.find(&args.container)?;
+    if ctx
+        .containers
+        .list()?
+        .iter()
+        .any(|o| o.name == format!("/{new}"))
+    {
+        bail!("Error when allocating new name: Conflict. The container name \"/{new}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.");
+    }
+    c.name = format!("/{new}");
+    ctx.containers.save_config(&c)?;
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    container: String,
+}
+
+/// `top`: the processes of the container's cgroup, as `ps -ef` shows them.
+pub fn top(ctx: &Context, args: &TopArgs) -> Result<i32> {
+    let c = ctx.containers.find(&args.container)?;
+    if !is_running(&ctx.containers.runtime(&c.id)?) {
+        bail!(
+            "container {} is not running",
+            c.name.trim_start_matches('/')
+        );
+    }
+    let mut rows = Vec::new();
+    for pid in lifecycle::cgroup(&c)?.processes()? {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 2)..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        let uid = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    l.strip_prefix("Uid:")
+                        .map(|v| v.split_whitespace().next().unwrap_or("0").to_string())
+                })
+            })
+            .unwrap_or_default();
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| {
+                b.split(|&x| x == 0)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        let uid_name = if uid == "0" { "root".to_string() } else { uid };
+        rows.push(vec![
+            uid_name,
+            pid.to_string(),
+            fields.get(1).unwrap_or(&"").to_string(),
+            cmd,
+        ]);
+    }
+    table::print(&["UID", "PID", "PPID", "CMD"], &rows);
+    Ok(0)
+}
+
+/// Docker's `inspect` object for a container.
+pub fn inspect_value(ctx: &Context, c: &Container) -> Result<Value> {
+    let runtime = ctx.containers.runtime(&c.id)?;
+    let state = effective(&runtime);
+    let dir = ctx.containers.dir(&c.id);
+    let mut value = serde_json::to_value(c)?;
+    let object = value.as_object_mut().context("container record")?;
+    object.remove("Process");
+    object.insert("State".into(), serde_json::to_value(&state)?);
+    object.insert("RestartCount".into(), json!(runtime.restart_count));
+    object.insert("Driver".into(), json!("overlay2"));
+    object.insert("LogPath".into(), json!(ctx.containers.log_path(&c.id)));
+    object.insert("HostnamePath".into(), json!(dir.join("hostname")));
+    object.insert("HostsPath".into(), json!(dir.join("hosts")));
+    object.insert("ResolvConfPath".into(), json!(dir.join("resolv.conf")));
+    object.insert(
+        "GraphDriver".into(),
+        json!({
+            "Name": "overlay2",
+            "Data": {
+                "UpperDir": dir.join("upper"),
+                "WorkDir": dir.join("work"),
+                "MergedDir": dir.join("merged"),
+            }
+        }),
+    );
+    object.insert("Mounts".into(), json!([]));
+    object.insert(
+        "NetworkSettings".into(),
+        json!({
+            "Networks": { c.host_config.network_mode.clone(): {} },
+            "Ports": {},
+            "IPAddress": "",
+        }),
+    );
+    Ok(value)
+}
+
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// `container prune`: removes every container that is not running, and
+/// what dead monitors left behind.
+pub fn prune(ctx: &Context, _args: &PruneArgs) -> Result<i32> {
+    println!("Deleted Containers:");
+    for c in ctx.containers.list()? {
+        let runtime = ctx.containers.runtime(&c.id)?;
+        if is_running(&runtime) || runtime.monitor_alive() {
+            continue;
+        }
+        lifecycle::remove(&ctx.containers, &c, false)?;
+        println!("{}", c.id);
+    }
+    Ok(0)
+}

@@ -1,0 +1,165 @@
+//! `exec`: a new process in a running container — `setns` into each of its
+//! namespaces (lesson 2's `join`), its cgroup, its root, and the same
+//! privileges as its first process (capabilities, seccomp, user).
+//!
+//! No monitor is involved: the process inherits this command's stdio and
+//! its exit code becomes ours, so an exec costs two forks and the joins.
+
+use std::os::fd::AsRawFd as _;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use mini_docker::container::child;
+use mini_docker::container::lifecycle::{self, effective};
+use mini_docker::container::record::ProcessSpec;
+use mini_docker::container::security;
+use mini_docker::container::spec;
+use nix::unistd::Pid;
+use ns_demo::Kind;
+
+use super::Context;
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background.
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached.
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY (the process shares this command's terminal).
+    #[arg(short, long)]
+    tty: bool,
+    /// Set environment variables.
+    #[arg(short, long = "env")]
+    env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: "<name|uid>[:<group|gid>]").
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Give extended privileges to the command.
+    #[arg(long)]
+    privileged: bool,
+    container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
+    let c = ctx.containers.find(&args.container)?;
+    let runtime = ctx.containers.runtime(&c.id)?;
+    let state = effective(&runtime);
+    let name = c.name.trim_start_matches('/');
+    if state.paused {
+        bail!("container {name} is paused, unpause the container before exec");
+    }
+    if !state.running {
+        bail!("container {} is not running", &c.id);
+    }
+    let target = Pid::from_raw(state.pid);
+    let root = format!("/proc/{target}/root");
+
+    let mut process: ProcessSpec = c.process.clone();
+    process.args = args.command.clone();
+    for e in &args.env {
+        let entry = match e.split_once('=') {
+            Some(_) => e.clone(),
+            None => match std::env::var(e) {
+                Ok(v) => format!("{e}={v}"),
+                Err(_) => continue,
+            },
+        };
+        let key = entry.split('=').next().unwrap_or_default().to_string();
+        process
+            .env
+            .retain(|x| x.split('=').next() != Some(key.as_str()));
+        process.env.push(entry);
+    }
+    if let Some(w) = &args.workdir {
+        process.cwd = w.clone();
+    }
+    if let Some(user) = &args.user {
+        let files = |rel: &str| std::fs::read_to_string(format!("{root}/{rel}")).ok();
+        let (uid, gid, groups) = spec::resolve_user(user, &files)?;
+        (process.uid, process.gid, process.additional_gids) = (uid, gid, groups);
+    }
+    if args.privileged {
+        process.capabilities = security::capabilities(&[], &[], true)?;
+        process.seccomp = false;
+    }
+    let filter = process
+        .seccomp
+        .then(|| security::default_filter(&process.capabilities))
+        .transpose()?;
+    let cgroup = lifecycle::cgroup(&c)?;
+    // Opened before any namespace changes: the container's root, to enter
+    // after the mount namespace (as `nsenter --root` does).
+    let root_dir = std::fs::File::open(&root).with_context(|| format!("opening {root}"))?;
+    let kinds = [
+        Kind::Ipc,
+        Kind::Uts,
+        Kind::Net,
+        Kind::Pid,
+        Kind::Mount,
+        Kind::Cgroup,
+    ];
+    let handles = ns_demo::join::open(target, &kinds)?;
+    let detach = args.detach;
+    let interactive = args.interactive;
+
+    let body = move || -> i32 {
+        let fail = |code: i32, message: String| {
+            eprintln!("Error: OCI runtime exec failed: {message}");
+            code
+        };
+        if let Err(e) = cgroup.add(Pid::this()) {
+            return fail(125, e.to_string());
+        }
+        if let Err(e) = handles.enter() {
+            return fail(125, e.to_string());
+        }
+        // SAFETY: fchdir + chroot on a descriptor we hold.
+        if unsafe { libc::fchdir(root_dir.as_raw_fd()) } != 0 || nix::unistd::chroot(".").is_err() {
+            return fail(125, "entering the container's root".into());
+        }
+        drop(root_dir);
+        // Entering a PID namespace applies to children only: fork once more.
+        let grandchild = chroot_demo::process::spawn(|| {
+            if detach || !interactive {
+                if let Ok(null) = std::fs::File::open("/dev/null") {
+                    // SAFETY: replaces stdin with /dev/null.
+                    unsafe { libc::dup2(null.as_raw_fd(), 0) };
+                }
+            }
+            if detach {
+                let _ = nix::unistd::setsid();
+                if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+                    // SAFETY: replaces stdout/stderr with /dev/null.
+                    unsafe {
+                        libc::dup2(null.as_raw_fd(), 1);
+                        libc::dup2(null.as_raw_fd(), 2);
+                    }
+                }
+            }
+            if let Err(e) = nix::unistd::chdir(process.cwd.as_str()) {
+                return fail(126, format!("chdir to cwd (\"{}\"): {e}", process.cwd));
+            }
+            if let Err(e) = child::drop_privileges(&process, filter.as_ref()) {
+                return fail(125, e.to_string());
+            }
+            let (code, message) = child::exec_process(&process);
+            fail(code, message)
+        });
+        match grandchild {
+            Ok(_) if detach => 0,
+            Ok(pid) => chroot_demo::process::wait(pid).map_or(125, |e| e.code()),
+            Err(e) => fail(125, e.to_string()),
+        }
+    };
+    let pid = chroot_demo::process::spawn(body)?;
+    let code = chroot_demo::process::wait(pid)?.code();
+    // The child printed why it failed; its code is Docker's (125/126/127).
+    Ok(code)
+}

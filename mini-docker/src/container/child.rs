@@ -1,0 +1,189 @@
+//! The container's first process, from `clone` to `execve`: filesystem
+//! ([`super::setup`]), hostname, the working directory, then privileges
+//! dropped in the only order that works — bounding set while still
+//! privileged, the seccomp filter while CAP_SYS_ADMIN still allows loading
+//! it without no_new_privs, the user switch, the remaining capability sets
+//! — and finally the command (or the built-in init that runs it).
+//!
+//! A failure before `execve` is written to the monitor's error pipe as
+//! `code NUL message`. The pipe is close-on-exec, so a successful `execve`
+//! closes it and the monitor reads end-of-file: runc's way of telling "the
+//! command started" from "it never ran".
+
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::Command;
+
+use libseccomp::ScmpFilterContext;
+use nix::unistd::{Gid, Uid};
+
+use super::record::ProcessSpec;
+use super::security;
+use super::setup::{self, Filesystem};
+use crate::{Error, Result};
+
+/// Everything the child needs, prepared by the monitor before `clone`.
+#[allow(missing_debug_implementations)] // the seccomp context is opaque
+pub struct Plan<'a> {
+    pub fs: Filesystem<'a>,
+    pub hostname: &'a str,
+    /// A new network namespace whose loopback must come up.
+    pub loopback: bool,
+    pub process: &'a ProcessSpec,
+    pub filter: Option<&'a ScmpFilterContext>,
+    pub init: bool,
+    /// The container's stdin, stdout and stderr (a pty slave for `-t`).
+    pub stdio: [RawFd; 3],
+    pub tty: bool,
+    pub errors: RawFd,
+}
+
+/// The child's body: waits for the monitor's go-ahead (it is in its cgroup
+/// by then), prepares, and execs. Returns only on failure.
+pub fn run(plan: &Plan, mut channel: ns_demo::spawn::Channel) -> i32 {
+    if !matches!(channel.recv(), Ok(true)) {
+        return 125;
+    }
+    // Now that the monitor has put us in the container's cgroup: a cgroup
+    // namespace rooted there, so `/proc/self/cgroup` shows `/`.
+    if let Err(e) = ns_demo::spawn::unshare(&[ns_demo::Kind::Cgroup]) {
+        report(plan.errors, 125, &e.to_string());
+        return 125;
+    }
+    let (code, message) = match prepare(plan, &channel) {
+        Ok(()) if plan.init => {
+            let errors = plan.errors;
+            let result = ns_demo::init::run_with(
+                || exec(plan),
+                // SAFETY: the init's copy of the error pipe: only the
+                // command's process reports on it.
+                || unsafe {
+                    libc::close(errors);
+                },
+            );
+            return result.unwrap_or(125);
+        }
+        Ok(()) => return exec(plan),
+        Err(e) => (125, e.to_string()),
+    };
+    report(plan.errors, code, &message);
+    code
+}
+
+fn report(fd: RawFd, code: i32, message: &str) {
+    let text = format!("{code}\0{message}");
+    // SAFETY: writes a buffer we own to a descriptor we hold.
+    unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
+}
+
+fn prepare(plan: &Plan, channel: &ns_demo::spawn::Channel) -> Result<()> {
+    if plan.loopback {
+        net_demo::attach::loopback_up()?;
+    }
+    setup::enter(&plan.fs)?;
+    chroot_demo::error::step(format!("hostname {}", plan.hostname), || {
+        nix::unistd::sethostname(plan.hostname)
+    })?;
+    let cwd = Path::new(&plan.process.cwd);
+    if !cwd.is_dir() {
+        std::fs::create_dir_all(cwd).map_err(|e| Error::io(cwd, e))?;
+    }
+    chroot_demo::error::step(format!("cd {}", cwd.display()), || nix::unistd::chdir(cwd))?;
+
+    drop_privileges(plan.process, plan.filter)?;
+    // Cleared by the user switch, so set afterwards: the container dies
+    // with its monitor instead of running on unsupervised.
+    // SAFETY: integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    if channel.peer_gone() {
+        return Err(Error::Usage("the monitor exited during start".into()));
+    }
+    tracing::info!(target: "explain", "exec {}", plan.process.args.join(" "));
+    stdio(plan)
+}
+
+/// Privileges down to the container's, in the only order that works (see
+/// the module notes). `docker exec` goes through here too.
+pub fn drop_privileges(p: &ProcessSpec, filter: Option<&ScmpFilterContext>) -> Result<()> {
+    security::limit_bounding_set(&p.capabilities)?;
+    if p.no_new_privileges {
+        security::set_no_new_privileges()?;
+    }
+    if let Some(filter) = filter {
+        security::load(filter)?;
+    }
+    let groups: Vec<Gid> = p
+        .additional_gids
+        .iter()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
+    chroot_demo::error::step(
+        format!("setgroups; setresgid {0}; setresuid {1}", p.gid, p.uid),
+        || {
+            nix::unistd::setgroups(&groups)?;
+            let gid = Gid::from_raw(p.gid);
+            nix::unistd::setresgid(gid, gid, gid)?;
+            let uid = Uid::from_raw(p.uid);
+            nix::unistd::setresuid(uid, uid, uid)
+        },
+    )?;
+    security::set_process_capabilities(&p.capabilities, p.uid)
+}
+
+/// The container's stdio on 0, 1, 2 — last, so no narration lands in the
+/// container's log. With `-t` the pty becomes the controlling terminal of a
+/// new session.
+fn stdio(plan: &Plan) -> Result<()> {
+    let _ = nix::unistd::setsid();
+    if plan.tty {
+        // SAFETY: TIOCSCTTY takes an integer; the slave is a terminal.
+        if unsafe { libc::ioctl(plan.stdio[0], libc::TIOCSCTTY, 0) } < 0 {
+            return Err(Error::io("TIOCSCTTY", std::io::Error::last_os_error()));
+        }
+    }
+    for (target, fd) in plan.stdio.iter().enumerate() {
+        // SAFETY: duplicates descriptors this process holds.
+        if unsafe { libc::dup2(*fd, target as RawFd) } < 0 {
+            return Err(Error::io("dup2", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// `execve` in the container's environment; on failure, reports it the way
+/// Docker words it, with 127 for a missing command and 126 otherwise.
+fn exec(plan: &Plan) -> i32 {
+    let (code, message) = exec_process(plan.process);
+    report(plan.errors, code, &message);
+    code
+}
+
+/// Replaces this process with `p.args` in `p.env`; returns only on
+/// failure, with the exit code and Docker's wording of the error.
+pub fn exec_process(p: &ProcessSpec) -> (i32, String) {
+    let Some((program, args)) = p.args.split_first() else {
+        return (125, "no command specified".into());
+    };
+    let env = p.env.iter().filter_map(|e| e.split_once('='));
+    let err = Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .exec();
+    let (code, why) = match err.kind() {
+        std::io::ErrorKind::NotFound if !program.contains('/') => {
+            (127, "executable file not found in $PATH".to_string())
+        }
+        std::io::ErrorKind::NotFound => (127, "no such file or directory".to_string()),
+        _ => (
+            126,
+            err.to_string()
+                .split(" (os error")
+                .next()
+                .unwrap_or("")
+                .to_lowercase(),
+        ),
+    };
+    (code, format!("exec: \"{program}\": {why}"))
+}

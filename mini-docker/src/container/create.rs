@@ -1,0 +1,292 @@
+//! `create`: from an image and `docker run`'s flags to a container on disk,
+//! with every check done before anything is written (Docker's messages).
+
+use std::collections::BTreeMap;
+
+use cgroup_demo::size;
+
+use super::dir::Containers;
+use super::record::{now, Config, Container, HostConfig, ProcessSpec, RestartPolicy};
+use super::security;
+use super::setup;
+use super::spec::{self, Overrides};
+use crate::store::{chain_ids, ImageId, Store};
+use crate::{Error, Result};
+
+/// `run`/`create` flags, as given.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub image: String,
+    pub name: Option<String>,
+    pub overrides: Overrides,
+    pub hostname: Option<String>,
+    pub tty: bool,
+    pub interactive: bool,
+    /// Attached `run -i`: the container's stdin closes with the client's.
+    pub stdin_once: bool,
+    pub auto_remove: bool,
+    pub init: bool,
+    pub cpu_shares: Option<u64>,
+    pub cpus: Option<String>,
+    pub cpuset_cpus: Option<String>,
+    pub memory: Option<String>,
+    pub memory_swap: Option<String>,
+    pub pids_limit: Option<i64>,
+    pub read_only: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub security_opt: Vec<String>,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub restart: Option<String>,
+    pub labels: Vec<String>,
+    pub detach_keys: Option<String>,
+    pub network: Option<String>,
+    pub cgroup_parent: Option<String>,
+}
+
+/// Docker's `--restart` values.
+pub fn parse_restart(text: &str) -> Result<RestartPolicy> {
+    let (name, count) = match text.split_once(':') {
+        Some((n, c)) => (n, Some(c)),
+        None => (text, None),
+    };
+    let bad = || Error::Usage(format!("invalid restart policy format: {text}"));
+    let maximum_retry_count = match (name, count) {
+        ("on-failure", Some(c)) => c.parse().map_err(|_| bad())?,
+        (_, Some(_)) => {
+            return Err(Error::Usage(format!(
+                "invalid restart policy format: maximum retry count can only be used with 'on-failure': {text}"
+            )))
+        }
+        (_, None) => 0,
+    };
+    match name {
+        "no" | "always" | "on-failure" | "unless-stopped" => Ok(RestartPolicy {
+            name: name.into(),
+            maximum_retry_count,
+        }),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_size(flag: &str, text: &str) -> Result<i64> {
+    size::parse_bytes(text).map_err(|_| {
+        Error::Usage(format!(
+            "invalid argument \"{text}\" for \"{flag}\" flag: invalid size: '{text}'"
+        ))
+    })
+}
+
+/// Checks the request, resolves the image's defaults and writes the
+/// container. Returns it with Docker's warnings (adjusted limits).
+pub fn create(
+    store: &Store,
+    containers: &Containers,
+    image: &ImageId,
+    request: &Request,
+) -> Result<(Container, Vec<String>)> {
+    let image_config = store.config(image)?;
+    let run = &image_config.config;
+
+    let memory = request
+        .memory
+        .as_deref()
+        .map(|m| parse_size("-m, --memory", m))
+        .transpose()?;
+    let memory_swap = match request.memory_swap.as_deref() {
+        Some("-1") => Some(-1),
+        Some(s) => Some(parse_size("--memory-swap", s)?),
+        None => None,
+    };
+    let cpus = request
+        .cpus
+        .as_deref()
+        .map(|c| {
+            c.parse::<f64>().map_err(|_| {
+                Error::Usage(format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"))
+            })
+        })
+        .transpose()?;
+    let mut host_config = HostConfig {
+        network_mode: request.network.clone().unwrap_or_else(|| "none".into()),
+        restart_policy: request
+            .restart
+            .as_deref()
+            .map(parse_restart)
+            .transpose()?
+            .unwrap_or(RestartPolicy {
+                name: "no".into(),
+                maximum_retry_count: 0,
+            }),
+        auto_remove: request.auto_remove,
+        cap_add: request.cap_add.clone(),
+        cap_drop: request.cap_drop.clone(),
+        privileged: request.privileged,
+        readonly_rootfs: request.read_only,
+        security_opt: request.security_opt.clone(),
+        init: request.init,
+        cpu_shares: request.cpu_shares.unwrap_or(0),
+        nano_cpus: cpus.map_or(0, |c| (c * 1e9).round() as u64),
+        cpuset_cpus: request.cpuset_cpus.clone().unwrap_or_default(),
+        memory: memory.unwrap_or(0),
+        memory_swap: memory_swap.unwrap_or(0),
+        pids_limit: request.pids_limit.unwrap_or(0),
+        cgroup_parent: request.cgroup_parent.clone().unwrap_or_default(),
+        detach_keys: request.detach_keys.clone(),
+    };
+    if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "no") {
+        return Err(Error::Usage(
+            "Conflicting options: --restart and --rm".into(),
+        ));
+    }
+    if cpus.is_some_and(|c| c < 0.0) {
+        return Err(Error::Usage(format!(
+            "invalid argument \"{}\" for \"--cpus\" flag: invalid value: must be positive",
+            request.cpus.as_deref().unwrap_or_default()
+        )));
+    }
+    match host_config.network_mode.as_str() {
+        "none" | "host" => {}
+        other => {
+            return Err(Error::Usage(format!(
+                "network {other} not found (this mini-docker supports --network none and host)"
+            )))
+        }
+    }
+    // Docker's checks on the limits, before anything exists.
+    let mut probe = Container {
+        host_config: host_config.clone(),
+        ..Default::default()
+    };
+    let warnings = super::monitor::limits_of(&probe)
+        .resolve(super::monitor::online_cpus())?
+        .warnings;
+
+    let mut seccomp = !request.privileged;
+    let mut no_new_privileges = false;
+    for opt in &request.security_opt {
+        let (key, value) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), "true"));
+        match (key, value) {
+            ("seccomp", "unconfined") => seccomp = false,
+            ("no-new-privileges", "true") => no_new_privileges = true,
+            ("no-new-privileges", "false") => no_new_privileges = false,
+            ("label" | "apparmor", _) => {}
+            _ => {
+                return Err(Error::Usage(format!(
+                    "Invalid --security-opt: {opt:?} (supported: seccomp=unconfined, no-new-privileges)"
+                )))
+            }
+        }
+    }
+    let capabilities =
+        security::capabilities(&request.cap_add, &request.cap_drop, request.privileged)?;
+
+    let files = |rel: &str| image_file(store, image, rel);
+    let process = spec::process(run, &request.overrides, &files, |k| std::env::var(k).ok())?;
+    let mut labels: BTreeMap<String, String> = run.labels.clone().unwrap_or_default();
+    for label in &request.labels {
+        let (k, v) = label.split_once('=').unwrap_or((label, ""));
+        labels.insert(k.into(), v.into());
+    }
+    if let Some(signal) = &request.stop_signal {
+        super::lifecycle::parse_signal(signal)?;
+    }
+    let config = Config {
+        hostname: String::new(),
+        user: request
+            .overrides
+            .user
+            .clone()
+            .or(run.user.clone())
+            .unwrap_or_default(),
+        attach_stdin: request.interactive,
+        attach_stdout: true,
+        attach_stderr: true,
+        tty: request.tty,
+        open_stdin: request.interactive,
+        stdin_once: request.stdin_once,
+        env: process.env.clone(),
+        cmd: if request.overrides.cmd.is_empty() {
+            if request.overrides.entrypoint.is_some() {
+                None
+            } else {
+                run.cmd.clone()
+            }
+        } else {
+            Some(request.overrides.cmd.clone())
+        },
+        image: request.image.clone(),
+        working_dir: process.cwd.clone(),
+        entrypoint: match &request.overrides.entrypoint {
+            Some(e) if e.is_empty() => None,
+            Some(e) => Some(vec![e.clone()]),
+            None => run.entrypoint.clone(),
+        },
+        labels,
+        stop_signal: request.stop_signal.clone().or(run.stop_signal.clone()),
+        stop_timeout: request.stop_timeout,
+    };
+    host_config.security_opt = request.security_opt.clone();
+    probe = Container {
+        created: now(),
+        path: process.args[0].clone(),
+        args: process.args[1..].to_vec(),
+        image: image.to_string(),
+        config,
+        host_config,
+        process: ProcessSpec {
+            args: process.args.clone(),
+            env: process.env.clone(),
+            cwd: process.cwd.clone(),
+            uid: process.uid,
+            gid: process.gid,
+            additional_gids: process.groups.clone(),
+            capabilities,
+            seccomp,
+            no_new_privileges,
+        },
+        ..Default::default()
+    };
+    let container = containers.create(request.name.as_deref(), |id, dir| {
+        let mut c = probe;
+        c.id = id.to_string();
+        c.config.hostname = request
+            .hostname
+            .clone()
+            .unwrap_or_else(|| id[..12].to_string());
+        setup::write_etc_files(dir, &c.config.hostname)?;
+        Ok(c)
+    })?;
+    Ok((container, warnings))
+}
+
+/// A file of the image, read from the topmost layer that has it (a
+/// whiteout there means the file was deleted).
+pub fn image_file(store: &Store, image: &ImageId, rel: &str) -> Option<String> {
+    let config = store.config(image).ok()?;
+    for chain in chain_ids(&config.rootfs.diff_ids).iter().rev() {
+        let path = store.layer_dir(chain).join("diff").join(rel);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if overlay_demo::whiteout::is_whiteout(&meta) => return None,
+            Ok(meta) if meta.is_file() => return std::fs::read_to_string(&path).ok(),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_policies_parse_as_docker_takes_them() {
+        assert_eq!(parse_restart("always").unwrap().name, "always");
+        let p = parse_restart("on-failure:3").unwrap();
+        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
+        assert!(parse_restart("always:3").is_err());
+        assert!(parse_restart("sometimes").is_err());
+    }
+}

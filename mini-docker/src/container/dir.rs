@@ -1,0 +1,275 @@
+//! `$ROOT/containers/`: one directory per container, found by ID, unique ID
+//! prefix or name. Creation and renaming hold the directory's lock, so two
+//! concurrent `run --name x` cannot both win; each container's state has a
+//! lock of its own, shared by the monitor and the lifecycle commands.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+use serde::{de::DeserializeOwned, Serialize};
+
+use super::record::{Container, Runtime};
+use crate::{Error, Result};
+
+/// The containers of one store, and where their runtime files live.
+#[derive(Debug, Clone)]
+pub struct Containers {
+    dir: PathBuf,
+    run: PathBuf,
+}
+
+/// A held lock; released on drop.
+#[derive(Debug)]
+pub struct Locked(#[allow(dead_code)] Flock<File>);
+
+/// Docker's rule for names: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name.len() >= 2
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+impl Containers {
+    pub fn open(root: &Path, run: &Path) -> Result<Self> {
+        let dir = root.join("containers");
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        fs::create_dir_all(run).map_err(|e| Error::io(run, e))?;
+        Ok(Containers {
+            dir,
+            run: run.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+
+    /// The monitor's attach socket. Short, because a socket path must fit
+    /// in 108 bytes.
+    pub fn socket(&self, id: &str) -> PathBuf {
+        self.run.join(format!("{}.sock", &id[..12.min(id.len())]))
+    }
+
+    pub fn log_path(&self, id: &str) -> PathBuf {
+        self.dir(id).join(format!("{id}-json.log"))
+    }
+
+    /// Creates a container directory atomically: `build` fills a temporary
+    /// directory, which is renamed into place under the lock once the name
+    /// is known to be free. A failed `build` leaves nothing behind.
+    pub fn create(
+        &self,
+        name: Option<&str>,
+        build: impl FnOnce(&str, &Path) -> Result<Container>,
+    ) -> Result<Container> {
+        if let Some(name) = name {
+            if !valid_name(name) {
+                return Err(Error::Usage(format!(
+                    "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                )));
+            }
+        }
+        let id = random_id();
+        let tmp = self.dir.join(format!(".new-{id}"));
+        fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let built = build(&id, &tmp).and_then(|mut container| {
+            let _lock = self.lock_all()?;
+            let taken: Vec<String> = self.list()?.into_iter().map(|c| c.name).collect();
+            container.name = match name {
+                Some(n) => format!("/{n}"),
+                None => loop {
+                    let candidate = format!("/{}", random_name());
+                    if !taken.contains(&candidate) {
+                        break candidate;
+                    }
+                },
+            };
+            if taken.contains(&container.name) {
+                return Err(Error::Usage(format!(
+                    "Conflict. The container name \"{}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.",
+                    container.name
+                )));
+            }
+            write_json(&tmp.join("config.json"), &container)?;
+            write_json(&tmp.join("state.json"), &Runtime::default())?;
+            fs::rename(&tmp, self.dir(&id)).map_err(|e| Error::io(&tmp, e))?;
+            Ok(container)
+        });
+        if built.is_err() {
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        built
+    }
+
+    /// Every container, oldest first.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
+            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                continue;
+            }
+            match read_json::<Container>(&entry.path().join("config.json")) {
+                Ok(c) => out.push(c),
+                // Removed while we looked: not there any more.
+                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created));
+        Ok(out)
+    }
+
+    /// A container by full ID, name (with or without the `/`), or unique ID
+    /// prefix, as Docker looks them up.
+    pub fn find(&self, key: &str) -> Result<Container> {
+        let all = self.list()?;
+        let name = format!("/{}", key.trim_start_matches('/'));
+        if let Some(c) = all.iter().find(|c| c.id == key || c.name == name) {
+            return Ok(c.clone());
+        }
+        let matches: Vec<&Container> = if key.is_empty() {
+            Vec::new()
+        } else {
+            all.iter().filter(|c| c.id.starts_with(key)).collect()
+        };
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::NotFound(format!("No such container: {key}"))),
+            _ => Err(Error::Usage(format!(
+                "multiple containers found with provided prefix: {key}"
+            ))),
+        }
+    }
+
+    pub fn save_config(&self, container: &Container) -> Result<()> {
+        write_json(&self.dir(&container.id).join("config.json"), container)
+    }
+
+    pub fn runtime(&self, id: &str) -> Result<Runtime> {
+        read_json(&self.dir(id).join("state.json"))
+    }
+
+    /// Read-modify-write of `state.json` under the container's lock.
+    pub fn update(&self, id: &str, change: impl FnOnce(&mut Runtime)) -> Result<Runtime> {
+        let _lock = self.lock(id)?;
+        let mut runtime = self.runtime(id)?;
+        change(&mut runtime);
+        write_json(&self.dir(id).join("state.json"), &runtime)?;
+        Ok(runtime)
+    }
+
+    /// The container's own lock (state changes, start, removal).
+    pub fn lock(&self, id: &str) -> Result<Locked> {
+        lock_file(&self.dir(id).join(".lock"))
+    }
+
+    /// The lock for names and the set of containers.
+    pub fn lock_all(&self) -> Result<Locked> {
+        lock_file(&self.dir.join(".lock"))
+    }
+
+    /// Deletes the container's directory (after everything it used is
+    /// released) and its socket.
+    pub fn remove_dir(&self, id: &str) -> Result<()> {
+        let _ = fs::remove_file(self.socket(id));
+        let dir = self.dir(id);
+        // Renamed first, so a half-removed directory is never listed.
+        let doomed = self.dir.join(format!(".rm-{id}"));
+        match fs::rename(&dir, &doomed) {
+            Ok(()) => fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&dir, e)),
+        }
+    }
+}
+
+fn lock_file(path: &Path) -> Result<Locked> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    Flock::lock(file, FlockArg::LockExclusive)
+        .map(Locked)
+        .map_err(|(_, e)| Error::io(path, e.into()))
+}
+
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let mut text = String::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::Corrupt(format!("{}: {e}", path.display())))
+}
+
+/// Temporary file beside the target, then rename: readers never see half a
+/// file. (No fsync: these files are rewritten on every state change and a
+/// power loss is recovered like a killed monitor.)
+pub(crate) fn write_json(path: &Path, value: &impl Serialize) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|e| Error::Corrupt(e.to_string()))?;
+    write_atomic(path, &bytes)
+}
+
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// 64 hex digits from the kernel's random source, like Docker's IDs.
+pub fn random_id() -> String {
+    let mut bytes = [0u8; 32];
+    // SAFETY: getrandom(2) fills the buffer we own; it never fails for 32
+    // bytes once the pool is initialised.
+    unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `adjective_scientist`, as Docker names containers.
+fn random_name() -> String {
+    const LEFT: &[&str] = &[
+        "admiring", "bold", "brave", "clever", "eager", "elegant", "focused", "gallant", "happy",
+        "jolly", "keen", "lucid", "modest", "nifty", "quirky", "serene", "sharp", "tender",
+        "vibrant", "zealous",
+    ];
+    const RIGHT: &[&str] = &[
+        "babbage", "curie", "dijkstra", "einstein", "euler", "gauss", "hopper", "hypatia",
+        "kepler", "lamport", "liskov", "lovelace", "noether", "pike", "ritchie", "shannon",
+        "thompson", "torvalds", "turing", "wozniak",
+    ];
+    let id = random_id();
+    let n = u32::from_str_radix(&id[..8], 16).unwrap_or(0) as usize;
+    format!(
+        "{}_{}",
+        LEFT[n % LEFT.len()],
+        RIGHT[(n / LEFT.len()) % RIGHT.len()]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_dockers_rule() {
+        assert!(valid_name("web-1.test_a"));
+        assert!(!valid_name("-web"));
+        assert!(!valid_name("a"));
+        assert!(!valid_name("we b"));
+        assert!(valid_name(&random_name()));
+    }
+
+    #[test]
+    fn ids_are_64_hex_digits_and_differ() {
+        let (a, b) = (random_id(), random_id());
+        assert_eq!(a.len(), 64);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

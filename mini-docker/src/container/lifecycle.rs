@@ -1,0 +1,203 @@
+//! What the lifecycle commands do to a container that a monitor may be
+//! supervising: its effective state, signals, stop, pause, removal.
+//!
+//! The state file is the monitor's word; a monitor that no longer exists
+//! (SIGKILLed, or the machine rebooted) cannot have updated it, so a
+//! container whose file says "running" without a live monitor is shown as
+//! `dead`, and removal cleans what such a monitor left (its cgroup).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cgroup_demo::{Cgroup, Driver};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::dir::Containers;
+use super::record::{Container, Runtime, State};
+use crate::{Error, Result};
+
+/// The state as it really is: the recorded one, corrected for a dead monitor.
+pub fn effective(runtime: &Runtime) -> State {
+    let mut state = runtime.state.clone();
+    let live = matches!(state.status.as_str(), "running" | "paused" | "restarting");
+    if live && !runtime.monitor_alive() {
+        state.status = "dead".into();
+        state.running = false;
+        state.paused = false;
+        state.restarting = false;
+        state.dead = true;
+        state.pid = 0;
+    }
+    state
+}
+
+/// Whether the container's process is there to receive signals.
+pub fn is_running(runtime: &Runtime) -> bool {
+    let state = effective(runtime);
+    state.running && state.pid > 0
+}
+
+/// The container's cgroup (it may not exist).
+pub fn cgroup(c: &Container) -> Result<Cgroup> {
+    let parent = if c.host_config.cgroup_parent.is_empty() {
+        "mini-docker"
+    } else {
+        &c.host_config.cgroup_parent
+    };
+    Ok(Driver::for_host()?.open(Path::new(parent).join(&c.id)))
+}
+
+/// Docker's signal names: `KILL`, `SIGKILL`, `9`.
+pub fn parse_signal(text: &str) -> Result<Signal> {
+    let upper = text.to_ascii_uppercase();
+    if let Ok(n) = upper.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| Error::Usage(format!("Invalid signal: {text}")));
+    }
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    name.parse()
+        .map_err(|_| Error::Usage(format!("Invalid signal: {text}")))
+}
+
+/// `kill -s SIGNAL`: marks the container as stopped by the user (no
+/// restart) and signals its first process.
+pub fn signal(containers: &Containers, c: &Container, sig: Signal) -> Result<()> {
+    let runtime = containers.runtime(&c.id)?;
+    if !is_running(&runtime) {
+        return Err(Error::Usage(format!(
+            "cannot kill container: {0}: container {0} is not running",
+            c.name.trim_start_matches('/')
+        )));
+    }
+    containers.update(&c.id, |r| r.stopped_by_user = true)?;
+    if runtime.state.paused && sig == Signal::SIGKILL {
+        let _ = cgroup(c)?.freeze(false);
+    }
+    tracing::info!(target: "explain", "kill -{} {}", sig.as_str().trim_start_matches("SIG"), runtime.state.pid);
+    kill(Pid::from_raw(runtime.state.pid), sig)
+        .map_err(|e| Error::System(chroot_demo::Error::sys("kill", e)))
+}
+
+/// Waits until the monitor has finished with the container (recorded the
+/// exit and cleaned up), up to `timeout`; true if it did.
+pub fn wait_for_monitor(containers: &Containers, id: &str, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if containers.runtime(id).map_or(true, |r| !r.monitor_alive()) {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// `stop`: the stop signal, then SIGKILL after `timeout`. A container that
+/// is not running is left as it is.
+pub fn stop(containers: &Containers, c: &Container, timeout: Duration) -> Result<()> {
+    let runtime = containers.runtime(&c.id)?;
+    if !is_running(&runtime) {
+        containers.update(&c.id, |r| r.stopped_by_user = true)?;
+        return Ok(());
+    }
+    if runtime.state.paused {
+        cgroup(c)?.freeze(false)?;
+        containers.update(&c.id, |r| {
+            r.state.paused = false;
+            r.state.status = "running".into();
+        })?;
+    }
+    let stop_signal = c
+        .config
+        .stop_signal
+        .as_deref()
+        .map(parse_signal)
+        .transpose()?
+        .unwrap_or(Signal::SIGTERM);
+    let _ = signal(containers, c, stop_signal);
+    if wait_for_monitor(containers, &c.id, timeout) {
+        return Ok(());
+    }
+    let _ = signal(containers, c, Signal::SIGKILL);
+    wait_for_monitor(containers, &c.id, Duration::from_secs(10));
+    Ok(())
+}
+
+/// `pause`/`unpause`: the freezer (lesson 3).
+pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()> {
+    let runtime = containers.runtime(&c.id)?;
+    let name = c.name.trim_start_matches('/');
+    if !is_running(&runtime) {
+        return Err(Error::Usage(format!("Container {name} is not running")));
+    }
+    if runtime.state.paused == frozen {
+        return Err(Error::Usage(if frozen {
+            format!("Container {name} is already paused")
+        } else {
+            format!("Container {name} is not paused")
+        }));
+    }
+    cgroup(c)?.freeze(frozen)?;
+    containers.update(&c.id, |r| {
+        r.state.paused = frozen;
+        r.state.status = if frozen { "paused" } else { "running" }.into();
+    })?;
+    Ok(())
+}
+
+/// `rm [-f]`: a running container needs `force` (then it is killed).
+/// Whatever a dead monitor left — its cgroup — is removed too.
+pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()> {
+    let runtime = containers.runtime(&c.id)?;
+    if is_running(&runtime) || (runtime.state.restarting && runtime.monitor_alive()) {
+        if !force {
+            return Err(Error::Usage(format!(
+                "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
+                c.name
+            )));
+        }
+        let _ = containers.update(&c.id, |r| r.stopped_by_user = true);
+        if is_running(&runtime) {
+            let _ = signal(containers, c, Signal::SIGKILL);
+        }
+    }
+    if runtime.monitor_alive() && !wait_for_monitor(containers, &c.id, Duration::from_secs(10)) {
+        kill(Pid::from_raw(runtime.monitor_pid), Signal::SIGKILL).ok();
+    }
+    let cg = cgroup(c)?;
+    cg.destroy()?;
+    cg.remove_parent_if_empty();
+    let _lock = containers.lock(&c.id)?;
+    containers.remove_dir(&c.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_parse_as_docker_takes_them() {
+        assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(parse_signal("NOPE").is_err());
+    }
+
+    #[test]
+    fn a_running_state_without_its_monitor_is_dead() {
+        let mut runtime = Runtime::default();
+        runtime.state.status = "running".into();
+        runtime.state.running = true;
+        runtime.state.pid = 1;
+        runtime.monitor_pid = i32::MAX;
+        let state = effective(&runtime);
+        assert_eq!(state.status, "dead");
+        assert!(!state.running && state.dead);
+        assert_eq!(effective(&Runtime::default()).status, "created");
+    }
+}

@@ -1,0 +1,793 @@
+//! The monitor: one small process per running container (conmon's role).
+//!
+//! `start` launches it as `mini-docker monitor ID` in a session of its own,
+//! so it outlives the command that started it. It creates the container's
+//! cgroup, clones the container (a direct child, so the container can die
+//! with it through `PR_SET_PDEATHSIG`), holds the container's stdio (pipes,
+//! or a pty for `-t`), writes the json-file log, serves attach clients on a
+//! unix socket, records the exit status, applies the restart policy, and
+//! cleans up — including `--rm`.
+//!
+//! During start-up its stdout is a pipe to the launching command: the
+//! `--explain` lines of the monitor and of the container's first process
+//! travel on it, followed by one status line. After that the monitor
+//! closes it, so a command such as `run -d … | cat` never waits on it.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::CommandExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cgroup_demo::{Cgroup, Driver, Limits};
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use ns_demo::Kind;
+
+use super::child::{self, Plan};
+use super::dir::Containers;
+use super::logs;
+use super::record::{now, start_time, Container};
+use super::rootfs::Rootfs;
+use super::security;
+use super::setup::{Filesystem, DEVICE_RULES};
+use super::stream::{self, Decoder};
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// The first byte of the status line that ends the start-up stream.
+const STATUS: char = '\u{1}';
+
+/// How a start ended, as the launching command learns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    Running {
+        pid: i32,
+    },
+    /// The command never ran: mini-docker's or the exec's error and its
+    /// exit code (125, 126, 127).
+    Failed {
+        code: i32,
+        message: String,
+    },
+}
+
+/// Launches the monitor for container `id` and waits until the container
+/// is running or has failed to start. `global` are the command's global
+/// flags (root, run root, explain) for the monitor's command line;
+/// `attach` becomes the monitor's first attach client, so not a byte of
+/// output is missed. Explain lines are copied to `narration`.
+pub fn launch(
+    global: &[OsString],
+    id: &str,
+    attach: Option<UnixStream>,
+    narration: &mut dyn Write,
+) -> Result<Started> {
+    let (reader, writer) = std::io::pipe().map_err(|e| Error::io("pipe", e))?;
+    let writer_err = writer.try_clone().map_err(|e| Error::io("pipe", e))?;
+    let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
+    let mut command = Command::new(exe);
+    command
+        .args(global)
+        .arg("monitor")
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(writer_err);
+    let attach_fd = attach.map(|s| s.into_raw_fd());
+    if let Some(fd) = attach_fd {
+        command.arg("--attach-fd").arg("3");
+        // SAFETY: between fork and exec: async-signal-safe calls only.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    // SAFETY: setsid is async-signal-safe; the monitor leaves our session
+    // so the terminal's Ctrl-C reaches the client, not the monitor.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let spawned = command.spawn();
+    if let Some(fd) = attach_fd {
+        // SAFETY: our copy, now owned by the monitor.
+        unsafe { libc::close(fd) };
+    }
+    drop(command);
+    spawned.map_err(|e| Error::io("starting the monitor", e))?;
+    for line in BufReader::new(reader).lines() {
+        let line = line.map_err(|e| Error::io("monitor status", e))?;
+        let Some(status) = line.strip_prefix(STATUS) else {
+            let _ = writeln!(narration, "{line}");
+            continue;
+        };
+        return Ok(match status.split_once(' ') {
+            Some(("running", pid)) => Started::Running {
+                pid: pid.parse().unwrap_or(0),
+            },
+            Some(("failed", rest)) => {
+                let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
+                Started::Failed {
+                    code: code.parse().unwrap_or(125),
+                    message: message.to_string(),
+                }
+            }
+            _ => continue,
+        });
+    }
+    Err(Error::Usage(
+        "the container's monitor exited during start".into(),
+    ))
+}
+
+/// The monitor process's `main`: returns its exit code.
+pub fn main(store: Store, containers: Containers, id: &str, attach: Option<RawFd>) -> i32 {
+    let clients = attach
+        // SAFETY: the launcher passed us this descriptor and nothing else owns it.
+        .map(|fd| vec![Client::new(unsafe { UnixStream::from_raw_fd(fd) })])
+        .unwrap_or_default();
+    let mut monitor = match Monitor::new(store, containers, id, clients) {
+        Ok(m) => m,
+        Err(e) => {
+            status(&format!("failed 125 {e}"));
+            return 1;
+        }
+    };
+    let code = monitor.supervise();
+    monitor.tear_down();
+    code
+}
+
+/// Writes the status line to the launcher, then detaches from it.
+fn status(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{STATUS}{line}");
+    let _ = out.flush();
+    if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
+        // SAFETY: replaces our stdout/stderr with /dev/null.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), 1);
+            libc::dup2(null.as_raw_fd(), 2);
+        }
+    }
+}
+
+struct Client {
+    stream: UnixStream,
+    decoder: Decoder,
+    /// Gone (read end-of-file or a failed write): dropped after this turn
+    /// of the loop, so that indexes stay valid during it.
+    dead: bool,
+}
+
+impl Client {
+    fn new(stream: UnixStream) -> Self {
+        let _ = stream.set_write_timeout(Some(Duration::from_secs(2)));
+        Client {
+            stream,
+            decoder: Decoder::default(),
+            dead: false,
+        }
+    }
+}
+
+struct Monitor {
+    store: Store,
+    containers: Containers,
+    config: Container,
+    cgroup: Cgroup,
+    listener: Option<UnixListener>,
+    clients: Vec<Client>,
+    signals: SignalFd,
+    log: logs::Writer,
+    reported: bool,
+}
+
+/// One run of the container's process.
+struct Run {
+    pid: Pid,
+    /// Output descriptors still open: (fd, stream index 0 = stdout, 1 = stderr).
+    outputs: Vec<(OwnedFd, usize)>,
+    /// The pty master for `-t` (also the only output then).
+    master: Option<RawFd>,
+    stdin: Option<OwnedFd>,
+    pending_stdin: Vec<u8>,
+    stdin_eof: bool,
+    status: Option<i32>,
+}
+
+impl Monitor {
+    fn new(store: Store, containers: Containers, id: &str, clients: Vec<Client>) -> Result<Self> {
+        let config = containers.find(id)?;
+        let me = std::process::id() as i32;
+        {
+            let _lock = containers.lock(id)?;
+            let runtime = containers.runtime(id)?;
+            if runtime.monitor_alive() && runtime.monitor_pid != me {
+                return Err(Error::Usage(format!(
+                    "container {} is already running",
+                    &config.id[..12]
+                )));
+            }
+        }
+        containers.update(id, |r| {
+            r.monitor_pid = me;
+            r.monitor_start = start_time(me).unwrap_or(0);
+            r.stopped_by_user = false;
+            r.state.error.clear();
+        })?;
+        let mut mask = SigSet::empty();
+        mask.add(Signal::SIGCHLD);
+        mask.thread_block()
+            .map_err(|e| Error::System(chroot_demo::Error::sys("sigprocmask", e)))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(|e| Error::System(chroot_demo::Error::sys("signalfd", e)))?;
+        let cgroup = create_cgroup(&config)?;
+        let socket = containers.socket(&config.id);
+        let _ = std::fs::remove_file(&socket);
+        let listener = UnixListener::bind(&socket).map_err(|e| Error::io(&socket, e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| Error::io(&socket, e))?;
+        let log = logs::Writer::open(&containers.log_path(&config.id))?;
+        Ok(Monitor {
+            store,
+            containers,
+            config,
+            cgroup,
+            listener: Some(listener),
+            clients,
+            signals,
+            log,
+            reported: false,
+        })
+    }
+
+    /// Runs the container until it exits for good; returns the monitor's
+    /// exit code.
+    fn supervise(&mut self) -> i32 {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let oom_before = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0);
+            let mut run = match self.start() {
+                Ok(run) => run,
+                Err((code, message)) => {
+                    let first = !self.reported;
+                    let _ = self.containers.update(&self.config.id, |r| {
+                        r.state.running = false;
+                        r.state.restarting = false;
+                        r.state.pid = 0;
+                        r.state.exit_code = code;
+                        r.state.error = message.clone();
+                        if first {
+                            r.state.status = "created".into();
+                        } else {
+                            r.state.status = "exited".into();
+                            r.state.finished_at = now();
+                        }
+                    });
+                    if first {
+                        status(&format!("failed {code} {message}"));
+                        self.reported = true;
+                    }
+                    self.broadcast_exit(code);
+                    return 1;
+                }
+            };
+            self.pump(&mut run);
+            let code = run.status.unwrap_or(137);
+            self.log.flush_partial();
+            let oom = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0) > oom_before;
+            let restart = self.wants_restart(code);
+            let _ = self.containers.update(&self.config.id, |r| {
+                r.state.running = false;
+                r.state.paused = false;
+                r.state.pid = 0;
+                r.state.exit_code = code;
+                r.state.oom_killed = oom;
+                r.state.finished_at = now();
+                r.state.restarting = restart && !r.stopped_by_user;
+                r.state.status = if r.state.restarting {
+                    "restarting"
+                } else {
+                    "exited"
+                }
+                .into();
+            });
+            self.broadcast_exit(code);
+            let runtime = self.containers.runtime(&self.config.id);
+            if !runtime.is_ok_and(|r| r.state.restarting) {
+                return 0;
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_secs(10));
+            let _ = self
+                .containers
+                .update(&self.config.id, |r| r.restart_count += 1);
+        }
+    }
+
+    /// Docker's policies: `always`, and `on-failure[:N]` for a non-zero
+    /// exit while fewer than N restarts happened. `stop`/`kill` win.
+    fn wants_restart(&self, code: i32) -> bool {
+        let policy = &self.config.host_config.restart_policy;
+        let Ok(runtime) = self.containers.runtime(&self.config.id) else {
+            return false;
+        };
+        if runtime.stopped_by_user || self.config.host_config.auto_remove {
+            return false;
+        }
+        match policy.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                code != 0
+                    && (policy.maximum_retry_count == 0
+                        || runtime.restart_count < policy.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
+
+    /// Clones and releases the container; `Err((code, message))` when its
+    /// command did not start.
+    fn start(&mut self) -> std::result::Result<Run, (i32, String)> {
+        let fail = |e: Error| (125, e.to_string());
+        let c = &self.config;
+        let dir = self.containers.dir(&c.id);
+        let image = c
+            .image
+            .parse()
+            .map_err(|_| (125, format!("bad image ID {}", c.image)))?;
+        let rootfs = Rootfs::new(&self.store, &image, &dir).map_err(fail)?;
+        let stdio = Stdio3::new(c.config.tty, c.config.open_stdin).map_err(fail)?;
+        let host_network = c.host_config.network_mode == "host";
+        // The cgroup namespace comes later, from inside the cgroup (see
+        // `child::run`), so that the container sees its cgroup as `/`.
+        let mut kinds = vec![Kind::Mount, Kind::Uts, Kind::Ipc, Kind::Pid];
+        if !host_network {
+            kinds.push(Kind::Net);
+        }
+        let filter = if c.process.seccomp {
+            Some(security::default_filter(&c.process.capabilities).map_err(fail)?)
+        } else {
+            None
+        };
+        let (errors_read, errors_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| fail(Error::System(chroot_demo::Error::sys("pipe", e))))?;
+        let plan = Plan {
+            fs: Filesystem {
+                rootfs: &rootfs,
+                dir: &dir,
+                console: stdio.console.clone(),
+                privileged: c.host_config.privileged,
+                readonly: c.host_config.readonly_rootfs,
+            },
+            hostname: &c.config.hostname,
+            loopback: !host_network,
+            process: &c.process,
+            filter: filter.as_ref(),
+            init: c.host_config.init,
+            stdio: stdio.child_fds(),
+            tty: c.config.tty,
+            errors: errors_write.as_raw_fd(),
+        };
+        let spawned = ns_demo::spawn::spawn(&kinds, |channel| child::run(&plan, channel));
+        drop(plan);
+        drop(errors_write);
+        let mut spawned = spawned.map_err(|e| fail(e.into()))?;
+        let pid = spawned.pid;
+        let (outputs, master, stdin) = stdio.keep_parent_ends();
+        if let Err(e) = self.cgroup.add(pid) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(fail(e.into()));
+        }
+        let _ = spawned.channel.send();
+        let mut message = Vec::new();
+        let _ = File::from(errors_read).read_to_end(&mut message);
+        if !message.is_empty() {
+            let _ = waitpid(pid, None);
+            let text = String::from_utf8_lossy(&message);
+            let (code, why) = text.split_once('\0').unwrap_or(("125", &text));
+            return Err((code.parse().unwrap_or(125), why.to_string()));
+        }
+        let _ = self.containers.update(&c.id, |r| {
+            r.state.status = "running".into();
+            r.state.running = true;
+            r.state.restarting = false;
+            r.state.paused = false;
+            r.state.pid = pid.as_raw();
+            r.state.exit_code = 0;
+            r.state.oom_killed = false;
+            r.state.started_at = now();
+            r.state.finished_at = super::record::ZERO_TIME.into();
+        });
+        if !self.reported {
+            status(&format!("running {pid}"));
+            self.reported = true;
+        }
+        Ok(Run {
+            pid,
+            outputs,
+            master,
+            stdin,
+            pending_stdin: Vec::new(),
+            stdin_eof: false,
+            status: None,
+        })
+    }
+
+    /// The event loop of one run: output to the log and the clients, client
+    /// input to the container, until the process has exited and its output
+    /// is drained.
+    fn pump(&mut self, run: &mut Run) {
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            if run.status.is_some() {
+                let deadline =
+                    *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(2));
+                if run.outputs.is_empty() || Instant::now() > deadline {
+                    return;
+                }
+            }
+            let mut fds: Vec<libc::pollfd> = Vec::new();
+            let mut watch = |fd: RawFd, events: i16| {
+                fds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                })
+            };
+            watch(self.signals.as_raw_fd(), libc::POLLIN);
+            watch(
+                self.listener.as_ref().map_or(-1, |l| l.as_raw_fd()),
+                libc::POLLIN,
+            );
+            for (fd, _) in &run.outputs {
+                watch(fd.as_raw_fd(), libc::POLLIN);
+            }
+            let stdin_fd = match (&run.stdin, run.pending_stdin.is_empty()) {
+                (Some(fd), false) => fd.as_raw_fd(),
+                _ => -1,
+            };
+            watch(stdin_fd, libc::POLLOUT);
+            for c in &self.clients {
+                watch(c.stream.as_raw_fd(), libc::POLLIN);
+            }
+            let timeout = if run.status.is_some() { 50 } else { -1 };
+            // SAFETY: `fds` is a valid array of pollfd for the call.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                continue;
+            }
+            let ready = |i: usize| fds[i].revents != 0;
+            let polled_clients = self.clients.len();
+            if ready(0) {
+                self.reap(run);
+            }
+            let outputs = run.outputs.len();
+            let mut closed = Vec::new();
+            for i in 0..outputs {
+                if ready(2 + i) && !self.forward_output(run, i) {
+                    closed.push(i);
+                }
+            }
+            for i in closed.into_iter().rev() {
+                run.outputs.remove(i);
+            }
+            if ready(2 + outputs) {
+                write_stdin(run);
+            }
+            let first_client = 3 + outputs;
+            for i in 0..polled_clients {
+                if ready(first_client + i) && !self.client_input(run, i) {
+                    self.clients[i].dead = true;
+                }
+            }
+            self.clients.retain(|c| !c.dead);
+            // New clients last: the indexes above are those polled.
+            if ready(1) {
+                self.accept();
+            }
+        }
+    }
+
+    fn reap(&mut self, run: &mut Run) {
+        while let Ok(Some(_)) = self.signals.read_signal() {}
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) if pid == run.pid => run.status = Some(code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == run.pid => {
+                    run.status = Some(128 + sig as i32)
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    fn accept(&mut self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
+        while let Ok((stream, _)) = listener.accept() {
+            let _ = stream.set_nonblocking(false);
+            self.clients.push(Client::new(stream));
+        }
+    }
+
+    /// Reads one chunk of output; false at end-of-file.
+    fn forward_output(&mut self, run: &mut Run, index: usize) -> bool {
+        let (fd, which) = (&run.outputs[index].0, run.outputs[index].1);
+        let mut buffer = [0u8; 32 * 1024];
+        // SAFETY: reads into a buffer we own from a descriptor we hold.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
+        if n <= 0 {
+            return n < 0
+                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
+        }
+        let bytes = &buffer[..n as usize];
+        self.log.write(which, bytes);
+        let kind = if which == 0 {
+            stream::Kind::Stdout
+        } else {
+            stream::Kind::Stderr
+        };
+        for c in self.clients.iter_mut().filter(|c| !c.dead) {
+            c.dead = stream::write_frame(&mut c.stream, kind, bytes).is_err();
+        }
+        true
+    }
+
+    /// Handles what a client sent; false when it has gone.
+    fn client_input(&mut self, run: &mut Run, index: usize) -> bool {
+        let client = &mut self.clients[index];
+        let mut buffer = [0u8; 16 * 1024];
+        let n = match client.stream.read(&mut buffer) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        client.decoder.push(&buffer[..n]);
+        loop {
+            match client.decoder.next_frame() {
+                Ok(Some((kind, payload))) => handle_frame(run, &self.config, kind, payload),
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+
+    fn broadcast_exit(&mut self, code: i32) {
+        let text = code.to_string();
+        for mut c in self.clients.drain(..) {
+            let _ = stream::write_frame(&mut c.stream, stream::Kind::Exit, text.as_bytes());
+        }
+    }
+
+    /// Releases what the container used; with `--rm`, the container too.
+    fn tear_down(&mut self) {
+        self.listener = None;
+        let _ = std::fs::remove_file(self.containers.socket(&self.config.id));
+        let _ = self.cgroup.destroy();
+        self.cgroup.remove_parent_if_empty();
+        let _ = self.containers.update(&self.config.id, |r| {
+            r.monitor_pid = 0;
+            r.monitor_start = 0;
+        });
+        if self.config.host_config.auto_remove {
+            let _lock = self.containers.lock(&self.config.id);
+            let _ = self.containers.remove_dir(&self.config.id);
+        }
+    }
+}
+
+fn handle_frame(run: &mut Run, config: &Container, kind: stream::Kind, payload: Vec<u8>) {
+    match kind {
+        stream::Kind::Stdin if run.stdin.is_some() && !run.stdin_eof => {
+            run.pending_stdin.extend_from_slice(&payload);
+            write_stdin(run);
+        }
+        stream::Kind::StdinEof if config.config.stdin_once => {
+            run.stdin_eof = true;
+            if run.pending_stdin.is_empty() {
+                run.stdin = None;
+            }
+        }
+        stream::Kind::Resize => {
+            let text = String::from_utf8_lossy(&payload);
+            let mut parts = text
+                .split_whitespace()
+                .filter_map(|p| p.parse::<u16>().ok());
+            if let (Some(master), Some(rows), Some(cols)) = (run.master, parts.next(), parts.next())
+            {
+                let size = libc::winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: TIOCSWINSZ reads a winsize we own.
+                unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &size) };
+            }
+        }
+        stream::Kind::Signal => {
+            let number: i32 = String::from_utf8_lossy(&payload).parse().unwrap_or(0);
+            if let Ok(signal) = Signal::try_from(number) {
+                let _ = nix::sys::signal::kill(run.pid, signal);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Writes what it can of the pending stdin without blocking.
+fn write_stdin(run: &mut Run) {
+    let Some(fd) = &run.stdin else {
+        run.pending_stdin.clear();
+        return;
+    };
+    while !run.pending_stdin.is_empty() {
+        // SAFETY: writes bytes we own to a descriptor we hold.
+        let n = unsafe {
+            libc::write(
+                fd.as_raw_fd(),
+                run.pending_stdin.as_ptr().cast(),
+                run.pending_stdin.len(),
+            )
+        };
+        if n <= 0 {
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock {
+                run.pending_stdin.clear();
+                run.stdin = None;
+            }
+            return;
+        }
+        run.pending_stdin.drain(..n as usize);
+    }
+    if run.stdin_eof {
+        run.stdin = None;
+    }
+}
+
+/// The container's cgroup with its limits and device allow-list.
+fn create_cgroup(c: &Container) -> Result<Cgroup> {
+    let driver = Driver::for_host()?;
+    let parent = if c.host_config.cgroup_parent.is_empty() {
+        "mini-docker"
+    } else {
+        &c.host_config.cgroup_parent
+    };
+    let cgroup = driver.create(Path::new(parent).join(&c.id))?;
+    let limits = limits_of(c);
+    let set = limits
+        .resolve(online_cpus())
+        .map_err(Error::from)
+        .and_then(|resolved| Ok(cgroup.set(&resolved)?))
+        .and_then(|_| {
+            let rules: &[&str] = if c.host_config.privileged {
+                &["a *:* rwm"]
+            } else {
+                &DEVICE_RULES
+            };
+            cgroup.allow_devices(rules).map_err(Error::from)
+        });
+    if let Err(e) = set {
+        let _ = cgroup.destroy();
+        cgroup.remove_parent_if_empty();
+        return Err(e);
+    }
+    Ok(cgroup)
+}
+
+/// The cgroup library's view of the `HostConfig` limits (0 = not set).
+pub fn limits_of(c: &Container) -> Limits {
+    let h = &c.host_config;
+    let some = |v: i64| (v != 0).then_some(v);
+    Limits {
+        cpu_shares: (h.cpu_shares != 0).then_some(h.cpu_shares),
+        cpus: (h.nano_cpus != 0).then_some(h.nano_cpus as f64 / 1e9),
+        cpuset_cpus: (!h.cpuset_cpus.is_empty()).then(|| h.cpuset_cpus.clone()),
+        memory: some(h.memory),
+        memory_swap: some(h.memory_swap),
+        pids_limit: some(h.pids_limit),
+    }
+}
+
+pub fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The container's stdio as created by the monitor: the child's ends and
+/// the ends the monitor keeps.
+struct Stdio3 {
+    child: Vec<OwnedFd>,
+    parent_outputs: Vec<(OwnedFd, usize)>,
+    master: Option<OwnedFd>,
+    stdin: Option<OwnedFd>,
+    console: Option<std::path::PathBuf>,
+}
+
+impl Stdio3 {
+    fn new(tty: bool, open_stdin: bool) -> Result<Self> {
+        let sys = |step: &str, e| Error::System(chroot_demo::Error::sys(step, e));
+        if tty {
+            let pty = nix::pty::openpty(None, None).map_err(|e| sys("openpty", e))?;
+            for fd in [&pty.master, &pty.slave] {
+                set_cloexec(fd.as_raw_fd());
+            }
+            set_nonblocking(pty.master.as_raw_fd());
+            let console = nix::unistd::ttyname(&pty.slave).map_err(|e| sys("ttyname", e))?;
+            let slave = pty.slave;
+            return Ok(Stdio3 {
+                child: vec![slave],
+                parent_outputs: Vec::new(),
+                master: Some(pty.master),
+                stdin: None,
+                console: Some(console),
+            });
+        }
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| sys("pipe", e));
+        let (stdin_child, stdin_parent) = if open_stdin {
+            let (r, w) = pipe()?;
+            set_nonblocking(w.as_raw_fd());
+            (r, Some(w))
+        } else {
+            let null = File::open("/dev/null").map_err(|e| Error::io("/dev/null", e))?;
+            (OwnedFd::from(null), None)
+        };
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        Ok(Stdio3 {
+            child: vec![stdin_child, out_w, err_w],
+            parent_outputs: vec![(out_r, 0), (err_r, 1)],
+            master: None,
+            stdin: stdin_parent,
+            console: None,
+        })
+    }
+
+    fn child_fds(&self) -> [RawFd; 3] {
+        let fd = |i: usize| self.child[i.min(self.child.len() - 1)].as_raw_fd();
+        [fd(0), fd(1), fd(2)]
+    }
+
+    /// Closes the child's ends (the container has its copies) and returns
+    /// (outputs, pty master, stdin writer).
+    fn keep_parent_ends(self) -> (Vec<(OwnedFd, usize)>, Option<RawFd>, Option<OwnedFd>) {
+        drop(self.child);
+        match self.master {
+            Some(master) => {
+                let raw = master.as_raw_fd();
+                let writer = master.try_clone().ok();
+                (vec![(master, 0)], Some(raw), writer)
+            }
+            None => (self.parent_outputs, None, self.stdin),
+        }
+    }
+}
+
+fn set_cloexec(fd: RawFd) {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+}
+
+fn set_nonblocking(fd: RawFd) {
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
+    }
+}

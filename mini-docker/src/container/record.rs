@@ -1,0 +1,214 @@
+//! What is stored about a container, in Docker's `inspect` shape so that
+//! `inspect` prints the files almost as they are: `config.json` (what to
+//! run and with which limits, fixed at create) and `state.json` (what is
+//! happening now, written by the monitor and the lifecycle commands).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `config.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Container {
+    pub id: String,
+    /// RFC 3339 with nanoseconds, as Docker prints it.
+    pub created: String,
+    pub path: String,
+    pub args: Vec<String>,
+    /// The image ID (`sha256:…`); the store's in-use check reads it.
+    pub image: String,
+    /// `/name`, with Docker's leading slash.
+    pub name: String,
+    pub config: Config,
+    pub host_config: HostConfig,
+    /// mini-docker's own: the process as resolved at create time.
+    pub process: ProcessSpec,
+}
+
+/// Docker's `Config`: the container's side of `docker run`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Config {
+    pub hostname: String,
+    pub user: String,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Vec<String>,
+    pub cmd: Option<Vec<String>>,
+    /// The image as the user named it.
+    pub image: String,
+    pub working_dir: String,
+    pub entrypoint: Option<Vec<String>>,
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+}
+
+/// Docker's `HostConfig`: limits and privileges.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfig {
+    pub network_mode: String,
+    pub restart_policy: RestartPolicy,
+    pub auto_remove: bool,
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
+    pub privileged: bool,
+    pub readonly_rootfs: bool,
+    pub security_opt: Vec<String>,
+    pub init: bool,
+    pub cpu_shares: u64,
+    pub nano_cpus: u64,
+    pub cpuset_cpus: String,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub pids_limit: i64,
+    pub cgroup_parent: String,
+    /// mini-docker's own: the detach key sequence for attach.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detach_keys: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestartPolicy {
+    /// `no`, `always`, `on-failure` (Docker writes `no` as `"no"`).
+    pub name: String,
+    pub maximum_retry_count: u32,
+}
+
+/// The resolved process: what the monitor hands to the container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ProcessSpec {
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// Capability names (`CAP_CHOWN`…) the process keeps.
+    pub capabilities: Vec<String>,
+    pub seccomp: bool,
+    pub no_new_privileges: bool,
+}
+
+/// Docker's `State`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct State {
+    /// created, running, paused, restarting, exited, dead.
+    pub status: String,
+    pub running: bool,
+    pub paused: bool,
+    pub restarting: bool,
+    #[serde(rename = "OOMKilled")]
+    pub oom_killed: bool,
+    pub dead: bool,
+    pub pid: i32,
+    pub exit_code: i32,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+/// Docker's zero time, for "never".
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            status: "created".into(),
+            running: false,
+            paused: false,
+            restarting: false,
+            oom_killed: false,
+            dead: false,
+            pid: 0,
+            exit_code: 0,
+            error: String::new(),
+            started_at: ZERO_TIME.into(),
+            finished_at: ZERO_TIME.into(),
+        }
+    }
+}
+
+/// `state.json`: Docker's `State` plus what only mini-docker needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Runtime {
+    pub state: State,
+    pub restart_count: u32,
+    /// The monitor's PID and its start time (jiffies after boot, from
+    /// `/proc/PID/stat`): both must match for the monitor to be alive, so a
+    /// recycled PID is not mistaken for it.
+    pub monitor_pid: i32,
+    pub monitor_start: u64,
+    /// Set by `stop`/`kill`: the restart policy must not bring it back.
+    pub stopped_by_user: bool,
+}
+
+impl Runtime {
+    /// Whether the recorded monitor process still exists.
+    pub fn monitor_alive(&self) -> bool {
+        self.monitor_pid > 0 && start_time(self.monitor_pid) == Some(self.monitor_start)
+    }
+}
+
+/// Field 22 of `/proc/PID/stat`: when the process started.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces: count after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// Now, as Docker prints times: RFC 3339 in UTC with nanoseconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_serialises_with_dockers_field_names() {
+        let v = serde_json::to_value(State::default()).unwrap();
+        for field in [
+            "Status",
+            "Running",
+            "Paused",
+            "OOMKilled",
+            "Pid",
+            "ExitCode",
+        ] {
+            assert!(v.get(field).is_some(), "{field} missing from {v}");
+        }
+        assert_eq!(v["StartedAt"], ZERO_TIME);
+    }
+
+    #[test]
+    fn own_start_time_is_readable() {
+        let me = std::process::id() as i32;
+        assert!(start_time(me).is_some());
+        let runtime = Runtime {
+            monitor_pid: me,
+            monitor_start: start_time(me).unwrap(),
+            ..Default::default()
+        };
+        assert!(runtime.monitor_alive());
+        let recycled = Runtime {
+            monitor_start: 1,
+            ..runtime
+        };
+        assert!(!recycled.monitor_alive());
+    }
+}

@@ -1,0 +1,369 @@
+//! Inside the new namespaces, before the command runs: the container's
+//! filesystem (runc's order). Everything here happens in the container's
+//! own mount namespace, so nothing is ever mounted on the host: when the
+//! last process of the container exits, the kernel takes every mount with
+//! it — even if the monitor was SIGKILLed.
+//!
+//! 1. `/` private, the overlay on `merged` (lesson 4);
+//! 2. `/proc`, `/sys` (read-only), `/dev` as a tmpfs with only the standard
+//!    nodes, `/dev/pts`, `/dev/shm`, `/dev/mqueue`;
+//! 3. `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf` bound from the
+//!    container's directory;
+//! 4. `pivot_root` and detach the old root (lesson 1);
+//! 5. mask `/proc/kcore` & co., make `/proc/sys` & co. read-only;
+//! 6. the root read-only for `--read-only`.
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+
+use super::rootfs::Rootfs;
+use super::scope;
+use crate::{Error, Result};
+
+const NONE: Option<&str> = None;
+
+/// Files Docker hides behind `/dev/null` (or an empty read-only tmpfs when
+/// they are directories).
+pub const MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Paths Docker leaves visible but read-only.
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The device nodes of `/dev`: name, major, minor.
+pub const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// The devices cgroup allow-list matching [`DEVICES`] plus the pty
+/// multiplexer and pty slaves; `m` (mknod) for any, as Docker allows.
+pub const DEVICE_RULES: [&str; 11] = [
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+/// What the container's filesystem needs.
+#[derive(Debug)]
+pub struct Filesystem<'a> {
+    pub rootfs: &'a Rootfs,
+    /// The container's directory: `hosts`, `hostname`, `resolv.conf`.
+    pub dir: &'a Path,
+    /// The pty slave bound to `/dev/console` with `-t`.
+    pub console: Option<PathBuf>,
+    pub privileged: bool,
+    pub readonly: bool,
+}
+
+fn mnt(
+    source: &str,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+    shown: String,
+) -> Result<()> {
+    chroot_demo::error::step(shown, || mount(Some(source), target, fstype, flags, data))?;
+    Ok(())
+}
+
+fn mkdir_p(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))
+}
+
+/// Steps 1–6; on return the process's root is the container's.
+pub fn enter(fs: &Filesystem) -> Result<()> {
+    chroot_demo::root::make_root_private()?;
+    fs.rootfs.mount()?;
+    let root = &fs.rootfs.merged;
+    let common = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+
+    let proc = scope::resolve(root, Path::new("/proc"))?;
+    mkdir_p(&proc)?;
+    mnt(
+        "proc",
+        &proc,
+        Some("proc"),
+        common,
+        None,
+        "mount -t proc proc /proc".into(),
+    )?;
+
+    let sys = scope::resolve(root, Path::new("/sys"))?;
+    mkdir_p(&sys)?;
+    let sys_flags = if fs.privileged {
+        common
+    } else {
+        common | MsFlags::MS_RDONLY
+    };
+    mnt(
+        "sysfs",
+        &sys,
+        Some("sysfs"),
+        sys_flags,
+        None,
+        "mount -t sysfs -o ro sysfs /sys".into(),
+    )?;
+
+    dev(root, fs.console.as_deref())?;
+    etc_files(root, fs.dir)?;
+
+    chroot_demo::root::pivot_root(root)?;
+    if !fs.privileged {
+        mask_and_protect()?;
+    }
+    if fs.readonly {
+        remount_readonly(Path::new("/"), MsFlags::empty())?;
+    }
+    Ok(())
+}
+
+/// `/dev`: a tmpfs holding only what a container needs.
+fn dev(root: &Path, console: Option<&Path>) -> Result<()> {
+    let dev = scope::resolve(root, Path::new("/dev"))?;
+    mkdir_p(&dev)?;
+    mnt(
+        "tmpfs",
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+        "mount -t tmpfs -o nosuid,mode=755,size=65536k tmpfs /dev".into(),
+    )?;
+    for (name, major, minor) in DEVICES {
+        let node = dev.join(name);
+        chroot_demo::error::step(
+            format!("mknod -m 666 /dev/{name} c {major} {minor}"),
+            || {
+                mknod(
+                    &node,
+                    SFlag::S_IFCHR,
+                    Mode::from_bits_truncate(0o666),
+                    makedev(major, minor),
+                )
+            },
+        )?;
+        // mknod's mode is filtered by the umask.
+        std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .map_err(|e| Error::io(&node, e))?;
+    }
+    let pts = dev.join("pts");
+    mkdir_p(&pts)?;
+    mnt(
+        "devpts",
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        "mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts /dev/pts".into(),
+    )?;
+    let shm = dev.join("shm");
+    mkdir_p(&shm)?;
+    mnt(
+        "shm",
+        &shm,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+        "mount -t tmpfs -o mode=1777,size=64m shm /dev/shm".into(),
+    )?;
+    let mqueue = dev.join("mqueue");
+    mkdir_p(&mqueue)?;
+    mnt(
+        "mqueue",
+        &mqueue,
+        Some("mqueue"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+        "mount -t mqueue mqueue /dev/mqueue".into(),
+    )?;
+    for (link, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("core", "/proc/kcore"),
+    ] {
+        let path = dev.join(link);
+        symlink(target, &path).map_err(|e| Error::io(&path, e))?;
+    }
+    if let Some(slave) = console {
+        let target = dev.join("console");
+        std::fs::write(&target, b"").map_err(|e| Error::io(&target, e))?;
+        bind(
+            slave,
+            &target,
+            &format!("mount --bind {} /dev/console", slave.display()),
+        )?;
+    }
+    Ok(())
+}
+
+fn bind(source: &Path, target: &Path, shown: &str) -> Result<()> {
+    chroot_demo::error::step(shown, || {
+        mount(Some(source), target, NONE, MsFlags::MS_BIND, NONE)
+    })?;
+    Ok(())
+}
+
+/// The container's own `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf`
+/// (written into its directory at create), bound over the image's.
+fn etc_files(root: &Path, dir: &Path) -> Result<()> {
+    for name in ["hosts", "hostname", "resolv.conf"] {
+        let source = dir.join(name);
+        let target = scope::resolve(root, &Path::new("/etc").join(name))?;
+        if let Some(parent) = target.parent() {
+            mkdir_p(parent)?;
+        }
+        if !target.is_file() {
+            std::fs::write(&target, b"").map_err(|e| Error::io(&target, e))?;
+        }
+        bind(
+            &source,
+            &target,
+            &format!("mount --bind {} /etc/{name}", source.display()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Masked paths and read-only paths, after `pivot_root`.
+fn mask_and_protect() -> Result<()> {
+    for path in MASKED_PATHS.map(Path::new) {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => mnt(
+                "tmpfs",
+                path,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None,
+                format!("mount -t tmpfs -o ro tmpfs {}   # masked", path.display()),
+            )?,
+            Ok(_) => bind(
+                Path::new("/dev/null"),
+                path,
+                &format!("mount --bind /dev/null {}   # masked", path.display()),
+            )?,
+            Err(_) => {}
+        }
+    }
+    for path in READONLY_PATHS.map(Path::new) {
+        if path.exists() {
+            bind(path, path, &format!("mount --bind {0} {0}", path.display()))?;
+            remount_readonly(
+                path,
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn remount_readonly(path: &Path, extra: MsFlags) -> Result<()> {
+    chroot_demo::error::step(
+        format!("mount -o remount,bind,ro {}", path.display()),
+        || {
+            mount(
+                NONE,
+                path,
+                NONE,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra,
+                NONE,
+            )
+        },
+    )?;
+    Ok(())
+}
+
+/// The files [`etc_files`] binds, written at create time.
+pub fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
+    let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
+                 fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
+                 ff02::2\tip6-allrouters\n"
+        .to_string();
+    let resolv = resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    for (name, text) in [
+        ("hosts", hosts),
+        ("hostname", format!("{hostname}\n")),
+        ("resolv.conf", resolv),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// The host's resolver configuration without loopback name servers (a
+/// container's 127.0.0.1 is its own), falling back to public resolvers
+/// when none is left — what Docker does.
+fn resolv_conf(host: &str) -> String {
+    let kept: Vec<&str> = host
+        .lines()
+        .filter(|l| {
+            let mut words = l.split_whitespace();
+            !(words.next() == Some("nameserver")
+                && words
+                    .next()
+                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
+        })
+        .collect();
+    let mut out = kept.join("\n");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    if !kept.iter().any(|l| l.starts_with("nameserver")) {
+        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_resolvers_are_left_out() {
+        assert_eq!(
+            resolv_conf("search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n"),
+            "search lan\nnameserver 10.0.0.1\n"
+        );
+        assert_eq!(
+            resolv_conf("nameserver 127.0.0.53\n"),
+            "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
+        );
+    }
+}
