@@ -790,7 +790,49 @@ fn attach_and_detach_keep_the_container_running() {
     run.stdin.take().unwrap().write_all(&[0x18]).unwrap();
     assert_eq!(run.wait_with_output().unwrap().status.code(), Some(0));
     assert_eq!(inspect(&env, "fg", "{{.State.Running}}"), "true");
-    ok(&env, &["rm", "-f", "cat", "fg"]);
+
+    // -t: a pty from the container's own /dev/pts, sized like ours.
+    let out = ok(&env, &["run", "--rm", "-t", "busybox", "tty"]);
+    assert_eq!(out, "/dev/pts/0\r\n", "the pty turns \\n into \\r\\n");
+    // -it under a terminal (script(1) provides one): raw mode, the size,
+    // and Ctrl-P Ctrl-Q detaching from a foreground run.
+    let command = format!(
+        "stty rows 30 cols 100; {} --root {} --runroot {} run -it --name term busybox sh -c 'stty size; exec cat'",
+        support::BIN,
+        env.path("root").display(),
+        env.path("run").display()
+    );
+    let mut terminal = env
+        .command("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env(
+            "MINI_DOCKER_CGROUP_PARENT",
+            format!("mini-docker-{}", env.token()),
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut keys = terminal.stdin.take().unwrap();
+    wait_until("the terminal container", || {
+        md(&env, &["inspect", "-f", "{{.State.Running}}", "term"])
+            .stdout
+            .starts_with(b"true")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    keys.write_all(&[0x10, 0x11]).unwrap();
+    let out = terminal.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("30 100"),
+        "{out:?}"
+    );
+    assert_eq!(
+        inspect(&env, "term", "{{.State.Running}}"),
+        "true",
+        "detached"
+    );
+    ok(&env, &["rm", "-f", "cat", "fg", "term"]);
     assert_all_removed(&mut env);
 }
 

@@ -51,6 +51,51 @@ impl Channel {
         self.0.write_all(&[value])
     }
 
+    /// Passes a file descriptor to the other side (`SCM_RIGHTS`): how a
+    /// container hands its pty master, opened in its own `/dev/pts`, to
+    /// its supervisor.
+    pub fn send_fd(&mut self, fd: RawFd) -> std::io::Result<()> {
+        use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+        let fds = [fd];
+        let byte = [1u8];
+        let iov = [std::io::IoSlice::new(&byte)];
+        sendmsg::<()>(
+            self.0.as_raw_fd(),
+            &iov,
+            &[ControlMessage::ScmRights(&fds)],
+            MsgFlags::empty(),
+            None,
+        )
+        .map(drop)
+        .map_err(std::io::Error::from)
+    }
+
+    /// Receives a descriptor sent with [`send_fd`](Self::send_fd); `None`
+    /// when the other side closed the channel instead.
+    pub fn recv_fd(&mut self) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
+        use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+        use std::os::fd::FromRawFd as _;
+        let mut byte = [0u8; 1];
+        let mut iov = [std::io::IoSliceMut::new(&mut byte)];
+        let mut space = nix::cmsg_space!([RawFd; 1]);
+        let msg = recvmsg::<()>(
+            self.0.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .map_err(std::io::Error::from)?;
+        for cmsg in msg.cmsgs().map_err(std::io::Error::from)? {
+            if let ControlMessageOwned::ScmRights(fds) = cmsg {
+                if let Some(&fd) = fds.first() {
+                    // SAFETY: the kernel just installed this descriptor for us.
+                    return Ok(Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     /// Whether the other side has closed its end (exited), without waiting.
     pub fn peer_gone(&self) -> bool {
         let mut fd = libc::pollfd {

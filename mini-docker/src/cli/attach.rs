@@ -72,7 +72,9 @@ fn raw_mode() -> Option<RawMode> {
     Some(RawMode(saved))
 }
 
-fn terminal_size() -> Option<(u16, u16)> {
+/// Our terminal's rows and columns, if stdin is one.
+pub fn terminal_size() -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain data; all-zero is valid.
     let mut size: libc::winsize = unsafe { std::mem::zeroed() };
     // SAFETY: TIOCGWINSZ fills a winsize we own.
     (unsafe { libc::ioctl(0, libc::TIOCGWINSZ, &mut size) } == 0)

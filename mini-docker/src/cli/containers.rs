@@ -237,7 +237,12 @@ fn start_container(
     attach: Option<UnixStream>,
 ) -> Result<i32> {
     let mut out = std::io::stdout();
-    match monitor::launch(&ctx.global, &container.id, attach, &mut out)? {
+    let size = if attach.is_some() && container.config.tty {
+        attach::terminal_size()
+    } else {
+        None
+    };
+    match monitor::launch(&ctx.global, &container.id, attach, size, &mut out)? {
         Started::Running { pid } => Ok(pid),
         Started::Failed { code, message } => Err(Failure {
             code,

@@ -10,7 +10,7 @@
 //! closes it and the monitor reads end-of-file: runc's way of telling "the
 //! command started" from "it never ran".
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd as _, RawFd};
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::Command;
@@ -33,9 +33,10 @@ pub struct Plan<'a> {
     pub process: &'a ProcessSpec,
     pub filter: Option<&'a ScmpFilterContext>,
     pub init: bool,
-    /// The container's stdin, stdout and stderr (a pty slave for `-t`).
-    pub stdio: [RawFd; 3],
-    pub tty: bool,
+    /// The container's stdin, stdout and stderr; `None` for `-t`, where
+    /// the child opens a pty in its own `/dev/pts` and sends the master to
+    /// the monitor over the channel.
+    pub stdio: Option<[RawFd; 3]>,
     pub errors: RawFd,
 }
 
@@ -51,7 +52,7 @@ pub fn run(plan: &Plan, mut channel: ns_demo::spawn::Channel) -> i32 {
         report(plan.errors, 125, &e.to_string());
         return 125;
     }
-    let (code, message) = match prepare(plan, &channel) {
+    let (code, message) = match prepare(plan, &mut channel) {
         Ok(()) if plan.init => {
             let errors = plan.errors;
             let result = ns_demo::init::run_with(
@@ -77,11 +78,27 @@ fn report(fd: RawFd, code: i32, message: &str) {
     unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
 }
 
-fn prepare(plan: &Plan, channel: &ns_demo::spawn::Channel) -> Result<()> {
+fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
     if plan.loopback {
         net_demo::attach::loopback_up()?;
     }
     setup::enter(&plan.fs)?;
+    let stdio = match plan.stdio {
+        Some(fds) => fds,
+        None => {
+            let (master, slave) = setup::console()?;
+            channel
+                .send_fd(master.as_raw_fd())
+                .map_err(|e| Error::io("sending the pty to the monitor", e))?;
+            // The monitor sizes the terminal before the command sees it.
+            if !matches!(channel.recv(), Ok(true)) {
+                return Err(Error::Usage("the monitor exited during start".into()));
+            }
+            // Kept open until exec (close-on-exec), then the dup2 copies remain.
+            let slave = std::os::fd::IntoRawFd::into_raw_fd(slave);
+            [slave; 3]
+        }
+    };
     chroot_demo::error::step(format!("hostname {}", plan.hostname), || {
         nix::unistd::sethostname(plan.hostname)
     })?;
@@ -100,7 +117,7 @@ fn prepare(plan: &Plan, channel: &ns_demo::spawn::Channel) -> Result<()> {
         return Err(Error::Usage("the monitor exited during start".into()));
     }
     tracing::info!(target: "explain", "exec {}", plan.process.args.join(" "));
-    stdio(plan)
+    set_stdio(stdio, plan.stdio.is_none())
 }
 
 /// Privileges down to the container's, in the only order that works (see
@@ -134,15 +151,15 @@ pub fn drop_privileges(p: &ProcessSpec, filter: Option<&ScmpFilterContext>) -> R
 /// The container's stdio on 0, 1, 2 — last, so no narration lands in the
 /// container's log. With `-t` the pty becomes the controlling terminal of a
 /// new session.
-fn stdio(plan: &Plan) -> Result<()> {
+fn set_stdio(stdio: [RawFd; 3], tty: bool) -> Result<()> {
     let _ = nix::unistd::setsid();
-    if plan.tty {
+    if tty {
         // SAFETY: TIOCSCTTY takes an integer; the slave is a terminal.
-        if unsafe { libc::ioctl(plan.stdio[0], libc::TIOCSCTTY, 0) } < 0 {
+        if unsafe { libc::ioctl(stdio[0], libc::TIOCSCTTY, 0) } < 0 {
             return Err(Error::io("TIOCSCTTY", std::io::Error::last_os_error()));
         }
     }
-    for (target, fd) in plan.stdio.iter().enumerate() {
+    for (target, fd) in stdio.iter().enumerate() {
         // SAFETY: duplicates descriptors this process holds.
         if unsafe { libc::dup2(*fd, target as RawFd) } < 0 {
             return Err(Error::io("dup2", std::io::Error::last_os_error()));

@@ -67,6 +67,7 @@ pub fn launch(
     global: &[OsString],
     id: &str,
     attach: Option<UnixStream>,
+    tty_size: Option<(u16, u16)>,
     narration: &mut dyn Write,
 ) -> Result<Started> {
     let (reader, writer) = std::io::pipe().map_err(|e| Error::io("pipe", e))?;
@@ -80,6 +81,9 @@ pub fn launch(
         .stdin(Stdio::null())
         .stdout(writer)
         .stderr(writer_err);
+    if let Some((rows, cols)) = tty_size {
+        command.arg("--tty-size").arg(format!("{rows}x{cols}"));
+    }
     let attach_fd = attach.map(|s| s.into_raw_fd());
     if let Some(fd) = attach_fd {
         command.arg("--attach-fd").arg("3");
@@ -134,7 +138,13 @@ pub fn launch(
 }
 
 /// The monitor process's `main`: returns its exit code.
-pub fn main(store: Store, containers: Containers, id: &str, attach: Option<RawFd>) -> i32 {
+pub fn main(
+    store: Store,
+    containers: Containers,
+    id: &str,
+    attach: Option<RawFd>,
+    tty_size: Option<&str>,
+) -> i32 {
     let clients = attach
         // SAFETY: the launcher passed us this descriptor and nothing else owns it.
         .map(|fd| vec![Client::new(unsafe { UnixStream::from_raw_fd(fd) })])
@@ -146,6 +156,10 @@ pub fn main(store: Store, containers: Containers, id: &str, attach: Option<RawFd
             return 1;
         }
     };
+    monitor.tty_size = tty_size.and_then(|s| {
+        let (rows, cols) = s.split_once('x')?;
+        Some((rows.parse().ok()?, cols.parse().ok()?))
+    });
     let code = monitor.supervise();
     monitor.tear_down();
     code
@@ -194,6 +208,8 @@ struct Monitor {
     signals: SignalFd,
     log: logs::Writer,
     reported: bool,
+    /// The attaching terminal's size, for the pty before the command starts.
+    tty_size: Option<(u16, u16)>,
 }
 
 /// One run of the container's process.
@@ -253,6 +269,7 @@ impl Monitor {
             signals,
             log,
             reported: false,
+            tty_size: None,
         })
     }
 
@@ -371,7 +388,6 @@ impl Monitor {
             fs: Filesystem {
                 rootfs: &rootfs,
                 dir: &dir,
-                console: stdio.console.clone(),
                 privileged: c.host_config.privileged,
                 readonly: c.host_config.readonly_rootfs,
             },
@@ -381,7 +397,6 @@ impl Monitor {
             filter: filter.as_ref(),
             init: c.host_config.init,
             stdio: stdio.child_fds(),
-            tty: c.config.tty,
             errors: errors_write.as_raw_fd(),
         };
         let spawned = ns_demo::spawn::spawn(&kinds, |channel| child::run(&plan, channel));
@@ -389,13 +404,27 @@ impl Monitor {
         drop(errors_write);
         let mut spawned = spawned.map_err(|e| fail(e.into()))?;
         let pid = spawned.pid;
-        let (outputs, master, stdin) = stdio.keep_parent_ends();
+        let (mut outputs, mut master, mut stdin) = stdio.keep_parent_ends();
         if let Err(e) = self.cgroup.add(pid) {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
             return Err(fail(e.into()));
         }
         let _ = spawned.channel.send();
+        if c.config.tty {
+            // The pty master, opened by the container in its /dev/pts.
+            if let Ok(Some(fd)) = spawned.channel.recv_fd() {
+                if let Some((rows, cols)) = self.tty_size {
+                    set_window_size(fd.as_raw_fd(), rows, cols);
+                }
+                // The size is set: the container may go on.
+                let _ = spawned.channel.send();
+                set_nonblocking(fd.as_raw_fd());
+                master = Some(fd.as_raw_fd());
+                stdin = fd.try_clone().ok();
+                outputs = vec![(fd, 0)];
+            }
+        }
         let mut message = Vec::new();
         let _ = File::from(errors_read).read_to_end(&mut message);
         if !message.is_empty() {
@@ -613,14 +642,7 @@ fn handle_frame(run: &mut Run, config: &Container, kind: stream::Kind, payload: 
                 .filter_map(|p| p.parse::<u16>().ok());
             if let (Some(master), Some(rows), Some(cols)) = (run.master, parts.next(), parts.next())
             {
-                let size = libc::winsize {
-                    ws_row: rows,
-                    ws_col: cols,
-                    ws_xpixel: 0,
-                    ws_ypixel: 0,
-                };
-                // SAFETY: TIOCSWINSZ reads a winsize we own.
-                unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &size) };
+                set_window_size(master, rows, cols);
             }
         }
         stream::Kind::Signal => {
@@ -712,31 +734,21 @@ pub fn online_cpus() -> usize {
 
 /// The container's stdio as created by the monitor: the child's ends and
 /// the ends the monitor keeps.
+/// Empty for `-t`: the container makes its pty itself.
 struct Stdio3 {
     child: Vec<OwnedFd>,
     parent_outputs: Vec<(OwnedFd, usize)>,
-    master: Option<OwnedFd>,
     stdin: Option<OwnedFd>,
-    console: Option<std::path::PathBuf>,
 }
 
 impl Stdio3 {
     fn new(tty: bool, open_stdin: bool) -> Result<Self> {
         let sys = |step: &str, e| Error::System(chroot_demo::Error::sys(step, e));
         if tty {
-            let pty = nix::pty::openpty(None, None).map_err(|e| sys("openpty", e))?;
-            for fd in [&pty.master, &pty.slave] {
-                set_cloexec(fd.as_raw_fd());
-            }
-            set_nonblocking(pty.master.as_raw_fd());
-            let console = nix::unistd::ttyname(&pty.slave).map_err(|e| sys("ttyname", e))?;
-            let slave = pty.slave;
             return Ok(Stdio3 {
-                child: vec![slave],
+                child: Vec::new(),
                 parent_outputs: Vec::new(),
-                master: Some(pty.master),
                 stdin: None,
-                console: Some(console),
             });
         }
         let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| sys("pipe", e));
@@ -753,35 +765,34 @@ impl Stdio3 {
         Ok(Stdio3 {
             child: vec![stdin_child, out_w, err_w],
             parent_outputs: vec![(out_r, 0), (err_r, 1)],
-            master: None,
             stdin: stdin_parent,
-            console: None,
         })
     }
 
-    fn child_fds(&self) -> [RawFd; 3] {
-        let fd = |i: usize| self.child[i.min(self.child.len() - 1)].as_raw_fd();
-        [fd(0), fd(1), fd(2)]
+    fn child_fds(&self) -> Option<[RawFd; 3]> {
+        match self.child.as_slice() {
+            [a, b, c] => Some([a.as_raw_fd(), b.as_raw_fd(), c.as_raw_fd()]),
+            _ => None,
+        }
     }
 
     /// Closes the child's ends (the container has its copies) and returns
-    /// (outputs, pty master, stdin writer).
+    /// (outputs, pty master, stdin writer); the pty comes later for `-t`.
     fn keep_parent_ends(self) -> (Vec<(OwnedFd, usize)>, Option<RawFd>, Option<OwnedFd>) {
         drop(self.child);
-        match self.master {
-            Some(master) => {
-                let raw = master.as_raw_fd();
-                let writer = master.try_clone().ok();
-                (vec![(master, 0)], Some(raw), writer)
-            }
-            None => (self.parent_outputs, None, self.stdin),
-        }
+        (self.parent_outputs, None, self.stdin)
     }
 }
 
-fn set_cloexec(fd: RawFd) {
-    // SAFETY: fcntl on a descriptor we own.
-    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+fn set_window_size(master: RawFd, rows: u16, cols: u16) {
+    let size = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize we own.
+    unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &size) };
 }
 
 fn set_nonblocking(fd: RawFd) {

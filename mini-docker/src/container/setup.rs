@@ -13,8 +13,8 @@
 //! 5. mask `/proc/kcore` & co., make `/proc/sys` & co. read-only;
 //! 6. the root read-only for `--read-only`.
 
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::{symlink, OpenOptionsExt as _};
+use std::path::Path;
 
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
@@ -82,8 +82,6 @@ pub struct Filesystem<'a> {
     pub rootfs: &'a Rootfs,
     /// The container's directory: `hosts`, `hostname`, `resolv.conf`.
     pub dir: &'a Path,
-    /// The pty slave bound to `/dev/console` with `-t`.
-    pub console: Option<PathBuf>,
     pub privileged: bool,
     pub readonly: bool,
 }
@@ -138,7 +136,7 @@ pub fn enter(fs: &Filesystem) -> Result<()> {
         "mount -t sysfs -o ro sysfs /sys".into(),
     )?;
 
-    dev(root, fs.console.as_deref())?;
+    dev(root)?;
     etc_files(root, fs.dir)?;
 
     chroot_demo::root::pivot_root(root)?;
@@ -152,7 +150,7 @@ pub fn enter(fs: &Filesystem) -> Result<()> {
 }
 
 /// `/dev`: a tmpfs holding only what a container needs.
-fn dev(root: &Path, console: Option<&Path>) -> Result<()> {
+fn dev(root: &Path) -> Result<()> {
     let dev = scope::resolve(root, Path::new("/dev"))?;
     mkdir_p(&dev)?;
     mnt(
@@ -221,16 +219,39 @@ fn dev(root: &Path, console: Option<&Path>) -> Result<()> {
         let path = dev.join(link);
         symlink(target, &path).map_err(|e| Error::io(&path, e))?;
     }
-    if let Some(slave) = console {
-        let target = dev.join("console");
-        std::fs::write(&target, b"").map_err(|e| Error::io(&target, e))?;
-        bind(
-            slave,
-            &target,
-            &format!("mount --bind {} /dev/console", slave.display()),
-        )?;
-    }
     Ok(())
+}
+
+/// `-t`: a pty from the container's own `/dev/pts` (so `tty` names a path
+/// that exists inside), its slave also bound to `/dev/console`. Returns
+/// (master, slave); the master goes to the monitor.
+pub fn console() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use nix::fcntl::OFlag;
+    let sys = |step: &str, e| Error::System(chroot_demo::Error::sys(step, e));
+    tracing::info!(target: "explain", "open /dev/ptmx; mount --bind /dev/pts/N /dev/console");
+    let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .map_err(|e| sys("open /dev/ptmx", e))?;
+    nix::pty::grantpt(&master).map_err(|e| sys("grantpt", e))?;
+    nix::pty::unlockpt(&master).map_err(|e| sys("unlockpt", e))?;
+    let name = nix::pty::ptsname_r(&master).map_err(|e| sys("ptsname", e))?;
+    let slave: std::os::fd::OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(&name)
+        .map_err(|e| Error::io(&name, e))?
+        .into();
+    let target = Path::new("/dev/console");
+    std::fs::write(target, b"").map_err(|e| Error::io(target, e))?;
+    bind(
+        Path::new(&name),
+        target,
+        &format!("mount --bind {name} /dev/console"),
+    )?;
+    use std::os::fd::{FromRawFd as _, IntoRawFd as _};
+    // SAFETY: into_raw_fd gives up ownership of the master; we take it.
+    let master = unsafe { std::os::fd::OwnedFd::from_raw_fd(master.into_raw_fd()) };
+    Ok((master, slave))
 }
 
 fn bind(source: &Path, target: &Path, shown: &str) -> Result<()> {
