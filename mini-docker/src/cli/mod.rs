@@ -124,16 +124,6 @@ enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
-    /// The per-container monitor (started by `start`/`run`).
-    #[command(hide = true)]
-    Monitor {
-        id: String,
-        #[arg(long)]
-        attach_fd: Option<i32>,
-        /// ROWSxCOLS of the attaching terminal.
-        #[arg(long)]
-        tty_size: Option<String>,
-    },
 }
 
 #[derive(Subcommand)]
@@ -373,22 +363,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Logout(args) => registry::logout(&ctx, &args),
         Command::Save(args) | Command::Image(ImageCommand::Save(args)) => images::save(&ctx, &args),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => images::load(&ctx, &args),
-        Command::Monitor {
-            id,
-            attach_fd,
-            tty_size,
-        } => {
-            let Context {
-                store, containers, ..
-            } = ctx;
-            Ok(mini_docker::container::monitor::main(
-                store,
-                containers,
-                &id,
-                attach_fd,
-                tty_size.as_deref(),
-            ))
-        }
         Command::Container(c) => container_command(&ctx, c),
         Command::Run(a) => containers::run(&ctx, &a),
         Command::Create(a) => containers::create(&ctx, &a),

@@ -1,6 +1,7 @@
 //! The monitor: one small process per running container (conmon's role).
 //!
-//! `start` launches it as `mini-docker monitor ID` in a session of its own,
+//! `start` launches it as `mini-docker-monitor ID` (the binary beside
+//! `mini-docker`) in a session of its own,
 //! so it outlives the command that started it. It creates the container's
 //! cgroup, clones the container (a direct child, so the container can die
 //! with it through `PR_SET_PDEATHSIG`), holds the container's stdio (pipes,
@@ -72,11 +73,12 @@ pub fn launch(
 ) -> Result<Started> {
     let (reader, writer) = std::io::pipe().map_err(|e| Error::io("pipe", e))?;
     let writer_err = writer.try_clone().map_err(|e| Error::io("pipe", e))?;
-    let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
-    let mut command = Command::new(exe);
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::io("/proc/self/exe", e))?
+        .with_file_name("mini-docker-monitor");
+    let mut command = Command::new(&exe);
     command
         .args(global)
-        .arg("monitor")
         .arg(id)
         .stdin(Stdio::null())
         .stdout(writer)
@@ -111,7 +113,7 @@ pub fn launch(
         unsafe { libc::close(fd) };
     }
     drop(command);
-    spawned.map_err(|e| Error::io("starting the monitor", e))?;
+    spawned.map_err(|e| Error::io(&exe, e))?;
     for line in BufReader::new(reader).lines() {
         let line = line.map_err(|e| Error::io("monitor status", e))?;
         let Some(status) = line.strip_prefix(STATUS) else {
@@ -400,7 +402,6 @@ impl Monitor {
             errors: errors_write.as_raw_fd(),
         };
         let spawned = ns_demo::spawn::spawn(&kinds, |channel| child::run(&plan, channel));
-        drop(plan);
         drop(errors_write);
         let mut spawned = spawned.map_err(|e| fail(e.into()))?;
         let pid = spawned.pid;
@@ -447,6 +448,7 @@ impl Monitor {
         if !self.reported {
             status(&format!("running {pid}"));
             self.reported = true;
+            shed_start_up_memory();
         }
         Ok(Run {
             pid,
@@ -782,6 +784,55 @@ impl Stdio3 {
         drop(self.child);
         (self.parent_outputs, None, self.stdin)
     }
+}
+
+/// A monitor lives as long as its container, but most of what it touched
+/// served the start (argument parsing, the image, the seccomp compiler).
+/// Those pages are dropped from its resident set: the free heap goes back
+/// to the kernel, and read-only file pages (code, constants) are unmapped
+/// from this process — they stay in the page cache and fault back in on
+/// the rare path that needs them. This is what keeps a monitor's RSS near
+/// conmon's.
+fn shed_start_up_memory() {
+    // SAFETY: malloc_trim only returns free memory.
+    unsafe { libc::malloc_trim(0) };
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    // Each mapping: a header line, then "Key: value kB" lines.
+    let mut candidate: Option<(usize, usize)> = None;
+    let drop_candidate = |c: Option<(usize, usize)>| {
+        if let Some((start, end)) = c {
+            // SAFETY: a mapping of ours whose pages are all clean copies of
+            // a file (no private, anonymous or dirty page): MADV_DONTNEED
+            // only makes them fault in again from the page cache.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        }
+    };
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if let Some((start, end)) = first.split_once('-') {
+            drop_candidate(candidate.take());
+            let perms = fields.next().unwrap_or_default();
+            let inode = fields.nth(2).unwrap_or("0");
+            let parsed = (
+                usize::from_str_radix(start, 16),
+                usize::from_str_radix(end, 16),
+            );
+            if let (Ok(start), Ok(end)) = parsed {
+                if inode != "0" && !perms.contains('w') && perms.ends_with('p') {
+                    candidate = Some((start, end));
+                }
+            }
+        } else if matches!(first, "Private_Dirty:" | "Anonymous:" | "Shared_Dirty:")
+            && fields.next() != Some("0")
+        {
+            // Written once (relocations made read-only afterwards): keep.
+            candidate = None;
+        }
+    }
+    drop_candidate(candidate);
 }
 
 fn set_window_size(master: RawFd, rows: u16, cols: u16) {
