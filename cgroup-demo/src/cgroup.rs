@@ -86,6 +86,45 @@ impl Driver {
         }
     }
 
+    /// Pays, ahead of time, the cost of the next cgroup migration. On v1
+    /// the first move of a process into a cgroup waits for an RCU grace
+    /// period (the kernel's `cgroup_threadgroup_rwsem` switching to its
+    /// writer mode): 5–20 ms on a small VM, more than the rest of a
+    /// container start. Moving this process into the cgroup it is already
+    /// in takes the same lock, and for about one more grace period
+    /// afterwards further moves are immediate. A caller that will soon move
+    /// a container's first process runs this on a thread of its own, so the
+    /// wait overlaps with its other work. Nothing changes for the caller.
+    pub fn prime_migration(&self) {
+        let Driver::V1 { roots } = self else {
+            return;
+        };
+        let Some(root) = roots.get("pids").or_else(|| roots.values().next()) else {
+            return;
+        };
+        let controller = root
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let Ok(own) = std::fs::read_to_string("/proc/self/cgroup") else {
+            return;
+        };
+        let path = own.lines().find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == controller)
+                .then(|| path.trim_start_matches('/').to_string())
+        });
+        if let Some(path) = path {
+            let _ = std::fs::write(
+                root.join(path).join("cgroup.procs"),
+                std::process::id().to_string(),
+            );
+        }
+    }
+
     /// A handle on an existing cgroup (nothing is checked or created).
     pub fn open(&self, path: impl AsRef<Path>) -> Cgroup {
         let path = path
@@ -445,7 +484,9 @@ impl Cgroup {
         for child in self.children()? {
             child.destroy()?;
         }
-        if self.dirs().iter().any(|d| d.exists()) {
+        // An empty cgroup (the usual case: its processes have exited) needs
+        // no freeze-kill-thaw round.
+        if !self.processes()?.is_empty() {
             self.kill_all()?;
         }
         self.remove()

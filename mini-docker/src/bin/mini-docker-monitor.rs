@@ -31,6 +31,8 @@ fn main() {
         std::process::exit(2);
     };
     narrate::init(explain);
+    // A daemon holds no directory of whoever started it.
+    let _ = std::env::set_current_dir("/");
     let opened = Store::open(&root)
         .and_then(|store| Ok((store, Containers::open(&root, &runroot.join("containers"))?)));
     let code = match opened {

@@ -151,9 +151,14 @@ pub fn attach(socket: UnixStream, options: &Options) -> Result<Ended> {
                 let _ = stderr.flush();
             }
             Ok(Some((Kind::Exit, code))) => {
+                // The monitor closes the connection once it has recorded
+                // the exit and cleaned up: wait for that, so the state is
+                // final when we return.
+                let mut rest = Vec::new();
+                let _ = reader.read_to_end(&mut rest);
                 return Ok(Ended::Exited(
                     String::from_utf8_lossy(&code).parse().unwrap_or(125),
-                ))
+                ));
             }
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => {

@@ -271,19 +271,9 @@ fn client_options(c: &Container, attach_stdin: bool, sig_proxy: bool) -> Result<
 
 /// Follows an attachment to its end: the container's exit code, 0 when
 /// the user detached.
-fn follow(
-    ctx: &Context,
-    c: &Container,
-    socket: UnixStream,
-    options: &attach::Options,
-) -> Result<i32> {
+fn follow(socket: UnixStream, options: &attach::Options) -> Result<i32> {
     match attach::attach(socket, options)? {
-        Ended::Exited(code) => {
-            if c.host_config.auto_remove {
-                lifecycle::wait_for_monitor(&ctx.containers, &c.id, Duration::from_secs(10));
-            }
-            Ok(code)
-        }
+        Ended::Exited(code) => Ok(code),
         Ended::Detached => {
             eprintln!("read escape sequence");
             Ok(0)
@@ -292,7 +282,19 @@ fn follow(
     }
 }
 
+/// Starts the v1 cgroup migration's grace-period wait now, on a thread of
+/// its own, so that it overlaps with creating the container and launching
+/// the monitor (see `Driver::prime_migration`).
+fn prime_cgroup_migration() {
+    std::thread::spawn(|| {
+        if let Ok(driver) = cgroup_demo::Driver::for_host() {
+            driver.prime_migration();
+        }
+    });
+}
+
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    prime_cgroup_migration();
     let container = create_container(ctx, &args.create, !args.detach)?;
     if args.detach {
         start_container(ctx, &container, None)?;
@@ -302,7 +304,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let (client, monitor_end) = UnixStream::pair()?;
     start_container(ctx, &container, Some(monitor_end))?;
     let options = client_options(&container, args.create.interactive, args.sig_proxy)?;
-    follow(ctx, &container, client, &options)
+    follow(client, &options)
 }
 
 #[derive(Args, Debug)]
@@ -340,7 +342,7 @@ pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
             let (client, monitor_end) = UnixStream::pair()?;
             start_container(ctx, &c, Some(monitor_end))?;
             let options = client_options(&c, args.interactive, true)?;
-            follow(ctx, &c, client, &options)
+            follow(client, &options)
         })();
         match result {
             Ok(code) if args.attach => return Ok(code),
@@ -380,7 +382,7 @@ pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
     let socket = UnixStream::connect(ctx.containers.socket(&c.id))
         .context("connecting to the container's monitor")?;
     let options = client_options(&c, !args.no_stdin && c.config.open_stdin, args.sig_proxy)?;
-    follow(ctx, &c, socket, &options)
+    follow(socket, &options)
 }
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, as `ps` words it.

@@ -320,20 +320,24 @@ pub fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     // Runtime state (locks, sockets of running containers) lives here.
-    std::fs::create_dir_all(&cli.runroot)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", cli.runroot.display()))?;
+    // Absolute, because the monitor (which gets them too) works from `/`.
+    let (root, runroot) = (
+        std::path::absolute(&cli.root)?,
+        std::path::absolute(&cli.runroot)?,
+    );
+    std::fs::create_dir_all(&runroot).map_err(|e| anyhow::anyhow!("{}: {e}", runroot.display()))?;
     let mut global: Vec<OsString> = vec![
         "--root".into(),
-        cli.root.clone().into(),
+        root.clone().into(),
         "--runroot".into(),
-        cli.runroot.clone().into(),
+        runroot.clone().into(),
     ];
     if cli.explain {
         global.push("--explain".into());
     }
     let ctx = Context {
-        store: Store::open(&cli.root)?,
-        containers: Containers::open(&cli.root, &cli.runroot.join("containers"))?,
+        store: Store::open(&root)?,
+        containers: Containers::open(&root, &runroot.join("containers"))?,
         global,
     };
     match cli.command {

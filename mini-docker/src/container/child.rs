@@ -40,18 +40,10 @@ pub struct Plan<'a> {
     pub errors: RawFd,
 }
 
-/// The child's body: waits for the monitor's go-ahead (it is in its cgroup
-/// by then), prepares, and execs. Returns only on failure.
+/// The child's body: prepares its filesystem, waits for the monitor's
+/// go-ahead (it is in its cgroup by then), drops privileges and execs.
+/// Returns only on failure.
 pub fn run(plan: &Plan, mut channel: ns_demo::spawn::Channel) -> i32 {
-    if !matches!(channel.recv(), Ok(true)) {
-        return 125;
-    }
-    // Now that the monitor has put us in the container's cgroup: a cgroup
-    // namespace rooted there, so `/proc/self/cgroup` shows `/`.
-    if let Err(e) = ns_demo::spawn::unshare(&[ns_demo::Kind::Cgroup]) {
-        report(plan.errors, 125, &e.to_string());
-        return 125;
-    }
     let (code, message) = match prepare(plan, &mut channel) {
         Ok(()) if plan.init => {
             let errors = plan.errors;
@@ -83,6 +75,15 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
         net_demo::attach::loopback_up()?;
     }
     setup::enter(&plan.fs)?;
+    // The filesystem was built while the monitor moved us into the
+    // container's cgroup (on v1 that move waits for an RCU grace period,
+    // the slowest step of a start); from here on the limits must hold.
+    if !matches!(channel.recv(), Ok(true)) {
+        return Err(Error::Usage("the monitor exited during start".into()));
+    }
+    // A cgroup namespace rooted at the container's cgroup, so that
+    // `/proc/self/cgroup` shows `/`.
+    ns_demo::spawn::unshare(&[ns_demo::Kind::Cgroup])?;
     let stdio = match plan.stdio {
         Some(fds) => fds,
         None => {

@@ -212,6 +212,12 @@ struct Monitor {
     reported: bool,
     /// The attaching terminal's size, for the pty before the command starts.
     tty_size: Option<(u16, u16)>,
+    /// The running container's mount namespace, held open. Tearing down a
+    /// mount namespace waits for an RCU grace period; without this
+    /// reference the container's last process would wait for it before its
+    /// exit status could be collected. Held, the wait happens when the
+    /// monitor lets go — after the clients have their answer.
+    mount_ns: Option<File>,
 }
 
 /// One run of the container's process.
@@ -272,6 +278,7 @@ impl Monitor {
             log,
             reported: false,
             tty_size: None,
+            mount_ns: None,
         })
     }
 
@@ -331,6 +338,8 @@ impl Monitor {
             if !runtime.is_ok_and(|r| r.state.restarting) {
                 return 0;
             }
+            self.clients.clear();
+            self.mount_ns = None;
             std::thread::sleep(delay);
             delay = (delay * 2).min(Duration::from_secs(10));
             let _ = self
@@ -405,11 +414,16 @@ impl Monitor {
         drop(errors_write);
         let mut spawned = spawned.map_err(|e| fail(e.into()))?;
         let pid = spawned.pid;
+        self.mount_ns = File::open(format!("/proc/{pid}/ns/mnt")).ok();
         let (mut outputs, mut master, mut stdin) = stdio.keep_parent_ends();
         if let Err(e) = self.cgroup.add(pid) {
+            // Perhaps the child already failed (and exited): its reason
+            // is the better one.
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
-            return Err(fail(e.into()));
+            let mut message = Vec::new();
+            let _ = File::from(errors_read).read_to_end(&mut message);
+            return Err(child_error(&message).unwrap_or_else(|| fail(e.into())));
         }
         let _ = spawned.channel.send();
         if c.config.tty {
@@ -428,11 +442,9 @@ impl Monitor {
         }
         let mut message = Vec::new();
         let _ = File::from(errors_read).read_to_end(&mut message);
-        if !message.is_empty() {
+        if let Some(error) = child_error(&message) {
             let _ = waitpid(pid, None);
-            let text = String::from_utf8_lossy(&message);
-            let (code, why) = text.split_once('\0').unwrap_or(("125", &text));
-            return Err((code.parse().unwrap_or(125), why.to_string()));
+            return Err(error);
         }
         let _ = self.containers.update(&c.id, |r| {
             r.state.status = "running".into();
@@ -601,9 +613,12 @@ impl Monitor {
         }
     }
 
+    /// Tells the clients the exit code. They stay connected until the
+    /// monitor is done (end-of-file then means "state final, clean-up and
+    /// `--rm` done"), except across a restart, where the session ends.
     fn broadcast_exit(&mut self, code: i32) {
         let text = code.to_string();
-        for mut c in self.clients.drain(..) {
+        for c in &mut self.clients {
             let _ = stream::write_frame(&mut c.stream, stream::Kind::Exit, text.as_bytes());
         }
     }
@@ -622,6 +637,7 @@ impl Monitor {
             let _lock = self.containers.lock(&self.config.id);
             let _ = self.containers.remove_dir(&self.config.id);
         }
+        self.clients.clear();
     }
 }
 
@@ -784,6 +800,16 @@ impl Stdio3 {
         drop(self.child);
         (self.parent_outputs, None, self.stdin)
     }
+}
+
+/// What the child wrote on the error pipe: `code NUL message`.
+fn child_error(message: &[u8]) -> Option<(i32, String)> {
+    if message.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(message);
+    let (code, why) = text.split_once('\0').unwrap_or(("125", &text));
+    Some((code.parse().unwrap_or(125), why.to_string()))
 }
 
 /// A monitor lives as long as its container, but most of what it touched
