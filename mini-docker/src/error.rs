@@ -17,10 +17,12 @@ pub enum Error {
     /// missing blobs).
     #[error("{0}")]
     Corrupt(String),
-    #[error("{}: {source}", .path.display())]
+    /// (The cause is a plain field, not a `source`: the message already
+    /// carries it, and `{:#}` would print it twice.)
+    #[error("{}: {error}", .path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Layer(#[from] overlay_demo::Error),
@@ -34,10 +36,10 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }

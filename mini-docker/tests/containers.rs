@@ -901,6 +901,53 @@ fn cp_diff_commit_export() {
         !std::path::Path::new("/etc/host.txt").exists(),
         "wrote through a symlink onto the host"
     );
+    // The same into a running container (through its mount namespace).
+    ok(
+        &env,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "live",
+            "busybox",
+            "sh",
+            "-c",
+            "ln -s /etc /escape; exec sleep 1000",
+        ],
+    );
+    wait_until("the symlink", || {
+        md(&env, &["exec", "live", "test", "-L", "/escape"])
+            .status
+            .success()
+    });
+    let marker = format!("{}.txt", env.token());
+    let marked = env.path(&marker);
+    std::fs::write(&marked, "into the running one\n").unwrap();
+    ok(&env, &["cp", marked.to_str().unwrap(), "live:/escape/"]);
+    assert!(
+        !std::path::Path::new("/etc").join(&marker).exists(),
+        "wrote onto the host's /etc"
+    );
+    assert_eq!(
+        ok(&env, &["exec", "live", "cat", &format!("/etc/{marker}")]),
+        "into the running one\n"
+    );
+    ok(
+        &env,
+        &[
+            "cp",
+            "live:/escape/hostname",
+            out.join("from-live").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("from-live"))
+            .unwrap()
+            .trim(),
+        inspect(&env, "live", "{{.Config.Hostname}}"),
+        "the container's /etc/hostname, not the host's"
+    );
+    ok(&env, &["rm", "-f", "live"]);
     let err = fails(&env, &["cp", "work:/nothing", out.to_str().unwrap()], 1);
     assert!(err.contains("Could not find the file /nothing"), "{err}");
 

@@ -26,7 +26,19 @@ fn main() {
                 let Some(mut env) = TestEnv::root(&format!("lesson-{name}")) else {
                     return Ok(());
                 };
-                transcript::check_lesson(&path, &mut env)?;
+                // A failed step leaves its containers and demos running: the
+                // mismatch is the news, the clean-up that follows is not.
+                if let Err(mismatch) = transcript::check_lesson(&path, &mut env) {
+                    let leftovers = env.leaks();
+                    drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+                        || env.assert_no_leaks(),
+                    )));
+                    return Err(format!(
+                        "{mismatch}\n(cleaned up after the failure: {leftovers:?})"
+                    )
+                    .into());
+                }
+                env.assert_no_leaks();
                 Ok(())
             })
         })

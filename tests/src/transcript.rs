@@ -19,7 +19,8 @@
 //! Each lesson runs as root in a fresh directory, its blocks in order and its
 //! commands one `bash -c` each, with the workspace's binaries first in `PATH`
 //! and mini-docker's state in that directory (`MINI_DOCKER_ROOT`,
-//! `MINI_DOCKER_RUNROOT`) instead of `/var/lib/mini-docker`.
+//! `MINI_DOCKER_RUNROOT`) instead of `/var/lib/mini-docker`, with its
+//! containers' cgroups under a parent named after the test's token.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -143,6 +144,10 @@ fn run(env: &TestEnv, command: &str) -> Result<Vec<String>, String> {
             .env("PATH", path)
             .env("MINI_DOCKER_ROOT", env.path("mini-docker"))
             .env("MINI_DOCKER_RUNROOT", env.path("mini-docker-run"))
+            .env(
+                "MINI_DOCKER_CGROUP_PARENT",
+                format!("mini-docker-{}", env.token()),
+            )
             .stdin(Stdio::null())
             .stdout(writer.try_clone().map_err(|e| e.to_string())?)
             .stderr(writer);
@@ -185,8 +190,8 @@ fn run(env: &TestEnv, command: &str) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
-/// The workspace binaries a lesson's commands call (`chroot-demo`, …,
-/// `mini-docker`): they name what they create after themselves.
+/// The lesson binaries a lesson's commands call (`chroot-demo`, …): they
+/// name what they create after themselves.
 pub fn binaries_used(steps: &[Step]) -> Vec<String> {
     let mut found: Vec<String> = steps
         .iter()
@@ -194,7 +199,9 @@ pub fn binaries_used(steps: &[Step]) -> Vec<String> {
             s.command
                 .split(|c: char| c.is_whitespace() || c == ';' || c == '&')
         })
-        .filter(|w| w.ends_with("-demo") || *w == "mini-docker")
+        // mini-docker's resources carry the test's token (its state root,
+        // its cgroup parent), so only the demos need watching by name.
+        .filter(|w| w.ends_with("-demo"))
         .map(str::to_string)
         .collect();
     found.sort();

@@ -6,6 +6,7 @@
 //! its exit code becomes ours, so an exec costs two forks and the joins.
 
 use std::os::fd::AsRawFd as _;
+use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
@@ -80,11 +81,6 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     if let Some(w) = &args.workdir {
         process.cwd = w.clone();
     }
-    if let Some(user) = &args.user {
-        let files = |rel: &str| std::fs::read_to_string(format!("{root}/{rel}")).ok();
-        let (uid, gid, groups) = spec::resolve_user(user, &files)?;
-        (process.uid, process.gid, process.additional_gids) = (uid, gid, groups);
-    }
     if args.privileged {
         process.capabilities = security::capabilities(&[], &[], true)?;
         process.seccomp = false;
@@ -108,6 +104,7 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     let handles = ns_demo::join::open(target, &kinds)?;
     let detach = args.detach;
     let interactive = args.interactive;
+    let user = args.user.clone();
 
     let body = move || -> i32 {
         let fail = |code: i32, message: String| {
@@ -125,6 +122,17 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
             return fail(125, "entering the container's root".into());
         }
         drop(root_dir);
+        // `-u` is looked up in the container's own /etc/passwd, now that
+        // `/` is the container's.
+        if let Some(user) = &user {
+            let files = |rel: &str| std::fs::read_to_string(Path::new("/").join(rel)).ok();
+            match spec::resolve_user(user, &files) {
+                Ok((uid, gid, groups)) => {
+                    (process.uid, process.gid, process.additional_gids) = (uid, gid, groups)
+                }
+                Err(e) => return fail(125, e.to_string()),
+            }
+        }
         // Entering a PID namespace applies to children only: fork once more.
         let grandchild = chroot_demo::process::spawn(|| {
             if detach || !interactive {

@@ -116,7 +116,7 @@ impl Containers {
             match read_json::<Container>(&entry.path().join("config.json")) {
                 Ok(c) => out.push(c),
                 // Removed while we looked: not there any more.
-                Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
+                Err(Error::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }

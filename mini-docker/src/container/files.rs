@@ -62,32 +62,54 @@ pub fn diff(store: &Store, containers: &Containers, c: &Container) -> Result<Vec
         .collect())
 }
 
-/// Runs `f` with the container's root filesystem as a host path: through
-/// `/proc/PID/root` while it runs, else mounted in a private mount
-/// namespace of a child process (`f` then runs in that child; its error
-/// comes back as text).
-pub fn with_root(
+/// A child process working inside a container's root filesystem (see
+/// [`in_root`]); [`wait`](Self::wait) collects its verdict.
+#[derive(Debug)]
+pub struct InRoot {
+    pid: nix::unistd::Pid,
+    errors: std::io::PipeReader,
+}
+
+impl InRoot {
+    pub fn wait(mut self) -> Result<()> {
+        let code = chroot_demo::process::wait(self.pid)?.code();
+        let mut message = String::new();
+        let _ = self.errors.read_to_string(&mut message);
+        match (code, message.is_empty()) {
+            (0, _) => Ok(()),
+            (_, true) => Err(Error::Usage(format!("exited with {code}"))),
+            (_, false) => Err(Error::Usage(message)),
+        }
+    }
+}
+
+/// Runs `f` in a child process whose `/` is the container's root, so that
+/// every path — symlinks included — resolves as it would inside the
+/// container and nothing can lead out to the host's files. A running
+/// container's mount namespace is joined (`setns`, then `chroot` to its
+/// root); a stopped container's overlay is mounted in a private mount
+/// namespace of the child's own. The caller talks to `f` through pipes
+/// and then [`InRoot::wait`]s.
+pub fn in_root(
     store: &Store,
     containers: &Containers,
     c: &Container,
-    f: impl FnOnce(&Path) -> Result<()>,
-) -> Result<()> {
+    f: impl FnOnce() -> Result<()>,
+) -> Result<InRoot> {
     let runtime = containers.runtime(&c.id)?;
-    if is_running(&runtime) {
-        return f(Path::new(&format!(
-            "/proc/{}/root",
-            effective(&runtime).pid
-        )));
-    }
-    let fs = rootfs(store, containers, c)?;
-    let (mut reader, writer) = std::io::pipe().map_err(|e| Error::io("pipe", e))?;
-    let child = chroot_demo::process::spawn(move || {
-        let mut writer = writer;
-        let result = chroot_demo::root::new_mount_namespace()
-            .and_then(|()| chroot_demo::root::make_root_private())
-            .map_err(Error::from)
-            .and_then(|()| fs.mount())
-            .and_then(|()| f(&fs.merged));
+    let running = is_running(&runtime).then(|| effective(&runtime).pid);
+    let entry = match running {
+        Some(pid) => {
+            let root = format!("/proc/{pid}/root");
+            let handles =
+                ns_demo::join::open(nix::unistd::Pid::from_raw(pid), &[ns_demo::Kind::Mount])?;
+            Entry::Join(handles, File::open(&root).map_err(|e| Error::io(&root, e))?)
+        }
+        None => Entry::Mount(rootfs(store, containers, c)?),
+    };
+    let (errors, mut writer) = std::io::pipe().map_err(|e| Error::io("pipe", e))?;
+    let pid = chroot_demo::process::spawn(move || {
+        let result = enter(entry).and_then(|()| f());
         match result {
             Ok(()) => 0,
             Err(e) => {
@@ -96,14 +118,35 @@ pub fn with_root(
             }
         }
     })?;
-    let code = chroot_demo::process::wait(child)?.code();
-    let mut message = String::new();
-    let _ = reader.read_to_string(&mut message);
-    match code {
-        0 => Ok(()),
-        _ if message.is_empty() => Err(Error::Usage(format!("exited with {code}"))),
-        _ => Err(Error::Usage(message)),
+    Ok(InRoot { pid, errors })
+}
+
+/// How a child reaches a container's root.
+enum Entry {
+    Join(ns_demo::join::Handles, File),
+    Mount(Rootfs),
+}
+
+fn enter(entry: Entry) -> Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let root = match entry {
+        Entry::Join(handles, root) => {
+            handles.enter()?;
+            root
+        }
+        Entry::Mount(fs) => {
+            chroot_demo::root::new_mount_namespace()?;
+            chroot_demo::root::make_root_private()?;
+            fs.mount()?;
+            File::open(&fs.merged).map_err(|e| Error::io(&fs.merged, e))?
+        }
+    };
+    // SAFETY: fchdir on a directory descriptor we hold.
+    if unsafe { libc::fchdir(root.as_raw_fd()) } != 0 {
+        return Err(Error::io("fchdir", std::io::Error::last_os_error()));
     }
+    chroot_demo::root::chroot(Path::new("."))?;
+    Ok(())
 }
 
 /// Writes `dir` as a tar stream, staying on its filesystem (so `/proc`,
@@ -142,13 +185,137 @@ pub fn pack(path: &Path, name: &Path, out: impl Write) -> Result<()> {
     builder.finish().map_err(|e| Error::io(path, e))
 }
 
-/// `docker export`: the container's whole filesystem as a tarball.
-pub fn export(store: &Store, containers: &Containers, c: &Container, out: &Path) -> Result<()> {
-    let out = out.to_path_buf();
-    with_root(store, containers, c, move |root| {
-        let file = File::create(&out).map_err(|e| Error::io(&out, e))?;
-        pack(root, Path::new(""), std::io::BufWriter::new(file))
-    })
+/// `docker export`: the container's whole filesystem as a tarball,
+/// written to `out`.
+pub fn export(store: &Store, containers: &Containers, c: &Container, out: File) -> Result<()> {
+    in_root(store, containers, c, move || {
+        pack(Path::new("/"), Path::new(""), std::io::BufWriter::new(out))
+    })?
+    .wait()
+}
+
+/// Where a copied tree lands, by `docker cp`'s rules: into an existing
+/// directory under the source's name (or its contents, for `SRC/.`),
+/// otherwise under the destination's name in its parent directory. `dest`
+/// is as the user typed it; `src_is_dir` comes from the archive.
+pub fn landing(dest: &str, src_is_dir: bool) -> Result<(PathBuf, Option<PathBuf>)> {
+    let path = Path::new(dest);
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok((path.to_path_buf(), None)),
+        Ok(_) if src_is_dir => Err(Error::Usage(format!(
+            "cannot copy directory to file: {dest}"
+        ))),
+        Err(_) if dest.ends_with('/') && !src_is_dir => {
+            Err(Error::Usage(format!("{dest}: no such directory")))
+        }
+        _ => {
+            let parent = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !parent.is_dir() {
+                return Err(Error::Usage(format!(
+                    "{}: no such file or directory",
+                    parent.display()
+                )));
+            }
+            let name = path
+                .file_name()
+                .map(PathBuf::from)
+                .ok_or_else(|| Error::Usage(format!("{dest}: not a valid destination")))?;
+            Ok((parent.to_path_buf(), Some(name)))
+        }
+    }
+}
+
+/// Unpacks a `cp` archive at `dest` by [`landing`]'s rules, with lesson
+/// 4's hardened extraction. The archive's top entry is the copied file or
+/// directory — or, with `contents` (`SRC/.`), its entries are a
+/// directory's contents, which land in `dest` (created if missing).
+pub fn unpack_copy(archive: &[u8], dest: &str, contents: bool, same_owner: bool) -> Result<()> {
+    let options = overlay_demo::layer::ApplyOptions {
+        whiteouts: overlay_demo::layer::Whiteouts::Delete,
+        allow_devices: false,
+        same_owner,
+    };
+    if contents {
+        let dir = Path::new(dest);
+        if !dir.is_dir() {
+            std::fs::create_dir(dir).map_err(|e| Error::io(dir, e))?;
+        }
+        overlay_demo::layer::apply(archive, dir, options)?;
+        return Ok(());
+    }
+    let mut entries = tar::Archive::new(archive);
+    let first = entries
+        .entries()
+        .map_err(|e| Error::io(dest, e))?
+        .next()
+        .transpose()
+        .map_err(|e| Error::io(dest, e))?;
+    let Some(first) = first else {
+        return Ok(());
+    };
+    let top = first.path().map_err(|e| Error::io(dest, e))?.into_owned();
+    let src_is_dir = first.header().entry_type().is_dir();
+    let (dir, rename) = landing(dest, src_is_dir)?;
+    // Rename the top entry (and everything below it) when it lands under
+    // another name.
+    let renamed = match rename {
+        Some(name) if top.components().count() == 1 => {
+            let mut out = tar::Builder::new(Vec::new());
+            for entry in tar::Archive::new(archive)
+                .entries()
+                .map_err(|e| Error::io(dest, e))?
+            {
+                let mut entry = entry.map_err(|e| Error::io(dest, e))?;
+                let path = entry.path().map_err(|e| Error::io(dest, e))?.into_owned();
+                let rest = path.strip_prefix(&top).unwrap_or(&path);
+                let new = if rest.as_os_str().is_empty() {
+                    name.clone()
+                } else {
+                    name.join(rest)
+                };
+                let mut header = entry.header().clone();
+                let mut data = Vec::new();
+                entry
+                    .read_to_end(&mut data)
+                    .map_err(|e| Error::io(dest, e))?;
+                if header.entry_type().is_symlink() || header.entry_type().is_hard_link() {
+                    let target = header
+                        .link_name()
+                        .map_err(|e| Error::io(dest, e))?
+                        .map(|t| t.into_owned())
+                        .unwrap_or_default();
+                    out.append_link(&mut header, &new, target)
+                        .map_err(|e| Error::io(dest, e))?;
+                } else {
+                    out.append_data(&mut header, &new, &data[..])
+                        .map_err(|e| Error::io(dest, e))?;
+                }
+            }
+            Some(out.into_inner().map_err(|e| Error::io(dest, e))?)
+        }
+        _ => None,
+    };
+    overlay_demo::layer::apply(renamed.as_deref().unwrap_or(archive), &dir, options)?;
+    Ok(())
+}
+
+/// A `cp` source as an archive: `SRC` as its top entry, or `SRC/.` as the
+/// directory's contents.
+pub fn pack_copy(src: &str, out: impl Write) -> Result<()> {
+    let contents = src.ends_with("/.");
+    let trimmed = src.trim_end_matches("/.");
+    let path = Path::new(if trimmed.is_empty() { "/" } else { trimmed });
+    if std::fs::symlink_metadata(path).is_err() {
+        return Err(Error::NotFound(format!("Could not find the file {src}")));
+    }
+    let name = match (contents, path.file_name()) {
+        (false, Some(name)) => PathBuf::from(name),
+        _ => PathBuf::new(),
+    };
+    pack(path, &name, out)
 }
 
 /// The commit's layer: the upper dir as a layer tarball, without the init
