@@ -53,14 +53,7 @@ fn assert_all_removed(env: &mut TestEnv) {
         })
         .unwrap_or(0);
     assert_eq!(left, 0, "container directories left");
-    // A monitor answers its clients first and then releases the container's
-    // mount namespace (an RCU grace period), so it may outlive the command
-    // by a few milliseconds; anything still there after that is a leak.
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while !env.leaks().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    env.assert_no_leaks();
+    support::assert_settled(env);
 }
 
 #[test]

@@ -816,3 +816,42 @@ fn zstd_layers_pushed_by_skopeo_are_pulled() {
     let layer = only_layer(&env, "root");
     assert!(layer.join("bin/busybox").is_file());
 }
+
+#[test]
+fn run_pulls_a_missing_image_first() {
+    let Some(mut env) = TestEnv::root("md-run-pull") else {
+        return;
+    };
+    let registry = RealRegistry::start(&env);
+    let tar = busybox_tar(&env);
+    let remote = format!("{}/tools/busybox:run", registry.addr);
+    ok_in(
+        &env,
+        "a",
+        &[
+            "import",
+            "-c",
+            "CMD [\"echo\", \"pulled and ran\"]",
+            &tar,
+            &remote,
+        ],
+    );
+    ok_in(&env, "a", &["push", &remote]);
+    // Store "b" has never seen it: run pulls, as Docker does, with the
+    // progress on stderr and only the container's output on stdout.
+    let out = support::md_in(&env, "b", &["run", "--rm", &remote]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pulled and ran\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("Unable to find image '{remote}' locally")),
+        "{err}"
+    );
+    assert!(ok_in(&env, "b", &["images"]).contains("tools/busybox"));
+    drop(registry);
+    assert_settled(&mut env);
+}

@@ -37,10 +37,33 @@ impl Containers {
         let dir = root.join("containers");
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         fs::create_dir_all(run).map_err(|e| Error::io(run, e))?;
-        Ok(Containers {
+        let containers = Containers {
             dir,
             run: run.to_path_buf(),
-        })
+        };
+        containers.sweep();
+        Ok(containers)
+    }
+
+    /// A create or a removal that was killed half-way leaves `.new-PID-ID`
+    /// or `.rm-PID-ID`; once PID is gone they are garbage.
+    fn sweep(&self) {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(rest) = name
+                .strip_prefix(".new-")
+                .or_else(|| name.strip_prefix(".rm-"))
+            else {
+                continue;
+            };
+            let pid = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
     }
 
     pub fn dir(&self, id: &str) -> PathBuf {
@@ -73,7 +96,7 @@ impl Containers {
             }
         }
         let id = random_id();
-        let tmp = self.dir.join(format!(".new-{id}"));
+        let tmp = self.dir.join(format!(".new-{}-{id}", std::process::id()));
         fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let built = build(&id, &tmp).and_then(|mut container| {
             let _lock = self.lock_all()?;
@@ -179,7 +202,7 @@ impl Containers {
         let _ = fs::remove_file(self.socket(id));
         let dir = self.dir(id);
         // Renamed first, so a half-removed directory is never listed.
-        let doomed = self.dir.join(format!(".rm-{id}"));
+        let doomed = self.dir.join(format!(".rm-{}-{id}", std::process::id()));
         match fs::rename(&dir, &doomed) {
             Ok(()) => fs::remove_dir_all(&doomed).map_err(|e| Error::io(&doomed, e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -263,6 +286,22 @@ mod tests {
         assert!(!valid_name("a"));
         assert!(!valid_name("we b"));
         assert!(valid_name(&random_name()));
+    }
+
+    #[test]
+    fn half_done_work_of_dead_processes_is_swept() {
+        let root = std::env::temp_dir().join(format!("dir-sweep-{}", std::process::id()));
+        let run = root.join("run");
+        let containers = Containers::open(&root, &run).unwrap();
+        let dead = root.join("containers/.new-999999999-abc");
+        let alive = root.join(format!("containers/.rm-{}-def", std::process::id()));
+        fs::create_dir_all(dead.join("upper")).unwrap();
+        fs::create_dir_all(&alive).unwrap();
+        drop(containers);
+        Containers::open(&root, &run).unwrap();
+        assert!(!dead.exists(), "a dead creator's directory is removed");
+        assert!(alive.exists(), "a live process's work is left alone");
+        fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
