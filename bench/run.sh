@@ -100,7 +100,7 @@ monitor_pid=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['M
 monitor_rss=$(ps -o rss= -p "$monitor_pid" | tr -d ' ')
 pm run -d --name bench-conmon --network none localhost/busybox sleep 100000 >/dev/null
 conmon_rss=$(ps -o rss= -C conmon | sort -n | tail -1 | tr -d ' ')
-pm rm -f bench-conmon >/dev/null
+pm rm -f -t 0 bench-conmon >/dev/null
 
 # Many at once.
 t=$(now)
@@ -109,7 +109,7 @@ for n in $(seq 1 "$parallel"); do
 done
 wait
 parallel_ns=$(( $(now) - t ))
-running=$(md ps -q | wc -l)
+running=$(( $(md ps -q | wc -l) - 1 ))  # not counting bench-exec
 md ps -aq | xargs "$md_bin" --root "$work/md" --runroot "$work/md-run" rm -f >/dev/null
 left_cgroups=$(find /sys/fs/cgroup -maxdepth 3 -name "$MINI_DOCKER_CGROUP_PARENT" | wc -l)
 left_containers=$(ls "$work/md/containers" | wc -l)

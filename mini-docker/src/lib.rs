@@ -15,5 +15,6 @@ pub mod reference;
 pub mod registry;
 pub mod spec;
 pub mod store;
+pub mod volume;
 
 pub use error::{Error, Result};

@@ -110,6 +110,18 @@ pub struct CreateArgs {
     /// Connect a container to a network (none, host).
     #[arg(long, alias = "net")]
     network: Option<String>,
+    /// Bind mount a volume (NAME:/path[:ro], /host/path:/path[:ro], /path).
+    #[arg(short, long = "volume")]
+    volume: Vec<String>,
+    /// Attach a filesystem mount (type=volume|bind|tmpfs,source=…,target=…[,readonly]).
+    #[arg(long)]
+    mount: Vec<String>,
+    /// Mount a tmpfs directory (/path[:options]).
+    #[arg(long)]
+    tmpfs: Vec<String>,
+    /// Mount volumes from the specified container(s) (NAME[:ro|rw]).
+    #[arg(long)]
+    volumes_from: Vec<String>,
     /// Optional parent cgroup for the container.
     #[arg(long, env = "MINI_DOCKER_CGROUP_PARENT")]
     cgroup_parent: Option<String>,
@@ -190,6 +202,12 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         detach_keys: args.detach_keys.clone(),
         network: args.network.clone(),
         cgroup_parent: args.cgroup_parent.clone(),
+        mounts: mini_docker::container::mounts::MountFlags {
+            volumes: args.volume.clone(),
+            mounts: args.mount.clone(),
+            tmpfs: args.tmpfs.clone(),
+            volumes_from: args.volumes_from.clone(),
+        },
     })
 }
 
@@ -499,8 +517,8 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "ID": id,
             "Image": c.config.image,
             "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            "LocalVolumes": "0",
-            "Mounts": "",
+            "LocalVolumes": c.mounts.iter().filter(|m| m.kind == "volume").count().to_string(),
+            "Mounts": c.mounts.iter().map(|m| if m.name.is_empty() { m.source.clone() } else { m.name.clone() }).collect::<Vec<_>>().join(","),
             "Names": name,
             "Networks": c.host_config.network_mode,
             "Ports": "",
@@ -725,8 +743,13 @@ pub struct RmArgs {
 }
 
 pub fn rm(ctx: &Context, args: &RmArgs) -> Result<i32> {
+    let volumes = mini_docker::volume::Volumes::open(ctx.store.root())?;
     each(ctx, &args.containers, |c| {
-        Ok(lifecycle::remove(&ctx.containers, c, args.force)?)
+        lifecycle::remove(&ctx.containers, c, args.force)?;
+        if args.volumes {
+            lifecycle::remove_anonymous_volumes(&volumes, &ctx.containers, c);
+        }
+        Ok(())
     })
 }
 
@@ -880,7 +903,6 @@ pub fn inspect_value(ctx: &Context, c: &Container) -> Result<Value> {
             }
         }),
     );
-    object.insert("Mounts".into(), json!([]));
     object.insert(
         "NetworkSettings".into(),
         json!({

@@ -10,6 +10,7 @@ mod images;
 mod registry;
 mod table;
 mod template;
+mod volumes;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -124,6 +125,9 @@ enum Command {
     /// Manage containers.
     #[command(subcommand)]
     Container(ContainerCommand),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(volumes::VolumeCommand),
 }
 
 #[derive(Subcommand)]
@@ -368,6 +372,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Save(args) | Command::Image(ImageCommand::Save(args)) => images::save(&ctx, &args),
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => images::load(&ctx, &args),
         Command::Container(c) => container_command(&ctx, c),
+        Command::Volume(v) => volumes::run(&ctx, v),
         Command::Run(a) => containers::run(&ctx, &a),
         Command::Create(a) => containers::create(&ctx, &a),
         Command::Start(a) => containers::start(&ctx, &a),

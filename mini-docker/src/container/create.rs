@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use cgroup_demo::size;
 
 use super::dir::Containers;
+use super::mounts::{self, MountFlags};
 use super::record::{now, Config, Container, HostConfig, ProcessSpec, RestartPolicy};
 use super::security;
 use super::setup;
 use super::spec::{self, Overrides};
 use crate::store::{chain_ids, ImageId, Store};
+use crate::volume::Volumes;
 use crate::{Error, Result};
 
 /// `run`/`create` flags, as given.
@@ -44,6 +46,7 @@ pub struct Request {
     pub detach_keys: Option<String>,
     pub network: Option<String>,
     pub cgroup_parent: Option<String>,
+    pub mounts: MountFlags,
 }
 
 /// Docker's `--restart` values.
@@ -134,6 +137,8 @@ pub fn create(
         memory_swap: memory_swap.unwrap_or(0),
         pids_limit: request.pids_limit.unwrap_or(0),
         cgroup_parent: request.cgroup_parent.clone().unwrap_or_default(),
+        binds: request.mounts.volumes.clone(),
+        volumes_from: request.mounts.volumes_from.clone(),
         detach_keys: request.detach_keys.clone(),
     };
     if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "no") {
@@ -249,7 +254,22 @@ pub fn create(
         },
         ..Default::default()
     };
-    let container = containers.create(request.name.as_deref(), |id, dir| {
+    // Last, as it creates volumes; an anonymous one is removed again if the
+    // container cannot be created.
+    let volumes = Volumes::open(store.root())?;
+    let image_volumes: Vec<String> = run
+        .volumes
+        .as_ref()
+        .map(|v| v.keys().cloned().collect())
+        .unwrap_or_default();
+    probe.mounts = mounts::resolve(&request.mounts, &image_volumes, &volumes, containers)?;
+    let anonymous: Vec<String> = probe
+        .mounts
+        .iter()
+        .filter(|m| m.kind == "volume" && volumes.get(&m.name).is_ok_and(|v| v.anonymous()))
+        .map(|m| m.name.clone())
+        .collect();
+    let created = containers.create(request.name.as_deref(), |id, dir| {
         let mut c = probe;
         c.id = id.to_string();
         c.config.hostname = request
@@ -258,6 +278,11 @@ pub fn create(
             .unwrap_or_else(|| id[..12].to_string());
         setup::write_etc_files(dir, &c.config.hostname)?;
         Ok(c)
+    });
+    let container = created.inspect_err(|_| {
+        for name in &anonymous {
+            let _ = volumes.remove(name);
+        }
     })?;
     Ok((container, warnings))
 }

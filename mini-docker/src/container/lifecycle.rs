@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 
 use super::dir::Containers;
 use super::record::{Container, Runtime, State};
+use crate::volume::Volumes;
 use crate::{Error, Result};
 
 /// The state as it really is: the recorded one, corrected for a dead monitor.
@@ -174,6 +175,19 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
     cg.remove_parent_if_empty();
     let _lock = containers.lock(&c.id)?;
     containers.remove_dir(&c.id)
+}
+
+/// `rm -v` and `--rm`: the container's anonymous volumes go with it,
+/// unless another container still uses them (`--volumes-from`). Named
+/// volumes always stay. Call after the container is removed.
+pub fn remove_anonymous_volumes(volumes: &Volumes, containers: &Containers, c: &Container) {
+    let in_use = super::mounts::volumes_in_use(containers).unwrap_or_default();
+    for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+        let anonymous = volumes.get(&m.name).is_ok_and(|v| v.anonymous());
+        if anonymous && !in_use.contains_key(&m.name) {
+            let _ = volumes.remove(&m.name);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod files;
 pub mod lifecycle;
 pub mod logs;
 pub mod monitor;
+pub mod mounts;
 pub mod record;
 pub mod rootfs;
 pub mod scope;

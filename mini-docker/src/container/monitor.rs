@@ -401,6 +401,7 @@ impl Monitor {
                 dir: &dir,
                 privileged: c.host_config.privileged,
                 readonly: c.host_config.readonly_rootfs,
+                mounts: &c.mounts,
             },
             hostname: &c.config.hostname,
             loopback: !host_network,
@@ -634,8 +635,17 @@ impl Monitor {
             r.monitor_start = 0;
         });
         if self.config.host_config.auto_remove {
-            let _lock = self.containers.lock(&self.config.id);
-            let _ = self.containers.remove_dir(&self.config.id);
+            {
+                let _lock = self.containers.lock(&self.config.id);
+                let _ = self.containers.remove_dir(&self.config.id);
+            }
+            if let Ok(volumes) = crate::volume::Volumes::open(self.store.root()) {
+                super::lifecycle::remove_anonymous_volumes(
+                    &volumes,
+                    &self.containers,
+                    &self.config,
+                );
+            }
         }
         self.clients.clear();
     }

@@ -22,8 +22,35 @@ pub struct Container {
     pub name: String,
     pub config: Config,
     pub host_config: HostConfig,
+    /// Volumes, bind mounts and tmpfs mounts, in Docker's `Mounts` shape.
+    #[serde(default)]
+    pub mounts: Vec<MountPoint>,
     /// mini-docker's own: the process as resolved at create time.
     pub process: ProcessSpec,
+}
+
+/// One entry of Docker's `Mounts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MountPoint {
+    /// `volume`, `bind` or `tmpfs`.
+    #[serde(rename = "Type")]
+    pub kind: String,
+    /// The volume's name (volumes only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// The host directory: a volume's `_data`, a bind mount's source.
+    pub source: String,
+    pub destination: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub driver: String,
+    pub mode: String,
+    #[serde(rename = "RW")]
+    pub rw: bool,
+    pub propagation: String,
+    /// mini-docker's own: tmpfs mount options (`size=64m,mode=1777`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub options: String,
 }
 
 /// Docker's `Config`: the container's side of `docker run`.
@@ -71,6 +98,11 @@ pub struct HostConfig {
     pub memory_swap: i64,
     pub pids_limit: i64,
     pub cgroup_parent: String,
+    /// `-v` as given.
+    #[serde(default)]
+    pub binds: Vec<String>,
+    #[serde(default)]
+    pub volumes_from: Vec<String>,
     /// mini-docker's own: the detach key sequence for attach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detach_keys: Option<String>,

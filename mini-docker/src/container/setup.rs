@@ -19,6 +19,7 @@ use std::path::Path;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 
+use super::record::MountPoint;
 use super::rootfs::Rootfs;
 use super::scope;
 use crate::{Error, Result};
@@ -84,6 +85,8 @@ pub struct Filesystem<'a> {
     pub dir: &'a Path,
     pub privileged: bool,
     pub readonly: bool,
+    /// Volumes, bind mounts and tmpfs mounts.
+    pub mounts: &'a [MountPoint],
 }
 
 fn mnt(
@@ -137,6 +140,12 @@ pub fn enter(fs: &Filesystem) -> Result<()> {
     )?;
 
     dev(root)?;
+    // Volumes first, so that a volume over /etc still gets the
+    // container's own hosts, hostname and resolv.conf on top (Docker sorts
+    // them the same way).
+    for m in fs.mounts {
+        mount_point(root, m)?;
+    }
     etc_files(root, fs.dir)?;
 
     chroot_demo::root::pivot_root(root)?;
@@ -278,6 +287,61 @@ fn etc_files(root: &Path, dir: &Path) -> Result<()> {
             &target,
             &format!("mount --bind {} /etc/{name}", source.display()),
         )?;
+    }
+    Ok(())
+}
+
+/// One volume, bind mount or tmpfs at its destination (resolved inside the
+/// container's root). An empty volume over a directory the image fills is
+/// first filled with the image's files — Docker's copy on first use.
+fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
+    let target = scope::resolve(root, Path::new(&m.destination))?;
+    if m.kind == "tmpfs" {
+        mkdir_p(&target)?;
+        let options = if m.options.is_empty() {
+            "mode=1777"
+        } else {
+            &m.options
+        };
+        return mnt(
+            "tmpfs",
+            &target,
+            Some("tmpfs"),
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+            Some(options),
+            format!("mount -t tmpfs -o {options} tmpfs {}", m.destination),
+        );
+    }
+    let source = Path::new(&m.source);
+    if source.is_dir() {
+        mkdir_p(&target)?;
+        let empty = std::fs::read_dir(source).is_ok_and(|mut d| d.next().is_none());
+        if m.kind == "volume" && empty && target.read_dir().is_ok_and(|mut d| d.next().is_some()) {
+            tracing::info!(target: "explain", "cp -a {}/. {}   # the volume's first use", m.destination, m.source);
+            crate::volume::copy_tree(&target, source)?;
+        }
+    } else {
+        if let Some(parent) = target.parent() {
+            mkdir_p(parent)?;
+        }
+        if !target.exists() {
+            std::fs::write(&target, b"").map_err(|e| Error::io(&target, e))?;
+        }
+    }
+    chroot_demo::error::step(
+        format!("mount --rbind {} {}", m.source, m.destination),
+        || {
+            mount(
+                Some(source),
+                &target,
+                NONE,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                NONE,
+            )
+        },
+    )?;
+    if !m.rw {
+        remount_readonly(&target, MsFlags::empty())?;
     }
     Ok(())
 }
