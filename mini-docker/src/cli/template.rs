@@ -164,7 +164,7 @@ mod tests {
             "1!"
         );
         assert_eq!(render("{{index .Mounts 1}}", &list).unwrap(), "map[Name:b]");
-        assert_eq!(render("{{json (index .Mounts 0)}}", &list).is_err(), true);
+        assert!(render("{{json (index .Mounts 0)}}", &list).is_err());
         assert!(render("{{.Nope}}", &v)
             .unwrap_err()
             .contains("can't evaluate field Nope"));
