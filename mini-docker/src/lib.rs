@@ -11,6 +11,7 @@ pub mod distribution;
 mod error;
 pub mod human;
 pub mod image;
+pub mod network;
 pub mod reference;
 pub mod registry;
 pub mod spec;

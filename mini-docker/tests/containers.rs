@@ -210,7 +210,19 @@ fn isolation_and_security_defaults() {
                   touch /sys/x 2>/dev/null || echo sys-ro; \
                   unshare -U true 2>/dev/null || echo userns-denied; \
                   cat /proc/self/cgroup | grep -c ':/$'; ip -o link | wc -l";
-    let out = ok(&env, &["run", "--rm", "busybox", "sh", "-c", script]);
+    let out = ok(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "pid=1", "{out}");
     assert!(

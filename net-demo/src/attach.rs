@@ -49,6 +49,9 @@ pub struct Nic {
     /// A default route via this gateway (the first NIC gets it).
     pub default_via: Option<Ipv4Addr>,
     pub mtu: u32,
+    /// The address inside, when it must be a known one (Docker derives it
+    /// from the IP address: `02:42:` and the four bytes).
+    pub mac: Option<[u8; 6]>,
 }
 
 /// Plugs `nic` into `bridge` and into the namespace `ns`.
@@ -71,6 +74,9 @@ pub fn attach(nl: &Netlink, bridge: &str, ns: &NetNs, nic: &Nic) -> Result<()> {
             let inside = Netlink::open()?;
             inside.rename(&peer, &nic.name)?;
             inside.set_mtu(&nic.name, nic.mtu)?;
+            if let Some(mac) = nic.mac {
+                inside.set_mac(&nic.name, mac)?;
+            }
             inside.add_address(&nic.name, nic.address.addr(), nic.address.prefix_len())?;
             inside.set_up(&nic.name)?;
             inside.set_up("lo")?;

@@ -144,6 +144,18 @@ impl Netlink {
         )
     }
 
+    /// `ip link set NAME address MAC`.
+    pub fn set_mac(&self, name: &str, mac: [u8; 6]) -> Result<()> {
+        let shown = mac.map(|b| format!("{b:02x}")).join(":");
+        let msg = LinkUnspec::new_with_index(self.index(name)?)
+            .address(mac.to_vec())
+            .build();
+        self.run(
+            &format!("ip link set {name} address {shown}"),
+            self.handle.link().set(msg).execute(),
+        )
+    }
+
     /// `ip link set NAME mtu MTU`.
     pub fn set_mtu(&self, name: &str, mtu: u32) -> Result<()> {
         let msg = LinkUnspec::new_with_index(self.index(name)?)

@@ -50,6 +50,10 @@ fn nic(env: &TestEnv, name: &str, host_end: &str, address: &str, via: Option<Ipv
         address: net(address),
         default_via: via,
         mtu: 1500,
+        mac: {
+            let o = net(address).addr().octets();
+            Some([0x02, 0x42, o[0], o[1], o[2], o[3]])
+        },
     }
 }
 

@@ -29,6 +29,7 @@ fn main() {
                 // A failed step leaves its containers and demos running: the
                 // mismatch is the news, the clean-up that follows is not.
                 if let Err(mismatch) = transcript::check_lesson(&path, &mut env) {
+                    env.drop_default_bridge(&env.path("mini-docker"));
                     let leftovers = env.leaks();
                     drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
                         || env.assert_no_leaks(),

@@ -132,6 +132,37 @@ impl TestEnv {
             .collect()
     }
 
+    /// The environment a `mini-docker` of this test runs with: its cgroups,
+    /// links and bridges carry the token, and no NAT rule is set up (tests
+    /// never send traffic off the machine).
+    pub fn mini_docker_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "MINI_DOCKER_CGROUP_PARENT",
+                format!("mini-docker-{}", self.token),
+            ),
+            ("MINI_DOCKER_LINK_PREFIX", self.token.clone()),
+            ("MINI_DOCKER_NAT", "off".into()),
+        ]
+    }
+
+    /// Removes the bridge of the default `bridge` network of the
+    /// mini-docker store `root`, if one was made. Like `docker0`, it
+    /// outlives containers by design; a test that used it takes it away.
+    pub fn drop_default_bridge(&self, root: &Path) {
+        let Ok(text) = std::fs::read_to_string(root.join("networks/bridge.json")) else {
+            return;
+        };
+        let name = text
+            .split("\"com.docker.network.bridge.name\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').nth(1))
+            .map(str::to_string);
+        if let Some(name) = name {
+            let _ = Command::new("ip").args(["link", "del", &name]).status();
+        }
+    }
+
     /// What this test created and left behind so far.
     pub fn leaks(&self) -> Vec<String> {
         leaks::find(&self.before, &Snapshot::take(), &self.dir, &self.marks())

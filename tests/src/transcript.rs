@@ -20,7 +20,8 @@
 //! commands one `bash -c` each, with the workspace's binaries first in `PATH`
 //! and mini-docker's state in that directory (`MINI_DOCKER_ROOT`,
 //! `MINI_DOCKER_RUNROOT`) instead of `/var/lib/mini-docker`, with its
-//! containers' cgroups under a parent named after the test's token.
+//! cgroups and links named after the test's token and no NAT rules
+//! (`TestEnv::mini_docker_env`).
 
 use std::io::Read as _;
 use std::path::Path;
@@ -144,10 +145,7 @@ fn run(env: &TestEnv, command: &str) -> Result<Vec<String>, String> {
             .env("PATH", path)
             .env("MINI_DOCKER_ROOT", env.path("mini-docker"))
             .env("MINI_DOCKER_RUNROOT", env.path("mini-docker-run"))
-            .env(
-                "MINI_DOCKER_CGROUP_PARENT",
-                format!("mini-docker-{}", env.token()),
-            )
+            .envs(env.mini_docker_env())
             .stdin(Stdio::null())
             .stdout(writer.try_clone().map_err(|e| e.to_string())?)
             .stderr(writer);
@@ -233,6 +231,7 @@ pub fn check_lesson(path: &Path, env: &mut TestEnv) -> Result<usize, String> {
             ));
         }
     }
+    env.drop_default_bridge(&env.path("mini-docker"));
     Ok(steps.len())
 }
 

@@ -107,9 +107,28 @@ pub struct CreateArgs {
     /// Override the key sequence for detaching a container.
     #[arg(long)]
     detach_keys: Option<String>,
-    /// Connect a container to a network (none, host).
+    /// Connect a container to a network: bridge (default), host, none,
+    /// container:NAME|ID, or a user network's name.
     #[arg(long, alias = "net")]
     network: Option<String>,
+    /// Publish a container's port(s) to the host ([ip:]hostPort:containerPort[/proto], or containerPort).
+    #[arg(short, long)]
+    publish: Vec<String>,
+    /// Publish all exposed ports to random ports.
+    #[arg(short = 'P', long)]
+    publish_all: bool,
+    /// Expose a port or a range of ports.
+    #[arg(long)]
+    expose: Vec<String>,
+    /// IPv4 address (on a user network).
+    #[arg(long)]
+    ip: Option<String>,
+    /// Add a custom host-to-IP mapping (host:ip).
+    #[arg(long)]
+    add_host: Vec<String>,
+    /// Set custom DNS servers.
+    #[arg(long)]
+    dns: Vec<String>,
     /// Bind mount a volume (NAME:/path[:ro], /host/path:/path[:ro], /path).
     #[arg(short, long = "volume")]
     volume: Vec<String>,
@@ -208,6 +227,12 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
             tmpfs: args.tmpfs.clone(),
             volumes_from: args.volumes_from.clone(),
         },
+        publish: args.publish.clone(),
+        publish_all: args.publish_all,
+        expose: args.expose.clone(),
+        ip: args.ip.clone(),
+        add_host: args.add_host.clone(),
+        dns: args.dns.clone(),
     })
 }
 
@@ -511,6 +536,11 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
         let created = human::parse_rfc3339(&c.created);
         let name = c.name.trim_start_matches('/').to_string();
         let command = short_command(c, args.no_trunc);
+        let ports = ctx
+            .containers
+            .runtime(&c.id)
+            .map(|r| mini_docker::container::wiring::ports_column(&r.ports))
+            .unwrap_or_default();
         objects.push(json!({
             "Command": command,
             "CreatedAt": created.map(human::docker_time).unwrap_or_default(),
@@ -521,7 +551,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "Mounts": c.mounts.iter().map(|m| if m.name.is_empty() { m.source.clone() } else { m.name.clone() }).collect::<Vec<_>>().join(","),
             "Names": name,
             "Networks": c.host_config.network_mode,
-            "Ports": "",
+            "Ports": ports,
             "RunningFor": created.map(human::since).unwrap_or_default(),
             "Size": "0B",
             "State": status,
@@ -533,7 +563,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             command,
             created.map(human::since).unwrap_or_default(),
             status_line,
-            String::new(),
+            ports.clone(),
             name,
         ]);
         if last.is_some_and(|n| rows.len() >= n) {
@@ -903,12 +933,15 @@ pub fn inspect_value(ctx: &Context, c: &Container) -> Result<Value> {
             }
         }),
     );
+    let primary = runtime.networks.get(&c.host_config.network_mode);
     object.insert(
         "NetworkSettings".into(),
         json!({
-            "Networks": { c.host_config.network_mode.clone(): {} },
-            "Ports": {},
-            "IPAddress": "",
+            "Networks": runtime.networks,
+            "Ports": runtime.ports,
+            "IPAddress": primary.map(|e| e.ip_address.clone()).unwrap_or_default(),
+            "Gateway": primary.map(|e| e.gateway.clone()).unwrap_or_default(),
+            "MacAddress": primary.map(|e| e.mac_address.clone()).unwrap_or_default(),
         }),
     );
     Ok(value)

@@ -7,6 +7,7 @@ mod containers;
 mod exec;
 mod files;
 mod images;
+mod networks;
 mod registry;
 mod table;
 mod template;
@@ -128,6 +129,11 @@ enum Command {
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volumes::VolumeCommand),
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(networks::NetworkCommand),
+    /// List port mappings or a specific mapping for the container.
+    Port(networks::PortArgs),
 }
 
 #[derive(Subcommand)]
@@ -373,6 +379,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Load(args) | Command::Image(ImageCommand::Load(args)) => images::load(&ctx, &args),
         Command::Container(c) => container_command(&ctx, c),
         Command::Volume(v) => volumes::run(&ctx, v),
+        Command::Network(n) => networks::run(&ctx, n),
+        Command::Port(a) => networks::port(&ctx, &a),
         Command::Run(a) => containers::run(&ctx, &a),
         Command::Create(a) => containers::create(&ctx, &a),
         Command::Start(a) => containers::start(&ctx, &a),

@@ -30,6 +30,8 @@ pub struct Plan<'a> {
     pub hostname: &'a str,
     /// A new network namespace whose loopback must come up.
     pub loopback: bool,
+    /// `--network container:X`: X's network namespace, to join first.
+    pub join_net: Option<RawFd>,
     pub process: &'a ProcessSpec,
     pub filter: Option<&'a ScmpFilterContext>,
     pub init: bool,
@@ -71,6 +73,13 @@ fn report(fd: RawFd, code: i32, message: &str) {
 }
 
 fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
+    if let Some(fd) = plan.join_net {
+        chroot_demo::error::step("setns(/proc/PID/ns/net)   # --network container:", || {
+            // SAFETY: the monitor keeps the descriptor open until we exec.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+            nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET)
+        })?;
+    }
     if plan.loopback {
         net_demo::attach::loopback_up()?;
     }

@@ -7,13 +7,15 @@ use cgroup_demo::size;
 
 use super::dir::Containers;
 use super::mounts::{self, MountFlags};
-use super::record::{now, Config, Container, HostConfig, ProcessSpec, RestartPolicy};
+use super::record::{now, Config, Container, HostConfig, HostPort, ProcessSpec, RestartPolicy};
 use super::security;
 use super::setup;
 use super::spec::{self, Overrides};
+use crate::network::{Networks, DEFAULT};
 use crate::store::{chain_ids, ImageId, Store};
 use crate::volume::Volumes;
 use crate::{Error, Result};
+use net_demo::publish::PortSpec;
 
 /// `run`/`create` flags, as given.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +49,13 @@ pub struct Request {
     pub network: Option<String>,
     pub cgroup_parent: Option<String>,
     pub mounts: MountFlags,
+    /// `-p`, `-P`, `--expose`, `--ip`, `--add-host`, `--dns`.
+    pub publish: Vec<String>,
+    pub publish_all: bool,
+    pub expose: Vec<String>,
+    pub ip: Option<String>,
+    pub add_host: Vec<String>,
+    pub dns: Vec<String>,
 }
 
 /// Docker's `--restart` values.
@@ -112,8 +121,76 @@ pub fn create(
             })
         })
         .transpose()?;
+    let network_mode = request.network.clone().unwrap_or_else(|| DEFAULT.into());
+    let networks = Networks::open(store.root())?;
+    match network_mode.as_str() {
+        "none" | "host" => {}
+        mode if mode.starts_with("container:") => {
+            containers.find(&mode["container:".len()..])?;
+        }
+        name => {
+            networks.get(name)?;
+        }
+    }
+    let is_bridge = !matches!(network_mode.as_str(), "none" | "host")
+        && !network_mode.starts_with("container:");
+    if !is_bridge && (!request.publish.is_empty() || request.publish_all) {
+        return Err(Error::Usage(
+            "conflicting options: port publishing and the container type network mode".into(),
+        ));
+    }
+    if request.ip.is_some() && (!is_bridge || network_mode == DEFAULT) {
+        return Err(Error::Usage(
+            "user specified IP address is supported on user defined networks only".into(),
+        ));
+    }
+    let ipv4_address = match &request.ip {
+        Some(ip) => ip
+            .parse::<std::net::Ipv4Addr>()
+            .map_err(|_| Error::Usage(format!("invalid IPv4 address: {ip}")))?
+            .to_string(),
+        None => String::new(),
+    };
+    for host in &request.add_host {
+        match host.split_once(':') {
+            Some((name, ip)) if !name.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
+            _ => {
+                return Err(Error::Usage(format!(
+                    "invalid argument \"{host}\" for \"--add-host\" flag: invalid IP address in add-host: \"{}\"",
+                    host.split_once(':').map_or("", |(_, ip)| ip)
+                )))
+            }
+        }
+    }
+    let mut port_bindings: BTreeMap<String, Vec<HostPort>> = BTreeMap::new();
+    let mut exposed: BTreeMap<String, serde_json::Value> =
+        run.exposed_ports.clone().unwrap_or_default();
+    for spec in &request.publish {
+        let port: PortSpec = spec
+            .parse()
+            .map_err(|e: net_demo::Error| Error::Usage(e.to_string()))?;
+        let key = format!("{}/{}", port.container_port, port.proto);
+        exposed.insert(key.clone(), serde_json::json!({}));
+        port_bindings.entry(key).or_default().push(HostPort {
+            host_ip: port.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+            host_port: port.host_port.map(|p| p.to_string()).unwrap_or_default(),
+        });
+    }
+    for port in &request.expose {
+        let key = if port.contains('/') {
+            port.clone()
+        } else {
+            format!("{port}/tcp")
+        };
+        exposed.insert(key, serde_json::json!({}));
+    }
     let mut host_config = HostConfig {
-        network_mode: request.network.clone().unwrap_or_else(|| "none".into()),
+        network_mode: network_mode.clone(),
+        port_bindings,
+        publish_all_ports: request.publish_all,
+        extra_hosts: request.add_host.clone(),
+        dns: request.dns.clone(),
+        ipv4_address,
         restart_policy: request
             .restart
             .as_deref()
@@ -151,14 +228,6 @@ pub fn create(
             "invalid argument \"{}\" for \"--cpus\" flag: invalid value: must be positive",
             request.cpus.as_deref().unwrap_or_default()
         )));
-    }
-    match host_config.network_mode.as_str() {
-        "none" | "host" => {}
-        other => {
-            return Err(Error::Usage(format!(
-                "network {other} not found (this mini-docker supports --network none and host)"
-            )))
-        }
     }
     // Docker's checks on the limits, before anything exists.
     let mut probe = Container {
@@ -230,6 +299,7 @@ pub fn create(
             None => run.entrypoint.clone(),
         },
         labels,
+        exposed_ports: exposed,
         stop_signal: request.stop_signal.clone().or(run.stop_signal.clone()),
         stop_timeout: request.stop_timeout,
     };
@@ -276,7 +346,7 @@ pub fn create(
             .hostname
             .clone()
             .unwrap_or_else(|| id[..12].to_string());
-        setup::write_etc_files(dir, &c.config.hostname)?;
+        setup::write_etc_files(dir, &c.config.hostname, &c.host_config.dns)?;
         Ok(c)
     });
     let container = created.inspect_err(|_| {

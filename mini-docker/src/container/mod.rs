@@ -16,3 +16,4 @@ pub mod security;
 pub mod setup;
 pub mod spec;
 pub mod stream;
+pub mod wiring;

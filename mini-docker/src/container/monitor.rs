@@ -212,6 +212,12 @@ struct Monitor {
     reported: bool,
     /// The attaching terminal's size, for the pty before the command starts.
     tty_size: Option<(u16, u16)>,
+    networks: crate::network::Networks,
+    /// The container's place on each network (kept across restarts).
+    endpoints: std::collections::BTreeMap<String, crate::network::Endpoint>,
+    /// The proxies of its published ports; dropping them stops them.
+    published: Vec<net_demo::publish::Published>,
+    ports: std::collections::BTreeMap<String, Vec<super::record::HostPort>>,
     /// The running container's mount namespace, held open. Tearing down a
     /// mount namespace waits for an RCU grace period; without this
     /// reference the container's last process would wait for it before its
@@ -267,7 +273,12 @@ impl Monitor {
             .set_nonblocking(true)
             .map_err(|e| Error::io(&socket, e))?;
         let log = logs::Writer::open(&containers.log_path(&config.id))?;
+        let networks = crate::network::Networks::open(store.root())?;
         Ok(Monitor {
+            networks,
+            endpoints: Default::default(),
+            published: Vec::new(),
+            ports: Default::default(),
             store,
             containers,
             config,
@@ -314,6 +325,7 @@ impl Monitor {
                 }
             };
             self.pump(&mut run);
+            self.unwire();
             let code = run.status.unwrap_or(137);
             self.log.flush_partial();
             let oom = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0) > oom_before;
@@ -373,7 +385,7 @@ impl Monitor {
     /// command did not start.
     fn start(&mut self) -> std::result::Result<Run, (i32, String)> {
         let fail = |e: Error| (125, e.to_string());
-        let c = &self.config;
+        let c = self.config.clone();
         let dir = self.containers.dir(&c.id);
         let image = c
             .image
@@ -382,10 +394,15 @@ impl Monitor {
         let rootfs = Rootfs::new(&self.store, &image, &dir).map_err(fail)?;
         let stdio = Stdio3::new(c.config.tty, c.config.open_stdin).map_err(fail)?;
         let host_network = c.host_config.network_mode == "host";
+        // `--network container:X`: X's network namespace, joined by the child.
+        let join_net = match c.host_config.network_mode.strip_prefix("container:") {
+            Some(other) => Some(self.peer_netns(other).map_err(fail)?),
+            None => None,
+        };
         // The cgroup namespace comes later, from inside the cgroup (see
         // `child::run`), so that the container sees its cgroup as `/`.
         let mut kinds = vec![Kind::Mount, Kind::Uts, Kind::Ipc, Kind::Pid];
-        if !host_network {
+        if !host_network && join_net.is_none() {
             kinds.push(Kind::Net);
         }
         let filter = if c.process.seccomp {
@@ -404,7 +421,8 @@ impl Monitor {
                 mounts: &c.mounts,
             },
             hostname: &c.config.hostname,
-            loopback: !host_network,
+            loopback: !host_network && join_net.is_none(),
+            join_net: join_net.as_ref().map(|f| f.as_raw_fd()),
             process: &c.process,
             filter: filter.as_ref(),
             init: c.host_config.init,
@@ -425,6 +443,11 @@ impl Monitor {
             let mut message = Vec::new();
             let _ = File::from(errors_read).read_to_end(&mut message);
             return Err(child_error(&message).unwrap_or_else(|| fail(e.into())));
+        }
+        if let Err(e) = self.wire(pid) {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(fail(e));
         }
         let _ = spawned.channel.send();
         if c.config.tty {
@@ -457,7 +480,11 @@ impl Monitor {
             r.state.oom_killed = false;
             r.state.started_at = now();
             r.state.finished_at = super::record::ZERO_TIME.into();
+            r.networks = self.endpoints.clone();
+            r.ports = self.ports.clone();
         });
+        let joined: Vec<String> = self.endpoints.keys().cloned().collect();
+        super::wiring::refresh_peers(&self.networks, &self.containers, &joined, &c.id);
         if !self.reported {
             status(&format!("running {pid}"));
             self.reported = true;
@@ -472,6 +499,58 @@ impl Monitor {
             stdin_eof: false,
             status: None,
         })
+    }
+
+    /// The container's interfaces on its networks, its hosts file and its
+    /// published ports, before it may go on (so its command starts with a
+    /// network ready).
+    fn wire(&mut self, pid: Pid) -> Result<()> {
+        let c = &self.config;
+        for (i, name) in super::wiring::network_names(c).iter().enumerate() {
+            let endpoint =
+                super::wiring::connect(&self.networks, &self.containers, c, pid.as_raw(), name, i)?;
+            self.endpoints.insert(name.clone(), endpoint);
+        }
+        if self.endpoints.is_empty() {
+            return Ok(());
+        }
+        super::wiring::write_hosts(&self.networks, &self.containers, c, &self.endpoints)?;
+        let primary = super::wiring::network_names(c)
+            .first()
+            .and_then(|n| self.endpoints.get(n))
+            .and_then(|e| e.ip_address.parse().ok());
+        if let Some(address) = primary {
+            let (published, ports) = super::wiring::publish(c, address)?;
+            self.published = published;
+            self.ports = ports;
+        }
+        Ok(())
+    }
+
+    /// `container:X`'s network namespace (X must be running).
+    fn peer_netns(&self, key: &str) -> Result<File> {
+        let other = self.containers.find(key)?;
+        let runtime = self.containers.runtime(&other.id)?;
+        if !super::lifecycle::is_running(&runtime) {
+            return Err(Error::Usage(format!(
+                "cannot join network of a non running container: {key}"
+            )));
+        }
+        let path = format!("/proc/{}/ns/net", runtime.state.pid);
+        File::open(&path).map_err(|e| Error::io(&path, e))
+    }
+
+    /// After a run: the proxies stop, the peers forget us. Addresses stay
+    /// held for a restart; [`tear_down`](Self::tear_down) gives them back.
+    fn unwire(&mut self) {
+        self.published.clear();
+        self.ports.clear();
+        let _ = self.containers.update(&self.config.id, |r| {
+            r.networks.clear();
+            r.ports.clear();
+        });
+        let joined: Vec<String> = self.endpoints.keys().cloned().collect();
+        super::wiring::refresh_peers(&self.networks, &self.containers, &joined, &self.config.id);
     }
 
     /// The event loop of one run: output to the log and the clients, client
@@ -627,6 +706,9 @@ impl Monitor {
     /// Releases what the container used; with `--rm`, the container too.
     fn tear_down(&mut self) {
         self.listener = None;
+        for (name, endpoint) in std::mem::take(&mut self.endpoints) {
+            super::wiring::disconnect(&self.networks, &name, &endpoint);
+        }
         let _ = std::fs::remove_file(self.containers.socket(&self.config.id));
         let _ = self.cgroup.destroy();
         self.cgroup.remove_parent_if_empty();

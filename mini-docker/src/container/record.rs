@@ -25,6 +25,10 @@ pub struct Container {
     /// Volumes, bind mounts and tmpfs mounts, in Docker's `Mounts` shape.
     #[serde(default)]
     pub mounts: Vec<MountPoint>,
+    /// mini-docker's own: networks joined with `network connect`, besides
+    /// `HostConfig.NetworkMode`.
+    #[serde(default)]
+    pub connected_networks: Vec<String>,
     /// mini-docker's own: the process as resolved at create time.
     pub process: ProcessSpec,
 }
@@ -72,11 +76,25 @@ pub struct Config {
     pub working_dir: String,
     pub entrypoint: Option<Vec<String>>,
     pub labels: BTreeMap<String, String>,
+    /// `EXPOSE`d ports (image and `--expose`): `"80/tcp" → {}`.
+    #[serde(default)]
+    pub exposed_ports: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
 }
+
+/// One host side of a published port.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostPort {
+    pub host_ip: String,
+    pub host_port: String,
+}
+
+/// Published ports: `"80/tcp" → [{HostIp, HostPort}]`.
+pub type Ports = BTreeMap<String, Vec<HostPort>>;
 
 /// Docker's `HostConfig`: limits and privileges.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -101,6 +119,25 @@ pub struct HostConfig {
     /// `-v` as given.
     #[serde(default)]
     pub binds: Vec<String>,
+    /// `-p`: `"80/tcp" → [{HostIp, HostPort}]`.
+    #[serde(default)]
+    pub port_bindings: Ports,
+    /// `-P`: every exposed port to a random host port.
+    #[serde(default)]
+    pub publish_all_ports: bool,
+    /// `--add-host NAME:IP`.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// `--dns`.
+    #[serde(default)]
+    pub dns: Vec<String>,
+    /// mini-docker's own: `--ip` on a user network.
+    #[serde(
+        default,
+        rename = "IPv4Address",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub ipv4_address: String,
     #[serde(default)]
     pub volumes_from: Vec<String>,
     /// mini-docker's own: the detach key sequence for attach.
@@ -185,6 +222,12 @@ pub struct Runtime {
     pub monitor_start: u64,
     /// Set by `stop`/`kill`: the restart policy must not bring it back.
     pub stopped_by_user: bool,
+    /// Where the running container is on each network.
+    #[serde(default)]
+    pub networks: BTreeMap<String, crate::network::Endpoint>,
+    /// Published ports as they are now: `"80/tcp" → [{HostIp, HostPort}]`.
+    #[serde(default)]
+    pub ports: Ports,
 }
 
 impl Runtime {

@@ -395,12 +395,16 @@ fn remount_readonly(path: &Path, extra: MsFlags) -> Result<()> {
 }
 
 /// The files [`etc_files`] binds, written at create time.
-pub fn write_etc_files(dir: &Path, hostname: &str) -> Result<()> {
+pub fn write_etc_files(dir: &Path, hostname: &str, dns: &[String]) -> Result<()> {
     let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
                  fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
                  ff02::2\tip6-allrouters\n"
         .to_string();
-    let resolv = resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default());
+    let resolv = if dns.is_empty() {
+        resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+    } else {
+        dns.iter().map(|d| format!("nameserver {d}\n")).collect()
+    };
     for (name, text) in [
         ("hosts", hosts),
         ("hostname", format!("{hostname}\n")),

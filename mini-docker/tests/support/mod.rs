@@ -64,11 +64,16 @@ pub fn fails_in(env: &TestEnv, root: &str, args: &[&str], code: i32) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Asserts that the test leaked nothing, once monitors have had a moment:
+/// Asserts that the test leaked nothing (after taking away the default
+/// network's bridge, which outlives containers like `docker0`), once
+/// monitors have had a moment:
 /// a monitor answers its clients first and then releases the container's
 /// mount namespace (an RCU grace period), so it may outlive the command by
 /// a few milliseconds. Anything still there after that is a leak.
 pub fn assert_settled(env: &mut TestEnv) {
+    for root in ["root", "a", "b"] {
+        env.drop_default_bridge(&env.path(root));
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while !env.leaks().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));

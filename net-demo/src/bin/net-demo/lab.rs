@@ -99,6 +99,7 @@ impl Lab {
             address,
             default_via: default_route.then_some(gateway.addr()),
             mtu: 1500,
+            mac: None,
         };
         attach::attach(&self.nl, bridge, ns, &nic)?;
         Ok(address)

@@ -1,0 +1,222 @@
+//! A container's network side, done by its monitor (and by `network
+//! connect`/`disconnect`): interfaces on bridge networks, `/etc/hosts` kept
+//! up to date on user networks, and published ports.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use net_demo::attach::Nic;
+use net_demo::netns::NetNs;
+use net_demo::publish::{PortSpec, Published};
+
+use super::dir::Containers;
+use super::lifecycle::is_running;
+use super::record::{Container, HostPort, Ports};
+use crate::network::{self, Endpoint, Networks};
+use crate::{Error, Result};
+
+/// Whether the container's network mode is a bridge network (the default
+/// one or a user network), rather than none, host or container:.
+pub fn on_bridge(c: &Container) -> bool {
+    let mode = c.host_config.network_mode.as_str();
+    !matches!(mode, "none" | "host") && !mode.starts_with("container:")
+}
+
+/// Every network the container is on: its network mode first, then those
+/// it was connected to.
+pub fn network_names(c: &Container) -> Vec<String> {
+    let mut names = Vec::new();
+    if on_bridge(c) {
+        names.push(c.host_config.network_mode.clone());
+    }
+    for n in &c.connected_networks {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    names
+}
+
+/// Docker's MAC for an address: `02:42:` followed by its four bytes.
+fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+/// Plugs process `pid`'s network namespace into `network` as `eth<index>`
+/// (lesson 5's veth + bridge), with an address from the network's IPAM.
+pub fn connect(
+    networks: &Networks,
+    containers: &Containers,
+    c: &Container,
+    pid: i32,
+    name: &str,
+    index: usize,
+) -> Result<Endpoint> {
+    let net = networks.get(name)?;
+    let requested = (index == 0 && !c.host_config.ipv4_address.is_empty())
+        .then(|| c.host_config.ipv4_address.parse().ok())
+        .flatten();
+    let address = networks.allocate(&net, &c.id, requested, containers)?;
+    let gateway = net.gateway()?;
+    let nic = Nic {
+        name: format!("eth{index}"),
+        host_end: networks.host_end(&c.id, index),
+        address,
+        default_via: (index == 0).then_some(gateway),
+        mtu: 1500,
+        mac: Some(mac_for(address.addr())),
+    };
+    let plugged = net_demo::netlink::Netlink::open().and_then(|nl| {
+        let bridge_addr = Ipv4Net::new(gateway, address.prefix_len()).expect("valid prefix");
+        net_demo::attach::ensure_bridge(&nl, net.bridge(), bridge_addr)?;
+        net_demo::attach::attach(
+            &nl,
+            net.bridge(),
+            &NetNs::at(format!("/proc/{pid}/ns/net")),
+            &nic,
+        )
+    });
+    if let Err(e) = plugged {
+        networks.release(&net.name, &address.addr().to_string());
+        return Err(e.into());
+    }
+    Ok(Endpoint {
+        network_id: net.id.clone(),
+        endpoint_id: super::dir::random_id(),
+        gateway: gateway.to_string(),
+        ip_address: address.addr().to_string(),
+        ip_prefix_len: address.prefix_len(),
+        mac_address: mac_for(address.addr())
+            .map(|b| format!("{b:02x}"))
+            .join(":"),
+        host_end: nic.host_end,
+        interface: nic.name,
+    })
+}
+
+/// Unplugs an endpoint (the veth's host end takes its peer along) and
+/// gives its address back.
+pub fn disconnect(networks: &Networks, name: &str, endpoint: &Endpoint) {
+    if let Ok(nl) = net_demo::netlink::Netlink::open() {
+        let _ = nl.delete(&endpoint.host_end);
+    }
+    networks.release(name, &endpoint.ip_address);
+}
+
+/// Rewrites the `/etc/hosts` of container `c` from its endpoints: its own
+/// name and addresses, `--add-host` entries, and — on user networks — the
+/// other running containers there, by name.
+pub fn write_hosts(
+    networks: &Networks,
+    containers: &Containers,
+    c: &Container,
+    endpoints: &BTreeMap<String, Endpoint>,
+) -> Result<()> {
+    let names = |c: &Container| {
+        format!(
+            "{} {} {}",
+            c.config.hostname,
+            c.name.trim_start_matches('/'),
+            &c.id[..12]
+        )
+    };
+    let own: Vec<(String, String)> = endpoints
+        .values()
+        .map(|e| (e.ip_address.clone(), names(c)))
+        .collect();
+    let mut peers = Vec::new();
+    for net_name in endpoints.keys() {
+        if !networks.get(net_name).is_ok_and(|n| n.resolves_names()) {
+            continue;
+        }
+        for other in containers.list()? {
+            if other.id == c.id {
+                continue;
+            }
+            let Ok(runtime) = containers.runtime(&other.id) else {
+                continue;
+            };
+            if let (true, Some(e)) = (is_running(&runtime), runtime.networks.get(net_name)) {
+                peers.push((e.ip_address.clone(), names(&other)));
+            }
+        }
+    }
+    let text = network::hosts_file(&own, &c.host_config.extra_hosts, &peers);
+    network::rewrite_in_place(&containers.dir(&c.id).join("hosts"), &text)
+}
+
+/// Rewrites the hosts files of every running container on the user
+/// networks `names`, but `changed` itself (which joined or left them).
+pub fn refresh_peers(
+    networks: &Networks,
+    containers: &Containers,
+    names: &[String],
+    changed: &str,
+) {
+    let Ok(all) = containers.list() else {
+        return;
+    };
+    for other in all.into_iter().filter(|o| o.id != changed) {
+        let Ok(runtime) = containers.runtime(&other.id) else {
+            continue;
+        };
+        if is_running(&runtime) && names.iter().any(|n| runtime.networks.contains_key(n)) {
+            let _ = write_hosts(networks, containers, &other, &runtime.networks);
+        }
+    }
+}
+
+/// Starts the proxies of `-p` and `-P` towards `address`; returns them and
+/// the ports as `inspect` and `ps` show them.
+pub fn publish(c: &Container, address: Ipv4Addr) -> Result<(Vec<Published>, Ports)> {
+    let mut wanted: Vec<(String, HostPort)> = Vec::new();
+    for (key, hosts) in &c.host_config.port_bindings {
+        for h in hosts {
+            wanted.push((key.clone(), h.clone()));
+        }
+    }
+    if c.host_config.publish_all_ports {
+        for key in c.config.exposed_ports.keys() {
+            if !c.host_config.port_bindings.contains_key(key) {
+                wanted.push((key.clone(), HostPort::default()));
+            }
+        }
+    }
+    let mut published = Vec::new();
+    let mut shown = Ports::new();
+    for (key, host) in wanted {
+        let (port, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
+        let mut spec = format!("{port}/{proto}");
+        if !host.host_port.is_empty() || !host.host_ip.is_empty() {
+            spec = format!("{}:{}:{spec}", host.host_ip, host.host_port);
+        }
+        let spec: PortSpec = spec
+            .parse()
+            .map_err(|e: net_demo::Error| Error::Usage(e.to_string()))?;
+        let p = net_demo::publish::publish(&spec, address).map_err(|e| match e {
+            net_demo::Error::Invalid(m) => Error::Usage(m),
+            e => e.into(),
+        })?;
+        shown.entry(key.clone()).or_default().push(HostPort {
+            host_ip: p.host.ip().to_string(),
+            host_port: p.host.port().to_string(),
+        });
+        published.push(p);
+    }
+    Ok((published, shown))
+}
+
+/// `0.0.0.0:8080->80/tcp, …`: the PORTS column of `ps`.
+pub fn ports_column(ports: &Ports) -> String {
+    ports
+        .iter()
+        .flat_map(|(key, hosts)| {
+            hosts
+                .iter()
+                .map(move |h| format!("{}:{}->{key}", h.host_ip, h.host_port))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
