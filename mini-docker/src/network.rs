@@ -236,14 +236,17 @@ impl Networks {
                 }
                 s
             }
-            None => POOLS
-                .map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16).expect("valid /16"))
+            None => pools()
                 .find(|s| {
                     !taken
                         .iter()
                         .any(|t| t.contains(&s.network()) || s.contains(&t.network()))
                 })
-                .ok_or_else(|| Error::Usage("no free subnet left in 172.17-31.0.0/16".into()))?,
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+                    )
+                })?,
         };
         let plan = self
             .ipam
