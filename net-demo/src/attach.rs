@@ -98,37 +98,102 @@ pub fn loopback_only(ns: &NetNs) -> Result<()> {
     ns.run(|| Netlink::open()?.set_up("lo"))?
 }
 
+/// Plugs `nic` into `bridge` for the process `pid`, whose namespace gets
+/// the peer directly under its final name ([`Netlink::add_veth_into`]);
+/// that process then configures it itself with [`configure`].
+pub fn plug(nl: &Netlink, bridge: &str, pid: u32, nic: &Nic) -> Result<()> {
+    nl.add_veth_into(&nic.host_end, bridge, nic.mtu, &nic.name, pid, nic.mac)
+}
+
+/// Inside the namespace (run by the container's own first process):
+/// `ip addr add ADDRESS dev NAME; ip link set NAME up; ip route add
+/// default via GATEWAY` — by `ioctl`s, which need no netlink client.
+pub fn configure(name: &str, address: Ipv4Net, gateway: Option<Ipv4Addr>) -> Result<()> {
+    tracing::info!(target: "explain", "ip addr add {address} dev {name}; ip link set {name} up");
+    let socket = Socket::datagram()?;
+    let mut request = ifreq(name);
+    set_sockaddr(&mut request, address.addr());
+    socket.ioctl(libc::SIOCSIFADDR, &mut request, "SIOCSIFADDR")?;
+    let mut request = ifreq(name);
+    set_sockaddr(&mut request, address.netmask());
+    socket.ioctl(libc::SIOCSIFNETMASK, &mut request, "SIOCSIFNETMASK")?;
+    set_up_by_name(&socket, name)?;
+    if let Some(gateway) = gateway {
+        tracing::info!(target: "explain", "ip route add default via {gateway}");
+        // SAFETY: rtentry is plain data; all-zero is valid.
+        let mut route: libc::rtentry = unsafe { std::mem::zeroed() };
+        route.rt_dst = sockaddr(Ipv4Addr::UNSPECIFIED);
+        route.rt_genmask = sockaddr(Ipv4Addr::UNSPECIFIED);
+        route.rt_gateway = sockaddr(gateway);
+        route.rt_flags = libc::RTF_UP | libc::RTF_GATEWAY;
+        socket.ioctl(libc::SIOCADDRT, &mut route, "SIOCADDRT")?;
+    }
+    Ok(())
+}
+
+/// A datagram socket for interface ioctls, closed on drop.
+struct Socket(std::os::fd::OwnedFd);
+
+impl Socket {
+    fn datagram() -> Result<Self> {
+        use std::os::fd::FromRawFd as _;
+        // SAFETY: a plain datagram socket.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(Error::io("socket", std::io::Error::last_os_error()));
+        }
+        // SAFETY: we own the new descriptor.
+        Ok(Socket(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn ioctl<T>(&self, request: libc::Ioctl, arg: &mut T, what: &str) -> Result<()> {
+        // SAFETY: `arg` is the structure this request reads or fills.
+        if unsafe { libc::ioctl(self.0.as_raw_fd(), request, arg as *mut T) } < 0 {
+            return Err(Error::io(what, std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+}
+
+fn ifreq(name: &str) -> libc::ifreq {
+    // SAFETY: `ifreq` is plain data; an all-zero value is valid.
+    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in request.ifr_name.iter_mut().zip(name.bytes().take(15)) {
+        *dst = src as libc::c_char;
+    }
+    request
+}
+
+fn sockaddr(addr: Ipv4Addr) -> libc::sockaddr {
+    let inet = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(addr).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in and sockaddr have the same size; the kernel
+    // reads it as sockaddr_in because of the family.
+    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(inet) }
+}
+
+fn set_sockaddr(request: &mut libc::ifreq, addr: Ipv4Addr) {
+    request.ifr_ifru.ifru_addr = sockaddr(addr);
+}
+
+fn set_up_by_name(socket: &Socket, name: &str) -> Result<()> {
+    let mut request = ifreq(name);
+    socket.ioctl(libc::SIOCGIFFLAGS, &mut request, "SIOCGIFFLAGS")?;
+    // SAFETY: SIOCGIFFLAGS filled the flags member of the union.
+    unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    socket.ioctl(libc::SIOCSIFFLAGS, &mut request, "SIOCSIFFLAGS")
+}
+
 /// `ip link set lo up` for the calling process's own network namespace,
 /// with one `ioctl(SIOCSIFFLAGS)` instead of a netlink conversation: what a
 /// container's first process does when it starts with `--network none`.
 pub fn loopback_up() -> Result<()> {
     tracing::info!(target: "explain", "ip link set lo up");
-    let fail = |step: &str| Error::io(format!("lo: {step}"), std::io::Error::last_os_error());
-    // SAFETY: a plain datagram socket, used for interface ioctls only.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(fail("socket"));
-    }
-    // SAFETY: `ifreq` is plain data; an all-zero value is valid.
-    let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
-    }
-    // SAFETY: `request` is a valid ifreq naming "lo"; the kernel fills or
-    // reads its flags field.
-    let result = unsafe {
-        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut request) < 0 {
-            Err(fail("SIOCGIFFLAGS"))
-        } else {
-            request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &request) < 0 {
-                Err(fail("SIOCSIFFLAGS"))
-            } else {
-                Ok(())
-            }
-        }
-    };
-    // SAFETY: fd is ours.
-    unsafe { libc::close(fd) };
-    result
+    set_up_by_name(&Socket::datagram()?, "lo")
 }

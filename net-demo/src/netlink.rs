@@ -10,7 +10,9 @@ use std::os::fd::RawFd;
 use futures::TryStreamExt as _;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
-use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder,
+};
 use tokio::runtime::Runtime;
 
 use crate::{Error, Result};
@@ -98,6 +100,42 @@ impl Netlink {
         let msg = LinkVeth::new(name, peer).build();
         self.run(
             &format!("ip link add {name} type veth peer name {peer}"),
+            self.handle.link().add(msg).execute(),
+        )
+    }
+
+    /// `ip link add HOST mtu MTU master BRIDGE up type veth peer name PEER
+    /// netns PID address MAC` in one request: the peer is born inside the
+    /// other namespace under its final name. Moving an existing link
+    /// between namespaces would wait for an RCU grace period
+    /// (`synchronize_net`), the slowest part of plugging a container in.
+    pub fn add_veth_into(
+        &self,
+        host: &str,
+        bridge: &str,
+        mtu: u32,
+        peer: &str,
+        pid: u32,
+        mac: Option<[u8; 6]>,
+    ) -> Result<()> {
+        use rtnetlink::packet_route::link::{InfoData, InfoVeth};
+        let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer.to_string())
+            .mtu(mtu)
+            .setns_by_pid(pid);
+        if let Some(mac) = mac {
+            peer_msg = peer_msg.address(mac.to_vec());
+        }
+        let msg = LinkVeth::new(host, peer)
+            .set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg.build())))
+            .mtu(mtu)
+            .controller(self.index(bridge)?)
+            .up()
+            .build();
+        self.run(
+            &format!(
+                "ip link add {host} master {bridge} up type veth peer name {peer} netns {pid}"
+            ),
             self.handle.link().add(msg).execute(),
         )
     }

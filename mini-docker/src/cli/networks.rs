@@ -284,7 +284,7 @@ fn connect(ctx: &Context, networks: &Networks, args: &ConnectArgs, join: bool) -
             })?;
             wiring::write_hosts(networks, &ctx.containers, &c, &updated.networks)?;
         } else if let Some(endpoint) = runtime.networks.get(&net.name) {
-            wiring::disconnect(networks, &net.name, endpoint);
+            wiring::disconnect(networks, &net.name, endpoint, true);
             let updated = ctx.containers.update(&c.id, |r| {
                 r.networks.remove(&net.name);
             })?;

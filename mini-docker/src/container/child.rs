@@ -32,6 +32,9 @@ pub struct Plan<'a> {
     pub loopback: bool,
     /// `--network container:X`: X's network namespace, to join first.
     pub join_net: Option<RawFd>,
+    /// Interfaces the monitor plugs in while the filesystem is built:
+    /// (name, address, default gateway), configured after the go-ahead.
+    pub nics: Vec<(String, ipnet::Ipv4Net, Option<std::net::Ipv4Addr>)>,
     pub process: &'a ProcessSpec,
     pub filter: Option<&'a ScmpFilterContext>,
     pub init: bool,
@@ -93,6 +96,9 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
     // A cgroup namespace rooted at the container's cgroup, so that
     // `/proc/self/cgroup` shows `/`.
     ns_demo::spawn::unshare(&[ns_demo::Kind::Cgroup])?;
+    for (name, address, gateway) in &plan.nics {
+        net_demo::attach::configure(name, *address, *gateway)?;
+    }
     let stdio = match plan.stdio {
         Some(fds) => fds,
         None => {

@@ -173,6 +173,20 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
     let cg = cgroup(c)?;
     cg.destroy()?;
     cg.remove_parent_if_empty();
+    // Addresses a killed monitor could not give back.
+    let leftover = containers
+        .runtime(&c.id)
+        .map(|r| r.networks)
+        .unwrap_or_default();
+    if !leftover.is_empty() {
+        let store_root = containers.dir(&c.id);
+        let root = store_root.ancestors().nth(2).unwrap_or(Path::new("/"));
+        if let Ok(networks) = crate::network::Networks::open(root) {
+            for (name, endpoint) in &leftover {
+                super::wiring::disconnect(&networks, name, endpoint, false);
+            }
+        }
+    }
     let _lock = containers.lock(&c.id)?;
     containers.remove_dir(&c.id)
 }

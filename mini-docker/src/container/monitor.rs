@@ -215,6 +215,8 @@ struct Monitor {
     networks: crate::network::Networks,
     /// The container's place on each network (kept across restarts).
     endpoints: std::collections::BTreeMap<String, crate::network::Endpoint>,
+    /// The interfaces of the run being started.
+    planned: Vec<super::wiring::Planned>,
     /// The proxies of its published ports; dropping them stops them.
     published: Vec<net_demo::publish::Published>,
     ports: std::collections::BTreeMap<String, Vec<super::record::HostPort>>,
@@ -277,6 +279,7 @@ impl Monitor {
         Ok(Monitor {
             networks,
             endpoints: Default::default(),
+            planned: Vec::new(),
             published: Vec::new(),
             ports: Default::default(),
             store,
@@ -410,6 +413,16 @@ impl Monitor {
         } else {
             None
         };
+        self.planned.clear();
+        for (i, name) in super::wiring::network_names(&c).iter().enumerate() {
+            match super::wiring::plan(&self.networks, &self.containers, &c, name, i) {
+                Ok(p) => self.planned.push(p),
+                Err(e) => {
+                    self.release_planned();
+                    return Err(fail(e));
+                }
+            }
+        }
         let (errors_read, errors_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| fail(Error::System(chroot_demo::Error::sys("pipe", e))))?;
         let plan = Plan {
@@ -423,6 +436,11 @@ impl Monitor {
             hostname: &c.config.hostname,
             loopback: !host_network && join_net.is_none(),
             join_net: join_net.as_ref().map(|f| f.as_raw_fd()),
+            nics: self
+                .planned
+                .iter()
+                .map(|p| (p.nic.name.clone(), p.nic.address, p.nic.default_via))
+                .collect(),
             process: &c.process,
             filter: filter.as_ref(),
             init: c.host_config.init,
@@ -431,11 +449,18 @@ impl Monitor {
         };
         let spawned = ns_demo::spawn::spawn(&kinds, |channel| child::run(&plan, channel));
         drop(errors_write);
-        let mut spawned = spawned.map_err(|e| fail(e.into()))?;
+        let mut spawned = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                self.release_planned();
+                return Err(fail(e.into()));
+            }
+        };
         let pid = spawned.pid;
         self.mount_ns = File::open(format!("/proc/{pid}/ns/mnt")).ok();
         let (mut outputs, mut master, mut stdin) = stdio.keep_parent_ends();
         if let Err(e) = self.cgroup.add(pid) {
+            self.release_planned();
             // Perhaps the child already failed (and exited): its reason
             // is the better one.
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
@@ -506,10 +531,23 @@ impl Monitor {
     /// network ready).
     fn wire(&mut self, pid: Pid) -> Result<()> {
         let c = &self.config;
-        for (i, name) in super::wiring::network_names(c).iter().enumerate() {
-            let endpoint =
-                super::wiring::connect(&self.networks, &self.containers, c, pid.as_raw(), name, i)?;
-            self.endpoints.insert(name.clone(), endpoint);
+        let nl = if self.planned.is_empty() {
+            None
+        } else {
+            Some(net_demo::netlink::Netlink::open()?)
+        };
+        for p in &self.planned {
+            let plugged = nl.as_ref().map(|nl| {
+                // A restart can come before the kernel has cleaned up the
+                // previous run's namespace and its veth.
+                nl.delete(&p.nic.host_end)?;
+                net_demo::attach::plug(nl, &p.bridge, pid.as_raw() as u32, &p.nic)
+            });
+            if let Some(Err(e)) = plugged {
+                self.release_planned();
+                return Err(e.into());
+            }
+            self.endpoints.insert(p.network.clone(), p.endpoint.clone());
         }
         if self.endpoints.is_empty() {
             return Ok(());
@@ -525,6 +563,15 @@ impl Monitor {
             self.ports = ports;
         }
         Ok(())
+    }
+
+    /// Gives back the addresses of interfaces that were never plugged.
+    fn release_planned(&mut self) {
+        for p in self.planned.drain(..) {
+            if !self.endpoints.contains_key(&p.network) {
+                self.networks.release(&p.network, &p.endpoint.ip_address);
+            }
+        }
     }
 
     /// `container:X`'s network namespace (X must be running).
@@ -707,7 +754,7 @@ impl Monitor {
     fn tear_down(&mut self) {
         self.listener = None;
         for (name, endpoint) in std::mem::take(&mut self.endpoints) {
-            super::wiring::disconnect(&self.networks, &name, &endpoint);
+            super::wiring::disconnect(&self.networks, &name, &endpoint, false);
         }
         let _ = std::fs::remove_file(self.containers.socket(&self.config.id));
         let _ = self.cgroup.destroy();

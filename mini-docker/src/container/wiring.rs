@@ -44,8 +44,67 @@ fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, o[0], o[1], o[2], o[3]]
 }
 
-/// Plugs process `pid`'s network namespace into `network` as `eth<index>`
-/// (lesson 5's veth + bridge), with an address from the network's IPAM.
+/// One interface-to-be of a container: its address is allocated and its
+/// network's bridge exists; the veth comes when the process does.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub network: String,
+    pub bridge: String,
+    pub nic: Nic,
+    pub endpoint: Endpoint,
+}
+
+/// Allocates `eth<index>`'s address on `name` and makes sure the network's
+/// bridge is up.
+pub fn plan(
+    networks: &Networks,
+    containers: &Containers,
+    c: &Container,
+    name: &str,
+    index: usize,
+) -> Result<Planned> {
+    let net = networks.get(name)?;
+    let requested = (index == 0 && !c.host_config.ipv4_address.is_empty())
+        .then(|| c.host_config.ipv4_address.parse().ok())
+        .flatten();
+    let address = networks.allocate(&net, &c.id, requested, containers)?;
+    let gateway = net.gateway()?;
+    let bridged = net_demo::netlink::Netlink::open().and_then(|nl| {
+        let bridge_addr = Ipv4Net::new(gateway, address.prefix_len()).expect("valid prefix");
+        net_demo::attach::ensure_bridge(&nl, net.bridge(), bridge_addr)
+    });
+    if let Err(e) = bridged {
+        networks.release(&net.name, &address.addr().to_string());
+        return Err(e.into());
+    }
+    let mac = mac_for(address.addr());
+    let nic = Nic {
+        name: format!("eth{index}"),
+        host_end: networks.host_end(&c.id, index),
+        address,
+        default_via: (index == 0).then_some(gateway),
+        mtu: 1500,
+        mac: Some(mac),
+    };
+    Ok(Planned {
+        network: net.name.clone(),
+        bridge: net.bridge().to_string(),
+        endpoint: Endpoint {
+            network_id: net.id.clone(),
+            endpoint_id: super::dir::random_id(),
+            gateway: gateway.to_string(),
+            ip_address: address.addr().to_string(),
+            ip_prefix_len: address.prefix_len(),
+            mac_address: mac.map(|b| format!("{b:02x}")).join(":"),
+            host_end: nic.host_end.clone(),
+            interface: nic.name.clone(),
+        },
+        nic,
+    })
+}
+
+/// `network connect` of a running container: plans `eth<index>` and plugs
+/// it into process `pid`'s namespace from outside (lesson 5's `attach`).
 pub fn connect(
     networks: &Networks,
     containers: &Containers,
@@ -54,53 +113,31 @@ pub fn connect(
     name: &str,
     index: usize,
 ) -> Result<Endpoint> {
-    let net = networks.get(name)?;
-    let requested = (index == 0 && !c.host_config.ipv4_address.is_empty())
-        .then(|| c.host_config.ipv4_address.parse().ok())
-        .flatten();
-    let address = networks.allocate(&net, &c.id, requested, containers)?;
-    let gateway = net.gateway()?;
-    let nic = Nic {
-        name: format!("eth{index}"),
-        host_end: networks.host_end(&c.id, index),
-        address,
-        default_via: (index == 0).then_some(gateway),
-        mtu: 1500,
-        mac: Some(mac_for(address.addr())),
-    };
+    let p = plan(networks, containers, c, name, index)?;
     let plugged = net_demo::netlink::Netlink::open().and_then(|nl| {
-        let bridge_addr = Ipv4Net::new(gateway, address.prefix_len()).expect("valid prefix");
-        net_demo::attach::ensure_bridge(&nl, net.bridge(), bridge_addr)?;
         net_demo::attach::attach(
             &nl,
-            net.bridge(),
+            &p.bridge,
             &NetNs::at(format!("/proc/{pid}/ns/net")),
-            &nic,
+            &p.nic,
         )
     });
     if let Err(e) = plugged {
-        networks.release(&net.name, &address.addr().to_string());
+        networks.release(&p.network, &p.endpoint.ip_address);
         return Err(e.into());
     }
-    Ok(Endpoint {
-        network_id: net.id.clone(),
-        endpoint_id: super::dir::random_id(),
-        gateway: gateway.to_string(),
-        ip_address: address.addr().to_string(),
-        ip_prefix_len: address.prefix_len(),
-        mac_address: mac_for(address.addr())
-            .map(|b| format!("{b:02x}"))
-            .join(":"),
-        host_end: nic.host_end,
-        interface: nic.name,
-    })
+    Ok(p.endpoint)
 }
 
-/// Unplugs an endpoint (the veth's host end takes its peer along) and
-/// gives its address back.
-pub fn disconnect(networks: &Networks, name: &str, endpoint: &Endpoint) {
-    if let Ok(nl) = net_demo::netlink::Netlink::open() {
-        let _ = nl.delete(&endpoint.host_end);
+/// Gives an endpoint's address back; with `unplug`, deletes the veth too
+/// (its host end takes its peer along). A container that has exited needs
+/// no unplugging: its network namespace takes the veth with it, and
+/// deleting a link waits for an RCU grace period.
+pub fn disconnect(networks: &Networks, name: &str, endpoint: &Endpoint, unplug: bool) {
+    if unplug {
+        if let Ok(nl) = net_demo::netlink::Netlink::open() {
+            let _ = nl.delete(&endpoint.host_end);
+        }
     }
     networks.release(name, &endpoint.ip_address);
 }
