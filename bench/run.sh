@@ -3,7 +3,8 @@
 # and podman on the same busybox rootfs, in the same run:
 #   1. `run --rm --network none IMAGE true` vs `runc run` / `crun run` of a
 #      prepared bundle (new netns with only lo, like --network none) and
-#      `podman run --rm --network none`;
+#      `podman run --rm --network none`; then both on their default bridge
+#      network (`run --rm IMAGE true`);
 #   2. `exec CONTAINER true` vs `runc exec`;
 #   3. the RSS of mini-docker's monitor vs podman's conmon;
 #   4. 100 containers started in parallel, then removed, with a leak check.
@@ -19,6 +20,9 @@ md_bin=$PWD/target/release/mini-docker
 work=$(mktemp -d /tmp/bench-run.XXXXXX)
 md() { "$md_bin" --root "$work/md" --runroot "$work/md-run" "$@"; }
 export MINI_DOCKER_CGROUP_PARENT="mini-docker-bench-$$"
+# The bench's links carry a prefix of their own; no NAT rules (nothing here
+# leaves the machine).
+export MINI_DOCKER_LINK_PREFIX="bn$(printf '%04x' $(( $$ % 65536 )))" MINI_DOCKER_NAT=off
 # Podman as the tests run it, with its own store; Debian's default ulimits
 # exceed this machine's hard limits, so they are set within them. Its
 # default OCI runtime (crun 1.8) refuses hybrid cgroups, so it runs runc.
@@ -33,6 +37,8 @@ cleanup() {
   md ps -aq 2>/dev/null | xargs -r "$md_bin" --root "$work/md" --runroot "$work/md-run" rm -f >/dev/null 2>&1 || true
   runc --root "$work/runc" delete -f bench-exec >/dev/null 2>&1 || true
   pm rm -af >/dev/null 2>&1 || true
+  ip -o link | awk -F': ' '{print $2}' | grep "^$MINI_DOCKER_LINK_PREFIX" | sed 's/@.*//' \
+    | xargs -r -n1 ip link del 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,6 +79,10 @@ i=0
 runc_run() { i=$((i + 1)); runc --root "$work/runc" run --bundle "$work/bundle" "bench-$$-$i"; }
 runc=$(time_runs runc_run)
 podman=$(time_runs pm run --rm --network none localhost/busybox true)
+md run --rm busybox true  # the default bridge exists from here on, as docker0 does
+mini_bridge=$(time_runs md run --rm busybox true)
+pm run --rm localhost/busybox true >/dev/null
+podman_bridge=$(time_runs pm run --rm localhost/busybox true)
 # crun 1.8 refuses the hybrid cgroup layout unless the cgroup2 mount is
 # hidden, which takes a mount namespace: time each run inside one.
 crun=$(unshare -m bash -c '
@@ -122,6 +132,10 @@ echo "  crun run (prepared bundle)                         $(ms "$crun") ms"
 echo "  podman run --rm --network none busybox true        $(ms "$podman") ms"
 awk -v m="$mini" -v r="$runc" -v c="$crun" -v p="$podman" 'BEGIN {
   printf "  ratios: mini-docker / runc = %.2f, / crun = %.2f; podman / mini-docker = %.1fx\n", m / r, m / c, p / m }'
+echo "  mini-docker run --rm busybox true (default bridge) $(ms "$mini_bridge") ms"
+echo "  podman run --rm busybox true (default network)     $(ms "$podman_bridge") ms"
+awk -v m="$mini" -v b="$mini_bridge" -v p="$podman_bridge" 'BEGIN {
+  printf "  bridge - none = %.1f ms; podman / mini-docker on the default network = %.1fx\n", (b - m) / 1e6, p / b }'
 echo "  mini-docker exec                                   $(ms "$mini_exec") ms"
 echo "  runc exec                                          $(ms "$runc_exec") ms"
 awk -v m="$mini_exec" -v r="$runc_exec" 'BEGIN { printf "  ratio: mini-docker exec / runc exec = %.2f\n", m / r }'
