@@ -9,37 +9,11 @@ use std::io::Write as _;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use support::{busybox_tar, fails_in, md_command, md_in, ok_in};
+use support::*;
 use testkit::{wait_until, TestEnv};
-
-/// A test's store with the busybox image imported as `busybox`.
-fn with_busybox(name: &str) -> Option<TestEnv> {
-    let env = TestEnv::root(name)?;
-    let tar = busybox_tar(&env);
-    ok_in(
-        &env,
-        "root",
-        &["import", "-c", "CMD [\"sh\"]", &tar, "busybox"],
-    );
-    Some(env)
-}
 
 fn md(env: &TestEnv, args: &[&str]) -> Output {
     md_in(env, "root", args)
-}
-
-fn ok(env: &TestEnv, args: &[&str]) -> String {
-    ok_in(env, "root", args)
-}
-
-fn fails(env: &TestEnv, args: &[&str], code: i32) -> String {
-    fails_in(env, "root", args, code)
-}
-
-fn inspect(env: &TestEnv, container: &str, format: &str) -> String {
-    ok(env, &["inspect", "-f", format, container])
-        .trim()
-        .to_string()
 }
 
 /// Nothing of the test's containers is left: no container directory, no
@@ -58,7 +32,7 @@ fn assert_all_removed(env: &mut TestEnv) {
 
 #[test]
 fn run_prints_output_and_returns_dockers_exit_codes() {
-    let Some(mut env) = with_busybox("md-run-codes") else {
+    let Some(mut env) = with_busybox("md-run-codes", &[]) else {
         return;
     };
     assert_eq!(
@@ -136,7 +110,7 @@ fn run_prints_output_and_returns_dockers_exit_codes() {
 
 #[test]
 fn image_defaults_and_run_flags_shape_the_process() {
-    let Some(mut env) = with_busybox("md-run-flags") else {
+    let Some(mut env) = with_busybox("md-run-flags", &[]) else {
         return;
     };
     let env_file = env.path("vars");
@@ -201,7 +175,7 @@ fn image_defaults_and_run_flags_shape_the_process() {
 
 #[test]
 fn isolation_and_security_defaults() {
-    let Some(mut env) = with_busybox("md-security") else {
+    let Some(mut env) = with_busybox("md-security", &[]) else {
         return;
     };
     let script = "echo pid=$$; grep -E '^(CapBnd|CapEff|CapInh|Seccomp):' /proc/self/status; \
@@ -347,7 +321,7 @@ fn isolation_and_security_defaults() {
 
 #[test]
 fn detached_lifecycle_ps_logs_stop_kill_rm() {
-    let Some(mut env) = with_busybox("md-lifecycle") else {
+    let Some(mut env) = with_busybox("md-lifecycle", &[]) else {
         return;
     };
     let id = ok(
@@ -480,7 +454,7 @@ fn detached_lifecycle_ps_logs_stop_kill_rm() {
 
 #[test]
 fn init_forwards_the_stop_signal_and_exec_joins_the_container() {
-    let Some(mut env) = with_busybox("md-init-exec") else {
+    let Some(mut env) = with_busybox("md-init-exec", &[]) else {
         return;
     };
     ok(
@@ -550,7 +524,7 @@ fn init_forwards_the_stop_signal_and_exec_joins_the_container() {
 
 #[test]
 fn limits_reach_the_cgroup_and_oom_is_reported() {
-    let Some(mut env) = with_busybox("md-limits") else {
+    let Some(mut env) = with_busybox("md-limits", &[]) else {
         return;
     };
     ok(
@@ -635,7 +609,7 @@ fn limits_reach_the_cgroup_and_oom_is_reported() {
 
 #[test]
 fn restart_policies_while_the_monitor_lives() {
-    let Some(mut env) = with_busybox("md-restart") else {
+    let Some(mut env) = with_busybox("md-restart", &[]) else {
         return;
     };
     ok(
@@ -692,7 +666,7 @@ fn restart_policies_while_the_monitor_lives() {
 
 #[test]
 fn concurrent_runs_with_one_name_have_one_winner() {
-    let Some(mut env) = with_busybox("md-name-race") else {
+    let Some(mut env) = with_busybox("md-name-race", &[]) else {
         return;
     };
     let runs: Vec<_> = (0..4)
@@ -726,27 +700,14 @@ fn concurrent_runs_with_one_name_have_one_winner() {
 
 #[test]
 fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
-    let Some(mut env) = with_busybox("md-monitor-kill") else {
+    let Some(mut env) = with_busybox("md-monitor-kill", &[]) else {
         return;
     };
     ok(
         &env,
         &["run", "-d", "--name", "orphan", "busybox", "sleep", "1000"],
     );
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(env.path(format!(
-            "root/containers/{}/state.json",
-            inspect(&env, "orphan", "{{.Id}}")
-        )))
-        .unwrap(),
-    )
-    .unwrap();
-    let monitor = state["MonitorPid"].as_i64().unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_monitor(&env, "orphan");
     wait_until("the container to die with its monitor", || {
         inspect(&env, "orphan", "{{.State.Status}}") == "dead"
     });
@@ -757,7 +718,7 @@ fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
 
 #[test]
 fn attach_and_detach_keep_the_container_running() {
-    let Some(mut env) = with_busybox("md-attach") else {
+    let Some(mut env) = with_busybox("md-attach", &[]) else {
         return;
     };
     ok(
@@ -850,7 +811,7 @@ fn attach_and_detach_keep_the_container_running() {
 
 #[test]
 fn cp_diff_commit_export() {
-    let Some(mut env) = with_busybox("md-files") else {
+    let Some(mut env) = with_busybox("md-files", &[]) else {
         return;
     };
     ok(&env, &["run", "--name", "work", "busybox", "sh", "-c",
@@ -1002,7 +963,7 @@ fn cp_diff_commit_export() {
 
 #[test]
 fn logs_follow_until_the_container_exits() {
-    let Some(mut env) = with_busybox("md-logs-follow") else {
+    let Some(mut env) = with_busybox("md-logs-follow", &[]) else {
         return;
     };
     ok(

@@ -6,33 +6,8 @@ mod support;
 
 use std::process::Stdio;
 
-use support::{
-    assert_settled, busybox_tar, fails_in, free_port, http_get, md_command, md_in, ok_in,
-};
+use support::*;
 use testkit::{wait_until, TestEnv};
-
-fn with_busybox(name: &str) -> Option<TestEnv> {
-    let env = TestEnv::root(name)?;
-    let tar = busybox_tar(&env);
-    ok_in(
-        &env,
-        "root",
-        &[
-            "import",
-            "-c",
-            "CMD [\"sh\"]",
-            "-c",
-            "EXPOSE 80",
-            &tar,
-            "busybox",
-        ],
-    );
-    Some(env)
-}
-
-fn ok(env: &TestEnv, args: &[&str]) -> String {
-    ok_in(env, "root", args)
-}
 
 /// A busybox web server answering `text` on port 80 of its container.
 fn web(env: &TestEnv, extra: &[&str], name: &str, text: &str) {
@@ -46,7 +21,7 @@ fn web(env: &TestEnv, extra: &[&str], name: &str, text: &str) {
 
 #[test]
 fn user_networks_resolve_names_and_the_default_bridge_does_not() {
-    let Some(mut env) = with_busybox("md-net-names") else {
+    let Some(mut env) = with_busybox("md-net-names", &["EXPOSE 80"]) else {
         return;
     };
     let id = ok(
@@ -133,7 +108,7 @@ fn user_networks_resolve_names_and_the_default_bridge_does_not() {
 
 #[test]
 fn container_mode_shares_the_network_namespace_and_connect_adds_a_nic() {
-    let Some(mut env) = with_busybox("md-net-share") else {
+    let Some(mut env) = with_busybox("md-net-share", &["EXPOSE 80"]) else {
         return;
     };
     ok(
@@ -219,7 +194,7 @@ fn container_mode_shares_the_network_namespace_and_connect_adds_a_nic() {
 
 #[test]
 fn published_ports_answer_on_loopback() {
-    let Some(mut env) = with_busybox("md-net-ports") else {
+    let Some(mut env) = with_busybox("md-net-ports", &["EXPOSE 80"]) else {
         return;
     };
     let port = free_port();
@@ -277,7 +252,7 @@ fn published_ports_answer_on_loopback() {
 
 #[test]
 fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
-    let Some(mut env) = with_busybox("md-net-ipam") else {
+    let Some(mut env) = with_busybox("md-net-ipam", &["EXPOSE 80"]) else {
         return;
     };
     ok(
@@ -326,22 +301,11 @@ fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
     assert_eq!(ips.len(), 4, "{ips:?}");
     // Kill one monitor: its container dies, its address is reclaimed by
     // the next container that needs one.
-    let id = ok(&env, &["inspect", "-f", "{{.Id}}", "c0"]);
     let c0_ip = ok(
         &env,
         &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "c0"],
     );
-    let state: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(env.path(format!("root/containers/{}/state.json", id.trim())))
-            .unwrap(),
-    )
-    .unwrap();
-    let monitor = state["MonitorPid"].as_i64().unwrap() as i32;
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(monitor),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
+    kill_monitor(&env, "c0");
     wait_until("c0 to be dead", || {
         ok(&env, &["inspect", "-f", "{{.State.Status}}", "c0"]).trim() == "dead"
     });

@@ -3,31 +3,11 @@
 
 mod support;
 
-use support::{assert_settled, busybox_tar, fails_in, md_in, ok_in};
-use testkit::TestEnv;
-
-fn with_busybox(name: &str) -> Option<TestEnv> {
-    let env = TestEnv::root(name)?;
-    let tar = busybox_tar(&env);
-    ok_in(
-        &env,
-        "root",
-        &["import", "-c", "CMD [\"sh\"]", &tar, "busybox"],
-    );
-    Some(env)
-}
-
-fn ok(env: &TestEnv, args: &[&str]) -> String {
-    ok_in(env, "root", args)
-}
-
-fn fails(env: &TestEnv, args: &[&str], code: i32) -> String {
-    fails_in(env, "root", args, code)
-}
+use support::*;
 
 #[test]
 fn named_volumes_outlive_containers_and_are_shared() {
-    let Some(mut env) = with_busybox("md-vol-named") else {
+    let Some(mut env) = with_busybox("md-vol-named", &[]) else {
         return;
     };
     ok(
@@ -121,7 +101,7 @@ fn named_volumes_outlive_containers_and_are_shared() {
 
 #[test]
 fn anonymous_volumes_are_filled_from_the_image_and_go_with_rm_v() {
-    let Some(mut env) = with_busybox("md-vol-anon") else {
+    let Some(mut env) = with_busybox("md-vol-anon", &[]) else {
         return;
     };
     // The image's /etc is copied into the new volume on first use.
@@ -185,7 +165,7 @@ fn anonymous_volumes_are_filled_from_the_image_and_go_with_rm_v() {
 
 #[test]
 fn bind_mounts_share_the_host_directory_and_honour_ro() {
-    let Some(mut env) = with_busybox("md-vol-bind") else {
+    let Some(mut env) = with_busybox("md-vol-bind", &[]) else {
         return;
     };
     let host = env.path("shared");
@@ -309,7 +289,7 @@ fn bind_mounts_share_the_host_directory_and_honour_ro() {
 
 #[test]
 fn volumes_from_a_data_container() {
-    let Some(mut env) = with_busybox("md-vol-from") else {
+    let Some(mut env) = with_busybox("md-vol-from", &[]) else {
         return;
     };
     // The seed's data-container pattern.

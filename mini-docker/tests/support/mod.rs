@@ -81,6 +81,52 @@ pub fn assert_settled(env: &mut TestEnv) {
     env.assert_no_leaks();
 }
 
+/// A root test's store "root" with the busybox image imported as
+/// `busybox`, its command `sh`, plus any `-c` `changes`.
+pub fn with_busybox(name: &str, changes: &[&str]) -> Option<TestEnv> {
+    let env = TestEnv::root(name)?;
+    let tar = busybox_tar(&env);
+    let mut args = vec!["import", "-c", "CMD [\"sh\"]"];
+    for c in changes {
+        args.extend(["-c", c]);
+    }
+    args.extend([tar.as_str(), "busybox"]);
+    ok_in(&env, "root", &args);
+    Some(env)
+}
+
+/// `ok_in` and `fails_in` on the store "root".
+pub fn ok(env: &TestEnv, args: &[&str]) -> String {
+    ok_in(env, "root", args)
+}
+
+pub fn fails(env: &TestEnv, args: &[&str], code: i32) -> String {
+    fails_in(env, "root", args, code)
+}
+
+/// `inspect -f FORMAT container`, trimmed.
+pub fn inspect(env: &TestEnv, container: &str, format: &str) -> String {
+    ok(env, &["inspect", "-f", format, container])
+        .trim()
+        .to_string()
+}
+
+/// SIGKILLs the monitor of a container of store "root" (what a crash or
+/// an OOM kill of the supervisor would do).
+pub fn kill_monitor(env: &TestEnv, container: &str) {
+    let id = inspect(env, container, "{{.Id}}");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.path(format!("root/containers/{id}/state.json"))).unwrap(),
+    )
+    .unwrap();
+    let monitor = state["MonitorPid"].as_i64().unwrap() as i32;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(monitor),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
 /// The busybox rootfs as a tarball, as `docker import` takes it.
 pub fn busybox_tar(env: &TestEnv) -> String {
     let tar = env.path("busybox.tar");
