@@ -150,6 +150,12 @@ impl Containers {
     /// A container by full ID, name (with or without the `/`), or unique ID
     /// prefix, as Docker looks them up.
     pub fn find(&self, key: &str) -> Result<Container> {
+        // A full ID (what the monitor and scripts pass) is read directly.
+        if key.len() == 64 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(c) = read_json::<Container>(&self.dir(key).join("config.json")) {
+                return Ok(c);
+            }
+        }
         let all = self.list()?;
         let name = format!("/{}", key.trim_start_matches('/'));
         if let Some(c) = all.iter().find(|c| c.id == key || c.name == name) {

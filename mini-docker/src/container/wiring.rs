@@ -192,6 +192,14 @@ pub fn refresh_peers(
     names: &[String],
     changed: &str,
 ) {
+    // Only user networks put peers in /etc/hosts.
+    let names: Vec<&String> = names
+        .iter()
+        .filter(|n| networks.get(n).is_ok_and(|net| net.resolves_names()))
+        .collect();
+    if names.is_empty() {
+        return;
+    }
     let Ok(all) = containers.list() else {
         return;
     };
@@ -199,7 +207,7 @@ pub fn refresh_peers(
         let Ok(runtime) = containers.runtime(&other.id) else {
             continue;
         };
-        if is_running(&runtime) && names.iter().any(|n| runtime.networks.contains_key(n)) {
+        if is_running(&runtime) && names.iter().any(|n| runtime.networks.contains_key(*n)) {
             let _ = write_hosts(networks, containers, &other, &runtime.networks);
         }
     }
