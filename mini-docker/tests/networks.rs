@@ -76,6 +76,27 @@ fn user_networks_resolve_names_and_the_default_bridge_does_not() {
         .trim(),
         "10.213.0.2"
     );
+    // --ip, --add-host and --dns shape the container's network files.
+    let files = ok(
+        &env,
+        &["run", "--rm", "--network", "appnet", "--ip", "10.213.0.50", "-h", "named",
+          "--add-host", "db.local:10.9.9.9", "--dns", "10.213.0.1", "busybox", "sh", "-c",
+          "ip -o -4 addr show eth0 | awk '{print $4}'; grep -E 'db.local|named' /etc/hosts; cat /etc/resolv.conf"],
+    );
+    let lines: Vec<&str> = files.lines().collect();
+    assert_eq!(lines[0], "10.213.0.50/16", "{files}");
+    assert!(lines.contains(&"10.9.9.9\tdb.local"), "{files}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("10.213.0.50\tnamed ")),
+        "{files}"
+    );
+    assert_eq!(lines.last(), Some(&"nameserver 10.213.0.1"), "{files}");
+    let err = fails(
+        &env,
+        &["run", "--rm", "--ip", "172.17.0.99", "busybox", "true"],
+        125,
+    );
+    assert!(err.contains("user defined networks only"), "{err}");
     // On the default bridge, as with Docker, names do not resolve.
     web(&env, &[], "plain", "unnamed");
     let out = md_in(
