@@ -504,6 +504,19 @@ fn init_forwards_the_stop_signal_and_exec_joins_the_container() {
         caps.contains("a80425fb") && caps.contains("Seccomp:\t2"),
         "{caps}"
     );
+    // -t: a pty of the container's own /dev/pts.
+    let tty = ok(
+        &env,
+        &[
+            "exec",
+            "-t",
+            "svc",
+            "sh",
+            "-c",
+            "tty; test -e $(tty) && echo exists",
+        ],
+    );
+    assert_eq!(tty, "/dev/pts/0\r\nexists\r\n");
     let out = md(&env, &["exec", "svc", "sh", "-c", "exit 7"]);
     assert_eq!(out.status.code(), Some(7));
     fails(&env, &["exec", "svc", "nosuch"], 127);

@@ -35,6 +35,11 @@ const STACK_SIZE: usize = 1024 * 1024;
 pub struct Channel(UnixStream);
 
 impl Channel {
+    /// A channel over a socket of the caller's (one end of a socket pair).
+    pub fn new(stream: UnixStream) -> Self {
+        Channel(stream)
+    }
+
     /// Tells the other side to go on (or that this side is ready).
     pub fn send(&mut self) -> std::io::Result<()> {
         self.send_value(1)

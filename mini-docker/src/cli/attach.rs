@@ -172,6 +172,53 @@ pub fn attach(socket: UnixStream, options: &Options) -> Result<Ended> {
     }
 }
 
+/// `exec -t`: relays between our terminal (raw) and a pty `master` whose
+/// slave the exec'd process holds, keeping the window size in step, until
+/// the process and its children have closed the slave. Our stdin goes in
+/// only with `-i`.
+pub fn relay_pty(master: std::os::fd::OwnedFd, stdin: bool) -> Result<()> {
+    use std::os::fd::AsRawFd as _;
+    let terminal = std::io::stdin().is_terminal();
+    let _raw = if terminal { raw_mode() } else { None };
+    let resize = {
+        let fd = master.as_raw_fd();
+        move || {
+            if let Some((rows, cols)) = terminal_size() {
+                let size = libc::winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                };
+                // SAFETY: TIOCSWINSZ reads a winsize we own.
+                unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &size) };
+            }
+        }
+    };
+    resize();
+    if terminal {
+        if let Ok(mut signals) = signal_hook::iterator::Signals::new([libc::SIGWINCH]) {
+            let resize = resize.clone();
+            std::thread::spawn(move || signals.forever().for_each(|_| resize()));
+        }
+    }
+    if stdin {
+        let mut to_pty = std::fs::File::from(master.try_clone()?);
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut to_pty);
+        });
+    }
+    let mut from_pty = std::fs::File::from(master);
+    let mut stdout = std::io::stdout();
+    let mut buffer = [0u8; 8192];
+    // EIO once the last holder of the slave has exited.
+    while let Ok(n @ 1..) = from_pty.read(&mut buffer) {
+        let _ = stdout.write_all(&buffer[..n]);
+        let _ = stdout.flush();
+    }
+    Ok(())
+}
+
 /// Our stdin to the container, watching for the detach sequence: bytes
 /// that start it are held back until it completes (detach) or breaks
 /// (they are sent after all).

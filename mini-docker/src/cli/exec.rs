@@ -28,7 +28,7 @@ pub struct ExecArgs {
     /// Keep STDIN open even if not attached.
     #[arg(short, long)]
     interactive: bool,
-    /// Allocate a pseudo-TTY (the process shares this command's terminal).
+    /// Allocate a pseudo-TTY (in the container's /dev/pts).
     #[arg(short, long)]
     tty: bool,
     /// Set environment variables.
@@ -105,6 +105,10 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     let detach = args.detach;
     let interactive = args.interactive;
     let user = args.user.clone();
+    // `-t`: the pty is opened inside the container and its master passed
+    // back here over this socket pair.
+    let tty = args.tty && !detach;
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
 
     let body = move || -> i32 {
         let fail = |code: i32, message: String| {
@@ -133,9 +137,35 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
                 Err(e) => return fail(125, e.to_string()),
             }
         }
+        let slave = if tty {
+            match mini_docker::container::setup::open_pty() {
+                Ok((master, slave, _)) => {
+                    let mut channel = ns_demo::spawn::Channel::new(theirs);
+                    if let Err(e) = channel.send_fd(master.as_raw_fd()) {
+                        return fail(125, format!("passing the pty: {e}"));
+                    }
+                    Some(slave)
+                }
+                Err(e) => return fail(125, e.to_string()),
+            }
+        } else {
+            drop(theirs);
+            None
+        };
         // Entering a PID namespace applies to children only: fork once more.
         let grandchild = chroot_demo::process::spawn(|| {
-            if detach || !interactive {
+            if let Some(slave) = &slave {
+                let fd = slave.as_raw_fd();
+                // SAFETY: a new session whose controlling terminal is the
+                // pty, on stdin, stdout and stderr.
+                unsafe {
+                    libc::setsid();
+                    libc::ioctl(fd, libc::TIOCSCTTY, 0);
+                    for target in 0..3 {
+                        libc::dup2(fd, target);
+                    }
+                }
+            } else if detach || !interactive {
                 if let Ok(null) = std::fs::File::open("/dev/null") {
                     // SAFETY: replaces stdin with /dev/null.
                     unsafe { libc::dup2(null.as_raw_fd(), 0) };
@@ -167,6 +197,15 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
         }
     };
     let pid = chroot_demo::process::spawn(body)?;
+    if tty {
+        let mut channel = ns_demo::spawn::Channel::new(ours.try_clone()?);
+        drop(ours);
+        if let Ok(Some(master)) = channel.recv_fd() {
+            super::attach::relay_pty(master, interactive)?;
+        }
+    } else {
+        drop(ours);
+    }
     let code = chroot_demo::process::wait(pid)?.code();
     // The child printed why it failed; its code is Docker's (125/126/127).
     Ok(code)

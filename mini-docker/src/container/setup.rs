@@ -231,13 +231,13 @@ fn dev(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `-t`: a pty from the container's own `/dev/pts` (so `tty` names a path
-/// that exists inside), its slave also bound to `/dev/console`. Returns
-/// (master, slave); the master goes to the monitor.
-pub fn console() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+/// A new pty from the current root's `/dev/ptmx` (inside a container: its
+/// own `/dev/pts`, so `tty` names a path that exists there). Returns
+/// (master, slave, the slave's path).
+pub fn open_pty() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd, String)> {
     use nix::fcntl::OFlag;
+    use std::os::fd::{FromRawFd as _, IntoRawFd as _};
     let sys = |step: &str, e| Error::System(chroot_demo::Error::sys(step, e));
-    tracing::info!(target: "explain", "open /dev/ptmx; mount --bind /dev/pts/N /dev/console");
     let master = nix::pty::posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(|e| sys("open /dev/ptmx", e))?;
     nix::pty::grantpt(&master).map_err(|e| sys("grantpt", e))?;
@@ -250,6 +250,16 @@ pub fn console() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
         .open(&name)
         .map_err(|e| Error::io(&name, e))?
         .into();
+    // SAFETY: into_raw_fd gives up ownership of the master; we take it.
+    let master = unsafe { std::os::fd::OwnedFd::from_raw_fd(master.into_raw_fd()) };
+    Ok((master, slave, name))
+}
+
+/// `-t`: a pty whose slave is also bound to `/dev/console`. Returns
+/// (master, slave); the master goes to the monitor.
+pub fn console() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    tracing::info!(target: "explain", "open /dev/ptmx; mount --bind /dev/pts/N /dev/console");
+    let (master, slave, name) = open_pty()?;
     let target = Path::new("/dev/console");
     std::fs::write(target, b"").map_err(|e| Error::io(target, e))?;
     bind(
@@ -257,9 +267,6 @@ pub fn console() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
         target,
         &format!("mount --bind {name} /dev/console"),
     )?;
-    use std::os::fd::{FromRawFd as _, IntoRawFd as _};
-    // SAFETY: into_raw_fd gives up ownership of the master; we take it.
-    let master = unsafe { std::os::fd::OwnedFd::from_raw_fd(master.into_raw_fd()) };
     Ok((master, slave))
 }
 
