@@ -198,7 +198,6 @@ pub fn relay_pty(master: std::os::fd::OwnedFd, stdin: bool) -> Result<()> {
     resize();
     if terminal {
         if let Ok(mut signals) = signal_hook::iterator::Signals::new([libc::SIGWINCH]) {
-            let resize = resize.clone();
             std::thread::spawn(move || signals.forever().for_each(|_| resize()));
         }
     }
