@@ -946,25 +946,3 @@ pub fn inspect_value(ctx: &Context, c: &Container) -> Result<Value> {
     );
     Ok(value)
 }
-
-#[derive(Args, Debug)]
-pub struct PruneArgs {
-    /// Do not prompt for confirmation.
-    #[arg(short, long)]
-    force: bool,
-}
-
-/// `container prune`: removes every container that is not running, and
-/// what dead monitors left behind.
-pub fn prune(ctx: &Context, _args: &PruneArgs) -> Result<i32> {
-    println!("Deleted Containers:");
-    for c in ctx.containers.list()? {
-        let runtime = ctx.containers.runtime(&c.id)?;
-        if is_running(&runtime) || runtime.monitor_alive() {
-            continue;
-        }
-        lifecycle::remove(&ctx.containers, &c, false)?;
-        println!("{}", c.id);
-    }
-    Ok(0)
-}

@@ -8,6 +8,7 @@ mod exec;
 mod files;
 mod images;
 mod networks;
+mod prune;
 mod registry;
 mod table;
 mod template;
@@ -132,6 +133,9 @@ enum Command {
     /// Manage networks.
     #[command(subcommand)]
     Network(networks::NetworkCommand),
+    /// Manage mini-docker.
+    #[command(subcommand)]
+    System(SystemCommand),
     /// List port mappings or a specific mapping for the container.
     Port(networks::PortArgs),
 }
@@ -183,7 +187,13 @@ enum ContainerCommand {
     /// Export a container's filesystem as a tar archive.
     Export(files::ExportArgs),
     /// Remove all stopped containers.
-    Prune(containers::PruneArgs),
+    Prune(prune::ContainerArgs),
+}
+
+#[derive(Subcommand)]
+enum SystemCommand {
+    /// Remove unused data: stopped containers, unused networks, dangling images (and volumes).
+    Prune(prune::SystemArgs),
 }
 
 #[derive(Args)]
@@ -222,6 +232,8 @@ enum ImageCommand {
     Save(images::SaveArgs),
     /// Load an image from a tar archive or STDIN.
     Load(images::LoadArgs),
+    /// Remove unused images.
+    Prune(prune::ImageArgs),
 }
 
 /// A parsed command line ready to run against a store.
@@ -380,6 +392,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Container(c) => container_command(&ctx, c),
         Command::Volume(v) => volumes::run(&ctx, v),
         Command::Network(n) => networks::run(&ctx, n),
+        Command::System(SystemCommand::Prune(a)) => prune::system_prune(&ctx, &a),
+        Command::Image(ImageCommand::Prune(a)) => prune::image_prune(&ctx, &a),
         Command::Port(a) => networks::port(&ctx, &a),
         Command::Run(a) => containers::run(&ctx, &a),
         Command::Create(a) => containers::create(&ctx, &a),
@@ -428,6 +442,6 @@ fn container_command(ctx: &Context, command: ContainerCommand) -> anyhow::Result
         C::Diff(a) => files::diff(ctx, &a),
         C::Commit(a) => files::commit(ctx, &a),
         C::Export(a) => files::export(ctx, &a),
-        C::Prune(a) => containers::prune(ctx, &a),
+        C::Prune(_) => prune::container_prune(ctx),
     }
 }

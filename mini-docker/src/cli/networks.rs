@@ -223,19 +223,7 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
             }
             return Ok(i32::from(failed));
         }
-        NetworkCommand::Prune(_) => {
-            let mut used: Vec<String> = Vec::new();
-            for c in ctx.containers.list()? {
-                used.extend(wiring::network_names(&c));
-            }
-            println!("Deleted Networks:");
-            for n in networks.list()? {
-                if n.name != DEFAULT && !used.contains(&n.name) {
-                    networks.remove(&n)?;
-                    println!("{}", n.name);
-                }
-            }
-        }
+        NetworkCommand::Prune(_) => return super::prune::network_prune(ctx),
     }
     Ok(0)
 }

@@ -156,17 +156,6 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
             }
             Ok(i32::from(failed))
         }
-        VolumeCommand::Prune(args) => {
-            let used = volumes_in_use(&ctx.containers)?;
-            println!("Deleted Volumes:");
-            for v in volumes.list()? {
-                if used.contains_key(&v.name) || !(args.all || v.anonymous()) {
-                    continue;
-                }
-                volumes.remove(&v.name)?;
-                println!("{}", v.name);
-            }
-            Ok(0)
-        }
+        VolumeCommand::Prune(args) => super::prune::volume_prune(ctx, args.all),
     }
 }
