@@ -14,6 +14,10 @@ static REGISTRY: Mutex<Vec<(u64, Action)>> = Mutex::new(Vec::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static FOREGROUND: AtomicBool = AtomicBool::new(false);
 static TERMINATING: AtomicBool = AtomicBool::new(false);
+/// Set inside the signal handler itself, before the clean-up thread wakes:
+/// an error the interruption causes on the main thread (a worker killed by
+/// the same Ctrl-C breaks a pipe) must not win the race to `exit`.
+static PENDING: AtomicBool = AtomicBool::new(false);
 
 /// While alive, Ctrl-C belongs to an interactive child (a shell in the
 /// rootfs): the terminal delivers SIGINT to the child too, and the child
@@ -102,6 +106,17 @@ pub fn install_signal_handlers() -> std::io::Result<()> {
             default_hook(info);
         }
     }));
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
+        // SAFETY: the action only loads and stores atomics, which is
+        // async-signal-safe.
+        unsafe {
+            signal_hook::low_level::register(signal, move || {
+                if !(signal == SIGINT && FOREGROUND.load(Ordering::SeqCst)) {
+                    PENDING.store(true, Ordering::SeqCst);
+                }
+            })?;
+        }
+    }
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     std::thread::Builder::new()
         .name("cleanup-on-signal".into())
@@ -123,6 +138,12 @@ pub fn install_signal_handlers() -> std::io::Result<()> {
 /// then the signal thread finishes its clean-up and exits with 128 + signal,
 /// so the status tells the caller what really happened.
 pub fn exit(code: i32) -> ! {
+    // A signal just arrived: give its clean-up thread a moment to take over.
+    let mut waited = 0;
+    while PENDING.load(Ordering::SeqCst) && !TERMINATING.load(Ordering::SeqCst) && waited < 100 {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        waited += 1;
+    }
     if TERMINATING.load(Ordering::SeqCst) {
         loop {
             std::thread::park();
