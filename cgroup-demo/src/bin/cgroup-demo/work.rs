@@ -23,7 +23,16 @@ impl Sandbox {
         let parent = driver.create(format!("cgroup-demo-{}", std::process::id()))?;
         let doomed = parent.clone();
         let cleanup = Cleanup::new(move || {
-            let _ = doomed.destroy();
+            // After Ctrl-C this runs on the signal thread while the main
+            // thread may still be creating a child cgroup or a worker:
+            // try again until nothing is left.
+            for _ in 0..10 {
+                let destroyed = doomed.destroy().is_ok();
+                if destroyed && !doomed.dirs().iter().any(|d| d.exists()) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
         });
         Ok(Sandbox {
             driver,
