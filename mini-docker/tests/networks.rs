@@ -295,12 +295,18 @@ fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
                     "1000",
                 ])
                 .stdout(Stdio::null())
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut r in runs {
-        assert!(r.wait().unwrap().success());
+    for r in runs {
+        let out = r.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let mut ips: Vec<String> = (0..4)
         .map(|i| {

@@ -163,6 +163,18 @@ impl TestEnv {
         }
     }
 
+    /// Waits (up to five seconds) until nothing of this test is left. The
+    /// kernel takes some things down after their owner is gone — a veth
+    /// when its network namespace is cleaned up, a monitor's mount
+    /// namespace after its last grace period — so a leak check right after
+    /// the last command may see them on their way out.
+    pub fn settle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !self.leaks().is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// What this test created and left behind so far.
     pub fn leaks(&self) -> Vec<String> {
         leaks::find(&self.before, &Snapshot::take(), &self.dir, &self.marks())

@@ -232,6 +232,7 @@ pub fn check_lesson(path: &Path, env: &mut TestEnv) -> Result<usize, String> {
         }
     }
     env.drop_default_bridge(&env.path("mini-docker"));
+    env.settle();
     Ok(steps.len())
 }
 

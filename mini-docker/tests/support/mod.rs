@@ -74,10 +74,7 @@ pub fn assert_settled(env: &mut TestEnv) {
     for root in ["root", "a", "b"] {
         env.drop_default_bridge(&env.path(root));
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while !env.leaks().is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    env.settle();
     env.assert_no_leaks();
 }
 
