@@ -77,10 +77,7 @@ fn save_and_load_round_trip_keeps_the_image_id() {
         id
     );
     // And from stdin.
-    let out = env
-        .command(BIN)
-        .arg("--root")
-        .arg(env.path("c"))
+    let out = md_command(&env, "c")
         .args(["load", "-q"])
         .stdin(std::fs::File::open(&archive).unwrap())
         .output()

@@ -5,7 +5,7 @@ mod support;
 use std::path::Path;
 use std::process::Stdio;
 
-use support::{busybox_tar, count, fails_in, ok_in, only_layer, BIN};
+use support::{busybox_tar, count, fails_in, md_command, ok_in, only_layer};
 use testkit::TestEnv;
 
 fn ok(env: &TestEnv, args: &[&str]) -> String {
@@ -203,9 +203,7 @@ fn concurrent_imports_share_layers() {
     let tar = busybox_tar(&env);
     let children: Vec<_> = (0..4)
         .map(|i| {
-            env.command(BIN)
-                .arg("--root")
-                .arg(env.path("root"))
+            md_command(&env, "root")
                 .args(["import", &tar, &format!("box:{i}")])
                 .stdout(Stdio::null())
                 .spawn()

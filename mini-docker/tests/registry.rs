@@ -445,9 +445,7 @@ fn https_registry_with_a_ca_from_certs_d() {
 
     let certs_d = env.path("certs.d");
     let md = |args: &[&str]| {
-        env.command(BIN)
-            .arg("--root")
-            .arg(env.path("root"))
+        md_command(&env, "root")
             .env("MINI_DOCKER_CERTS_D", &certs_d)
             .args(args)
             .output()
@@ -494,9 +492,7 @@ fn concurrent_pulls_of_one_image() {
     let remote = push_busybox(&env, &registry, "box:1");
     let pulls: Vec<_> = (0..3)
         .map(|_| {
-            env.command(BIN)
-                .arg("--root")
-                .arg(env.path("root"))
+            md_command(&env, "root")
                 .args(["pull", "-q", &remote])
                 .stdout(std::process::Stdio::null())
                 .spawn()
@@ -530,10 +526,7 @@ fn a_killed_pull_can_be_run_again() {
         bytes
     });
     let image = format!("{}/app:latest", registry.addr);
-    let mut pull = env
-        .command(BIN)
-        .arg("--root")
-        .arg(env.path("root"))
+    let mut pull = md_command(&env, "root")
         .args(["pull", &image])
         .stdout(std::process::Stdio::null())
         .spawn()
@@ -568,7 +561,11 @@ fn pull_on_a_terminal_shows_progress_bars() {
     };
     let registry = RealRegistry::start(&env);
     let remote = push_busybox(&env, &registry, "box:tty");
-    let command = format!("{BIN} --root {} pull {remote}", env.path("root").display());
+    let command = format!(
+        "{BIN} --root {} --runroot {} pull {remote}",
+        env.path("root").display(),
+        env.path("run").display()
+    );
     let out = env
         .command("script")
         .args(["-qec", &command, "/dev/null"])
