@@ -414,8 +414,16 @@ impl Monitor {
             None
         };
         self.planned.clear();
-        for (i, name) in super::wiring::network_names(&c).iter().enumerate() {
-            match super::wiring::plan(&self.networks, &self.containers, &c, name, i) {
+        let names = super::wiring::network_names(&c);
+        // One netlink client for planning and plugging (none without networks).
+        let nl = if names.is_empty() {
+            None
+        } else {
+            Some(net_demo::netlink::Netlink::open().map_err(|e| fail(e.into()))?)
+        };
+        for (i, name) in names.iter().enumerate() {
+            let nl = nl.as_ref().expect("opened for the networks");
+            match super::wiring::plan(nl, &self.networks, &self.containers, &c, name, i) {
                 Ok(p) => self.planned.push(p),
                 Err(e) => {
                     self.release_planned();
@@ -469,7 +477,7 @@ impl Monitor {
             let _ = File::from(errors_read).read_to_end(&mut message);
             return Err(child_error(&message).unwrap_or_else(|| fail(e.into())));
         }
-        if let Err(e) = self.wire(pid) {
+        if let Err(e) = self.wire(pid, nl.as_ref()) {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
             return Err(fail(e));
@@ -529,15 +537,10 @@ impl Monitor {
     /// The container's interfaces on its networks, its hosts file and its
     /// published ports, before it may go on (so its command starts with a
     /// network ready).
-    fn wire(&mut self, pid: Pid) -> Result<()> {
+    fn wire(&mut self, pid: Pid, nl: Option<&net_demo::netlink::Netlink>) -> Result<()> {
         let c = &self.config;
-        let nl = if self.planned.is_empty() {
-            None
-        } else {
-            Some(net_demo::netlink::Netlink::open()?)
-        };
         for p in &self.planned {
-            let plugged = nl.as_ref().map(|nl| {
+            let plugged = nl.map(|nl| {
                 // A restart can come before the kernel has cleaned up the
                 // previous run's namespace and its veth.
                 nl.delete(&p.nic.host_end)?;

@@ -7,6 +7,7 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use net_demo::attach::Nic;
+use net_demo::netlink::Netlink;
 use net_demo::netns::NetNs;
 use net_demo::publish::{PortSpec, Published};
 
@@ -57,6 +58,7 @@ pub struct Planned {
 /// Allocates `eth<index>`'s address on `name` and makes sure the network's
 /// bridge is up.
 pub fn plan(
+    nl: &Netlink,
     networks: &Networks,
     containers: &Containers,
     c: &Container,
@@ -69,10 +71,8 @@ pub fn plan(
         .flatten();
     let address = networks.allocate(&net, &c.id, requested, containers)?;
     let gateway = net.gateway()?;
-    let bridged = net_demo::netlink::Netlink::open().and_then(|nl| {
-        let bridge_addr = Ipv4Net::new(gateway, address.prefix_len()).expect("valid prefix");
-        net_demo::attach::ensure_bridge(&nl, net.bridge(), bridge_addr)
-    });
+    let bridge_addr = Ipv4Net::new(gateway, address.prefix_len()).expect("valid prefix");
+    let bridged = net_demo::attach::ensure_bridge(nl, net.bridge(), bridge_addr);
     if let Err(e) = bridged {
         networks.release(&net.name, &address.addr().to_string());
         return Err(e.into());
@@ -113,15 +113,10 @@ pub fn connect(
     name: &str,
     index: usize,
 ) -> Result<Endpoint> {
-    let p = plan(networks, containers, c, name, index)?;
-    let plugged = net_demo::netlink::Netlink::open().and_then(|nl| {
-        net_demo::attach::attach(
-            &nl,
-            &p.bridge,
-            &NetNs::at(format!("/proc/{pid}/ns/net")),
-            &p.nic,
-        )
-    });
+    let nl = Netlink::open()?;
+    let p = plan(&nl, networks, containers, c, name, index)?;
+    let at = NetNs::at(format!("/proc/{pid}/ns/net"));
+    let plugged = net_demo::attach::attach(&nl, &p.bridge, &at, &p.nic);
     if let Err(e) = plugged {
         networks.release(&p.network, &p.endpoint.ip_address);
         return Err(e.into());
@@ -135,7 +130,7 @@ pub fn connect(
 /// deleting a link waits for an RCU grace period.
 pub fn disconnect(networks: &Networks, name: &str, endpoint: &Endpoint, unplug: bool) {
     if unplug {
-        if let Ok(nl) = net_demo::netlink::Netlink::open() {
+        if let Ok(nl) = Netlink::open() {
             let _ = nl.delete(&endpoint.host_end);
         }
     }
