@@ -259,6 +259,38 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// `volume inspect` and `network inspect`: names and a format.
+#[derive(Args)]
+pub struct NamesArgs {
+    /// Format output using a Go template.
+    #[arg(short, long)]
+    format: Option<String>,
+    #[arg(required = true)]
+    names: Vec<String>,
+}
+
+/// Every `inspect`: looks each name up, reports the ones that fail on
+/// stderr (exit 1), prints the others as a JSON array or per `format`.
+pub fn inspect_each(
+    names: &[String],
+    format: Option<&str>,
+    lookup: impl Fn(&str) -> anyhow::Result<Value>,
+) -> anyhow::Result<i32> {
+    let mut values = Vec::new();
+    let mut failed = false;
+    for name in names {
+        match lookup(name) {
+            Ok(v) => values.push(v),
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                failed = true;
+            }
+        }
+    }
+    print_inspected(&values, format)?;
+    Ok(i32::from(failed))
+}
+
 /// Prints `inspect` results: a JSON array, or the template per object.
 pub fn print_inspected(values: &[Value], format: Option<&str>) -> anyhow::Result<()> {
     match format {
@@ -278,13 +310,11 @@ pub fn print_inspected(values: &[Value], format: Option<&str>) -> anyhow::Result
 /// `inspect`: containers first, then images, as Docker looks names up.
 fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Result<i32> {
     let only = args.kind.as_deref().or(only);
-    let mut values = Vec::new();
-    let mut failed = false;
-    for name in &args.names {
+    inspect_each(&args.names, args.format.as_deref(), |name| {
         let container = (only != Some("image"))
             .then(|| ctx.containers.find(name).ok())
             .flatten();
-        let found = match container {
+        match container {
             Some(c) => containers::inspect_value(ctx, &c),
             None if only == Some("container") => Err(anyhow::anyhow!("No such container: {name}")),
             None => ctx
@@ -298,17 +328,8 @@ fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Res
                     }
                     (e, _) => e.into(),
                 }),
-        };
-        match found {
-            Ok(v) => values.push(v),
-            Err(e) => {
-                eprintln!("Error: {e:#}");
-                failed = true;
-            }
         }
-    }
-    print_inspected(&values, args.format.as_deref())?;
-    Ok(i32::from(failed))
+    })
 }
 
 pub fn main() {

@@ -9,7 +9,7 @@ use mini_docker::container::wiring;
 use mini_docker::network::{Networks, DEFAULT};
 use serde_json::json;
 
-use super::{print_inspected, table, Context};
+use super::{inspect_each, table, Context, NamesArgs};
 
 #[derive(Subcommand)]
 pub enum NetworkCommand {
@@ -19,7 +19,7 @@ pub enum NetworkCommand {
     #[command(alias = "list")]
     Ls(ListArgs),
     /// Display detailed information on one or more networks.
-    Inspect(InspectArgs),
+    Inspect(NamesArgs),
     /// Connect a container to a network.
     Connect(ConnectArgs),
     /// Disconnect a container from a network.
@@ -56,15 +56,6 @@ pub struct ListArgs {
     /// Do not truncate the output.
     #[arg(long)]
     no_trunc: bool,
-}
-
-#[derive(Args)]
-pub struct InspectArgs {
-    /// Format output using a Go template.
-    #[arg(short, long)]
-    format: Option<String>,
-    #[arg(required = true)]
-    names: Vec<String>,
 }
 
 #[derive(Args)]
@@ -169,34 +160,23 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
         }
         NetworkCommand::Inspect(args) => {
             let attached = attached(ctx)?;
-            let mut values = Vec::new();
-            let mut failed = false;
-            for name in &args.names {
-                match networks.get(name) {
-                    Ok(n) => {
-                        let mut v = serde_json::to_value(&n)?;
-                        let containers: serde_json::Map<String, serde_json::Value> = attached
-                            .get(&n.name)
-                            .into_iter()
-                            .flatten()
-                            .map(|c| {
-                                let mut c = c.clone();
-                                let id = c["Id"].as_str().unwrap_or_default().to_string();
-                                c.as_object_mut().map(|o| o.remove("Id"));
-                                (id, c)
-                            })
-                            .collect();
-                        v["Containers"] = serde_json::Value::Object(containers);
-                        values.push(v);
-                    }
-                    Err(e) => {
-                        eprintln!("Error: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            print_inspected(&values, args.format.as_deref())?;
-            return Ok(i32::from(failed));
+            return inspect_each(&args.names, args.format.as_deref(), |name| {
+                let n = networks.get(name)?;
+                let mut v = serde_json::to_value(&n)?;
+                let members: serde_json::Map<String, serde_json::Value> = attached
+                    .get(&n.name)
+                    .into_iter()
+                    .flatten()
+                    .map(|c| {
+                        let mut c = c.clone();
+                        let id = c["Id"].as_str().unwrap_or_default().to_string();
+                        c.as_object_mut().map(|o| o.remove("Id"));
+                        (id, c)
+                    })
+                    .collect();
+                v["Containers"] = serde_json::Value::Object(members);
+                Ok(v)
+            });
         }
         NetworkCommand::Connect(args) => connect(ctx, &networks, &args, true)?,
         NetworkCommand::Disconnect(args) => connect(ctx, &networks, &args, false)?,

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use mini_docker::container::mounts::volumes_in_use;
 use mini_docker::volume::Volumes;
 
-use super::{print_inspected, table, Context};
+use super::{inspect_each, table, Context, NamesArgs};
 
 #[derive(Subcommand)]
 pub enum VolumeCommand {
@@ -17,7 +17,7 @@ pub enum VolumeCommand {
     #[command(alias = "list")]
     Ls(ListArgs),
     /// Display detailed information on one or more volumes.
-    Inspect(InspectArgs),
+    Inspect(NamesArgs),
     /// Remove one or more volumes.
     #[command(alias = "remove")]
     Rm(RemoveArgs),
@@ -41,15 +41,6 @@ pub struct ListArgs {
     /// Filter output (dangling=true|false, name=…, label=…).
     #[arg(short, long)]
     filter: Vec<String>,
-}
-
-#[derive(Args)]
-pub struct InspectArgs {
-    /// Format output using a Go template.
-    #[arg(short, long)]
-    format: Option<String>,
-    #[arg(required = true)]
-    names: Vec<String>,
 }
 
 #[derive(Args)]
@@ -120,21 +111,9 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
             }
             Ok(0)
         }
-        VolumeCommand::Inspect(args) => {
-            let mut values = Vec::new();
-            let mut failed = false;
-            for name in &args.names {
-                match volumes.get(name) {
-                    Ok(v) => values.push(serde_json::to_value(v)?),
-                    Err(e) => {
-                        eprintln!("Error: {e}");
-                        failed = true;
-                    }
-                }
-            }
-            print_inspected(&values, args.format.as_deref())?;
-            Ok(i32::from(failed))
-        }
+        VolumeCommand::Inspect(args) => inspect_each(&args.names, args.format.as_deref(), |name| {
+            Ok(serde_json::to_value(volumes.get(name)?)?)
+        }),
         VolumeCommand::Rm(args) => {
             let used = volumes_in_use(&ctx.containers)?;
             let mut failed = false;

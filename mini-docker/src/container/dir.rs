@@ -66,6 +66,11 @@ impl Containers {
         }
     }
 
+    /// The store these containers belong to (`$ROOT`).
+    pub fn store_root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
     pub fn dir(&self, id: &str) -> PathBuf {
         self.dir.join(id)
     }

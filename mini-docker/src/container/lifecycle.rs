@@ -179,9 +179,7 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
         .map(|r| r.networks)
         .unwrap_or_default();
     if !leftover.is_empty() {
-        let store_root = containers.dir(&c.id);
-        let root = store_root.ancestors().nth(2).unwrap_or(Path::new("/"));
-        if let Ok(networks) = crate::network::Networks::open(root) {
+        if let Ok(networks) = crate::network::Networks::open(containers.store_root()) {
             for (name, endpoint) in &leftover {
                 super::wiring::disconnect(&networks, name, endpoint, false);
             }
