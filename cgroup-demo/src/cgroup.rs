@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::bpf;
+use crate::devices::{self, Rules as DeviceRules};
 use crate::layout::{Layout, Version};
 use crate::limits::Resolved;
 use crate::{Error, Result};
@@ -432,22 +434,54 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Replaces the device allow-list: deny everything, then allow each rule
-    /// (`c 1:3 rwm`, `c *:* m`). On v1 that is the `devices` controller; v2
-    /// has no files for it (runc attaches an eBPF program instead), so this
-    /// returns `Ok(false)` there and the caller relies on which nodes exist.
-    pub fn allow_devices(&self, rules: &[&str]) -> Result<bool> {
-        let Some(dir) = self
-            .dir("devices")
-            .filter(|_| self.version() == Version::V1)
-        else {
-            return Ok(false);
-        };
-        write(&dir.join("devices.deny"), "a")?;
-        for rule in rules {
-            write(&dir.join("devices.allow"), rule)?;
+    /// Replaces the cgroup's device policy. On v1 that is the `devices`
+    /// controller's list; on v2 an eBPF program compiled from the same
+    /// rules, attached in place of any previous one (see [`crate::devices`]).
+    /// A host without either cannot keep a container away from its disks:
+    /// that is an error, not a warning.
+    pub fn set_devices(&self, rules: &DeviceRules) -> Result<()> {
+        match self.version() {
+            Version::V1 => {
+                let dir = self.dir("devices").ok_or_else(|| {
+                    Error::Unsupported(
+                        "the devices cgroup controller is not mounted: containers could open any device"
+                            .into(),
+                    )
+                })?;
+                for rule in &rules.0 {
+                    let file = if rule.allow {
+                        "devices.allow"
+                    } else {
+                        "devices.deny"
+                    };
+                    let text = if rule.kind == devices::Kind::All {
+                        "a".to_string()
+                    } else {
+                        rule.to_string()
+                    };
+                    write(&dir.join(file), &text)?;
+                }
+                Ok(())
+            }
+            Version::V2 => {
+                let dir = self.dirs().remove(0);
+                let cgroup = std::fs::File::open(&dir).map_err(|e| Error::file(&dir, e))?;
+                if rules.allows_everything() {
+                    tracing::info!(target: "explain", "bpf(BPF_PROG_DETACH, {}, BPF_CGROUP_DEVICE)   # every device allowed", dir.display());
+                    return bpf::detach_all(&cgroup);
+                }
+                let program = devices::program(rules);
+                let summary: Vec<String> = rules
+                    .0
+                    .iter()
+                    .map(|r| format!("{} {r}", if r.allow { "allow" } else { "deny" }))
+                    .collect();
+                tracing::info!(target: "explain", "bpf(BPF_PROG_LOAD, BPF_PROG_TYPE_CGROUP_DEVICE, {} instructions)   # {}", program.len(), summary.join("; "));
+                let fd = bpf::load_device_program(&program)?;
+                tracing::info!(target: "explain", "bpf(BPF_PROG_ATTACH, {}, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)", dir.display());
+                bpf::attach_device_program(&cgroup, &fd)
+            }
         }
-        Ok(true)
     }
 
     /// Removes the parent cgroup if nothing else lives in it (a shared

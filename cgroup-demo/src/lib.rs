@@ -9,14 +9,19 @@
 //!   and their translation into each version's files.
 //! - [`cgroup`]: create a cgroup under a parent, add processes, apply
 //!   limits, read stats, freeze, kill everything in it, remove it.
+//! - [`devices`]: which device nodes a cgroup may open or create, as the v1
+//!   allow-list and as the eBPF program v2 needs ([`bpf`] loads it).
 
+pub mod bpf;
 pub mod cgroup;
+pub mod devices;
 mod error;
 pub mod layout;
 pub mod limits;
 pub mod size;
 
 pub use cgroup::{Cgroup, Driver, Stats};
+pub use devices::Rules as DeviceRules;
 pub use error::{Error, Result};
 pub use layout::{Layout, Setup, Version};
 pub use limits::{Limits, Resolved};

@@ -89,6 +89,12 @@ pub struct CreateArgs {
     /// Give extended privileges to this container.
     #[arg(long)]
     privileged: bool,
+    /// Add a host device to the container (HOST[:CONTAINER][:PERMISSIONS]).
+    #[arg(long)]
+    device: Vec<String>,
+    /// Add a rule to the cgroup allowed devices list ('c 1:3 rwm').
+    #[arg(long)]
+    device_cgroup_rule: Vec<String>,
     /// Security options (seccomp=unconfined, no-new-privileges).
     #[arg(long)]
     security_opt: Vec<String>,
@@ -213,6 +219,8 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         cap_add: args.cap_add.clone(),
         cap_drop: args.cap_drop.clone(),
         privileged: args.privileged,
+        devices: args.device.clone(),
+        device_cgroup_rules: args.device_cgroup_rule.clone(),
         security_opt: args.security_opt.clone(),
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use cgroup_demo::size;
 
+use super::devices::{self, DeviceMapping};
 use super::dir::Containers;
 use super::mounts::{self, MountFlags};
 use super::record::{now, Config, Container, HostConfig, HostPort, ProcessSpec, RestartPolicy};
@@ -40,6 +41,9 @@ pub struct Request {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub privileged: bool,
+    /// `--device`, `--device-cgroup-rule`.
+    pub devices: Vec<String>,
+    pub device_cgroup_rules: Vec<String>,
     pub security_opt: Vec<String>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
@@ -204,6 +208,12 @@ pub fn create(
         cap_add: request.cap_add.clone(),
         cap_drop: request.cap_drop.clone(),
         privileged: request.privileged,
+        devices: request
+            .devices
+            .iter()
+            .map(|d| DeviceMapping::parse(d))
+            .collect::<Result<_>>()?,
+        device_cgroup_rules: request.device_cgroup_rules.clone(),
         readonly_rootfs: request.read_only,
         security_opt: request.security_opt.clone(),
         init: request.init,
@@ -229,6 +239,16 @@ pub fn create(
             request.cpus.as_deref().unwrap_or_default()
         )));
     }
+    // The devices must exist and the rules parse, before anything exists.
+    devices::policy(
+        false,
+        &host_config.devices,
+        &host_config.device_cgroup_rules,
+    )
+    .map_err(|e| match e {
+        Error::Cgroup(e) => Error::Usage(e.to_string()),
+        e => e,
+    })?;
     // Docker's checks on the limits, before anything exists.
     let mut probe = Container {
         host_config: host_config.clone(),

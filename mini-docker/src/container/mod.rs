@@ -3,6 +3,7 @@
 
 pub mod child;
 pub mod create;
+pub mod devices;
 pub mod dir;
 pub mod files;
 pub mod lifecycle;

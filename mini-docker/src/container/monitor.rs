@@ -32,12 +32,13 @@ use nix::unistd::Pid;
 use ns_demo::Kind;
 
 use super::child::{self, Plan};
+use super::devices::{self, Node};
 use super::dir::Containers;
 use super::logs;
 use super::record::{now, start_time, Container};
 use super::rootfs::Rootfs;
 use super::security;
-use super::setup::{Filesystem, DEVICE_RULES};
+use super::setup::Filesystem;
 use super::stream::{self, Decoder};
 use crate::store::Store;
 use crate::{Error, Result};
@@ -205,6 +206,9 @@ struct Monitor {
     containers: Containers,
     config: Container,
     cgroup: Cgroup,
+    /// Device nodes to copy into the container's `/dev` (`--device`,
+    /// `--privileged`), resolved once, with the cgroup's rules.
+    device_nodes: Vec<Node>,
     listener: Option<UnixListener>,
     clients: Vec<Client>,
     signals: SignalFd,
@@ -267,7 +271,9 @@ impl Monitor {
             .map_err(|e| Error::System(chroot_demo::Error::sys("sigprocmask", e)))?;
         let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
             .map_err(|e| Error::System(chroot_demo::Error::sys("signalfd", e)))?;
-        let cgroup = create_cgroup(&config)?;
+        let h = &config.host_config;
+        let policy = devices::policy(h.privileged, &h.devices, &h.device_cgroup_rules)?;
+        let cgroup = create_cgroup(&config, &policy.rules)?;
         let socket = containers.socket(&config.id);
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket).map_err(|e| Error::io(&socket, e))?;
@@ -286,6 +292,7 @@ impl Monitor {
             containers,
             config,
             cgroup,
+            device_nodes: policy.nodes,
             listener: Some(listener),
             clients,
             signals,
@@ -389,6 +396,7 @@ impl Monitor {
     fn start(&mut self) -> std::result::Result<Run, (i32, String)> {
         let fail = |e: Error| (125, e.to_string());
         let c = self.config.clone();
+        let device_nodes = self.device_nodes.clone();
         let dir = self.containers.dir(&c.id);
         let image = c
             .image
@@ -440,6 +448,7 @@ impl Monitor {
                 privileged: c.host_config.privileged,
                 readonly: c.host_config.readonly_rootfs,
                 mounts: &c.mounts,
+                devices: &device_nodes,
             },
             hostname: &c.config.hostname,
             loopback: !host_network && join_net.is_none(),
@@ -844,8 +853,8 @@ fn write_stdin(run: &mut Run) {
     }
 }
 
-/// The container's cgroup with its limits and device allow-list.
-fn create_cgroup(c: &Container) -> Result<Cgroup> {
+/// The container's cgroup with its limits and device policy.
+fn create_cgroup(c: &Container, device_rules: &cgroup_demo::DeviceRules) -> Result<Cgroup> {
     let driver = Driver::for_host()?;
     let parent = if c.host_config.cgroup_parent.is_empty() {
         "mini-docker"
@@ -858,14 +867,7 @@ fn create_cgroup(c: &Container) -> Result<Cgroup> {
         .resolve(online_cpus())
         .map_err(Error::from)
         .and_then(|resolved| Ok(cgroup.set(&resolved)?))
-        .and_then(|_| {
-            let rules: &[&str] = if c.host_config.privileged {
-                &["a *:* rwm"]
-            } else {
-                &DEVICE_RULES
-            };
-            cgroup.allow_devices(rules).map_err(Error::from)
-        });
+        .and_then(|_| Ok(cgroup.set_devices(device_rules)?));
     if let Err(e) = set {
         let _ = cgroup.destroy();
         cgroup.remove_parent_if_empty();

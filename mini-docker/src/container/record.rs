@@ -106,6 +106,12 @@ pub struct HostConfig {
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
     pub privileged: bool,
+    /// `--device`.
+    #[serde(default)]
+    pub devices: Vec<super::devices::DeviceMapping>,
+    /// `--device-cgroup-rule`.
+    #[serde(default)]
+    pub device_cgroup_rules: Vec<String>,
     pub readonly_rootfs: bool,
     pub security_opt: Vec<String>,
     pub init: bool,

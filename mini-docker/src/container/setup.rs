@@ -19,6 +19,7 @@ use std::path::Path;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 
+use super::devices::{self, Node};
 use super::record::MountPoint;
 use super::rootfs::Rootfs;
 use super::scope;
@@ -61,22 +62,6 @@ pub const DEVICES: [(&str, u64, u64); 6] = [
     ("tty", 5, 0),
 ];
 
-/// The devices cgroup allow-list matching [`DEVICES`] plus the pty
-/// multiplexer and pty slaves; `m` (mknod) for any, as Docker allows.
-pub const DEVICE_RULES: [&str; 11] = [
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-];
-
 /// What the container's filesystem needs.
 #[derive(Debug)]
 pub struct Filesystem<'a> {
@@ -87,6 +72,8 @@ pub struct Filesystem<'a> {
     pub readonly: bool,
     /// Volumes, bind mounts and tmpfs mounts.
     pub mounts: &'a [MountPoint],
+    /// Host device nodes to copy in (`--device`, `--privileged`).
+    pub devices: &'a [Node],
 }
 
 fn mnt(
@@ -140,6 +127,9 @@ pub fn enter(fs: &Filesystem) -> Result<()> {
     )?;
 
     dev(root)?;
+    for node in fs.devices {
+        device_node(root, node)?;
+    }
     // Volumes first, so that a volume over /etc still gets the
     // container's own hosts, hostname and resolv.conf on top (Docker sorts
     // them the same way).
@@ -229,6 +219,54 @@ fn dev(root: &Path) -> Result<()> {
         symlink(target, &path).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
+}
+
+/// A copy of a host device node, at its place in the container (where the
+/// container's root already has a node of that name, it stays).
+fn device_node(root: &Path, node: &Node) -> Result<()> {
+    let inside = devices::relative(&node.path).ok_or_else(|| {
+        Error::Usage(format!(
+            "{} is not a path for a device",
+            node.path.display()
+        ))
+    })?;
+    let path = scope::resolve(root, &Path::new("/").join(&inside))?;
+    if path.symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    if let Some(parent) = path.parent() {
+        mkdir_p(parent)?;
+    }
+    let kind = match node.kind {
+        cgroup_demo::devices::Kind::Block => SFlag::S_IFBLK,
+        _ => SFlag::S_IFCHR,
+    };
+    let letter = if kind == SFlag::S_IFBLK { 'b' } else { 'c' };
+    chroot_demo::error::step(
+        format!(
+            "mknod -m {:o} {} {letter} {} {}",
+            node.mode,
+            node.path.display(),
+            node.major,
+            node.minor
+        ),
+        || {
+            mknod(
+                &path,
+                kind,
+                Mode::from_bits_truncate(node.mode),
+                makedev(u64::from(node.major), u64::from(node.minor)),
+            )
+        },
+    )?;
+    // As on the host: mknod's mode went through the umask.
+    std::fs::set_permissions(
+        &path,
+        std::os::unix::fs::PermissionsExt::from_mode(node.mode),
+    )
+    .map_err(|e| Error::io(&path, e))?;
+    std::os::unix::fs::lchown(&path, Some(node.uid), Some(node.gid))
+        .map_err(|e| Error::io(&path, e))
 }
 
 /// A new pty from the current root's `/dev/ptmx` (inside a container: its
