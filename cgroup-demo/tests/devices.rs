@@ -142,3 +142,26 @@ fn a_program_the_verifier_refuses_is_a_clear_error() {
     assert!(err.starts_with("bpf(BPF_PROG_LOAD): "), "{err}");
     assert!(err.contains("verifier"), "{err}");
 }
+
+#[test]
+fn the_lesson_binary_shows_the_rules_the_program_and_the_refusal() {
+    let Some(mut env) = TestEnv::root("cg-devices") else {
+        return;
+    };
+    let out = env.run_ok(env!("CARGO_BIN_EXE_cgroup-demo"), &["devices"], |pid| {
+        vec![
+            format!("cgroup-demo-{pid}"),
+            format!("cgroup-demo-devices-{pid}"),
+        ]
+    });
+    assert!(
+        out.contains("   deny  a *:* rwm\n   allow c *:* m\n"),
+        "{out}"
+    );
+    assert!(out.contains("if major != 136 goto"), "{out}");
+    assert!(out.contains("open /dev/null for writing: allowed"), "{out}");
+    assert!(
+        out.contains("open that node for reading: refused: Operation not permitted"),
+        "{out}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Lesson 3, narrated: Docker's resource flags on cgroup v1 and v2.
 
 mod cpu;
+mod devices;
 mod memory;
 mod show;
 mod work;
@@ -62,6 +63,9 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         max: i64,
     },
+    /// Devices: a node is not a permission; the cgroup's rules (v1) or eBPF
+    /// program (v2) decide every open and mknod.
+    Devices,
     /// Remove what runs killed with SIGKILL left (their cgroups).
     Clean,
     /// Which cgroups a process is in, per controller, and their limits.
@@ -105,6 +109,7 @@ fn main() {
             alloc,
         } => memory::swap(steps, memory, memory_swap, alloc),
         Command::Pids { max } => work::pids(steps, max),
+        Command::Devices => devices::devices(steps),
         Command::Show { pid } => show::show(pid),
         Command::Clean => work::clean(),
     })
