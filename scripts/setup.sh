@@ -16,7 +16,9 @@ fi
 # to on loopback or exchange archives with; runc (with podman's crun) the peers of
 # bench/run.sh. libseccomp-dev: mini-docker's default seccomp filter is compiled by
 # libseccomp, as runc's and crun's are.
-packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc libseccomp-dev pkg-config)
+# docker.io: Docker itself, the oracle of the differential suites (scripts/dockerd.sh
+# starts a private daemon; the system one is never started).
+packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc libseccomp-dev pkg-config docker.io)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 
 missing=()
@@ -26,8 +28,17 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup.sh: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # No service may start from a package's install script (docker.io would
+  # start a system dockerd with its own bridge and iptables rules).
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    guard=/usr/sbin/policy-rc.d
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -z "$guard" ] || rm -f "$guard"
 fi
 
 # cargo fmt / clippy come with rustup's default profile; add them where missing.

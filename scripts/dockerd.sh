@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# A private Docker daemon, the oracle of the differential suites (and the
+# client of mini-runc): its own data root, exec root, socket, pid file,
+# bridge and cgroup parent, so that nothing is shared with a system Docker,
+# and no iptables rules or forwarding (published ports are served by its
+# userland proxy, on loopback for the tests).
+#
+#   scripts/dockerd.sh start DIR   # starts it, prints DOCKER_HOST=unix://DIR/docker.sock
+#   scripts/dockerd.sh stop DIR    # stops it by PID and removes everything it left
+#
+# Extra dockerd flags can be passed after DIR on start (e.g.
+# --add-runtime mini=/path/to/mini-runc).
+set -euo pipefail
+
+cmd=${1:?usage: dockerd.sh start|stop DIR [dockerd flags]}
+dir=${2:?usage: dockerd.sh start|stop DIR [dockerd flags]}
+shift 2
+# The daemon's own names: a bridge and a cgroup parent nobody else uses.
+bridge=mdkdockerd0
+cgroup_parent=mini-docker-oracle
+subnet=172.31.254.1/24
+
+start() {
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ -e "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; then
+    echo "DOCKER_HOST=unix://$dir/docker.sock"
+    return
+  fi
+  ip link add "$bridge" type bridge 2>/dev/null || true
+  ip addr replace "$subnet" dev "$bridge"
+  ip link set "$bridge" up
+  /usr/sbin/dockerd \
+    --data-root "$dir/data" --exec-root "$dir/exec" \
+    -H "unix://$dir/docker.sock" --pidfile "$dir/docker.pid" \
+    --bridge "$bridge" --iptables=false --ip-forward=false --ip-masq=false \
+    --cgroup-parent "$cgroup_parent" --storage-driver overlay2 \
+    "$@" >"$dir/dockerd.log" 2>&1 &
+  for _ in $(seq 1 300); do
+    if DOCKER_HOST="unix://$dir/docker.sock" /usr/bin/docker version >/dev/null 2>&1; then
+      echo "DOCKER_HOST=unix://$dir/docker.sock"
+      return
+    fi
+    sleep 0.1
+  done
+  echo "dockerd did not answer within 30 s; its log:" >&2
+  tail -20 "$dir/dockerd.log" >&2
+  stop
+  exit 1
+}
+
+stop() {
+  if [ -e "$dir/docker.pid" ]; then
+    pid=$(cat "$dir/docker.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 150); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  # Its containerd and shims, if any outlived it.
+  pkill -9 -f -- "$dir/exec" 2>/dev/null || true
+  # What it leaves: mounts under its roots, its netns files, its bridge and
+  # veths, its cgroups.
+  { grep -F -- "$dir" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+  # (its containers' veths went with their namespaces when it stopped them)
+  ip link del "$bridge" 2>/dev/null || true
+  { find /sys/fs/cgroup -depth -type d -name "$cgroup_parent" 2>/dev/null || true; } | while read -r cg; do
+    find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  rm -rf "$dir"
+}
+
+case "$cmd" in
+  start) start "$@" ;;
+  stop) stop ;;
+  *) echo "usage: dockerd.sh start|stop DIR" >&2; exit 2 ;;
+esac
