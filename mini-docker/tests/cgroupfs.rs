@@ -313,3 +313,31 @@ fn cgroupns_flag_is_checked_and_recorded_with_dockers_default() {
     }
     assert_settled(&mut env);
 }
+
+#[test]
+fn a_bind_mount_at_sys_fs_cgroup_replaces_the_view() {
+    let Some(mut env) = with_busybox("md-cgfs-bind", &[]) else {
+        return;
+    };
+    let dir = env.path("fake-cgroupfs");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("marker"), "the user's\n").unwrap();
+    let volume = format!("{}:/sys/fs/cgroup:ro", dir.display());
+    let out = ok(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            &volume,
+            "busybox",
+            "cat",
+            "/sys/fs/cgroup/marker",
+        ],
+    );
+    assert_eq!(out, "the user's\n");
+    assert_no_host_mounts(&env);
+    assert_settled(&mut env);
+}

@@ -31,6 +31,15 @@ use crate::{Error, Result};
 /// Where a container sees its cgroups.
 pub const TARGET: &str = "/sys/fs/cgroup";
 
+/// Whether one of the container's own mounts goes at [`TARGET`].
+pub fn replaced_by(mounts: &[super::record::MountPoint]) -> bool {
+    mounts.iter().any(|m| {
+        Path::new(&m.destination)
+            .components()
+            .eq(Path::new(TARGET).components())
+    })
+}
+
 /// One step of building [`TARGET`]; `dir`s are relative to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
@@ -58,6 +67,9 @@ pub struct View {
     pub mode: CgroupnsMode,
     /// Everything but `--privileged`.
     pub read_only: bool,
+    /// A volume or bind mount at [`TARGET`] replaces this view, as a user
+    /// mount replaces Docker's default one at the same place.
+    pub replaced: bool,
 }
 
 impl View {
@@ -68,6 +80,9 @@ impl View {
     pub fn enter(&self, root: &Path) -> Result<()> {
         if self.mode == CgroupnsMode::Private {
             ns_demo::spawn::unshare(&[ns_demo::Kind::Cgroup])?;
+        }
+        if self.replaced {
+            return Ok(());
         }
         // The host's paths of our own cgroups, for the v1 binds; read after
         // the move, so the monitor's writes to `cgroup.procs` are in it.
@@ -371,6 +386,16 @@ mod tests {
         let elsewhere = "4:memory:/other\n";
         assert!(plan(&layout, elsewhere, CgroupnsMode::Host, true).is_err());
         assert!(plan(&layout, "", CgroupnsMode::Host, true).is_err());
+    }
+
+    #[test]
+    fn a_users_mount_at_sys_fs_cgroup_replaces_the_view() {
+        let at = |destination: &str| super::super::record::MountPoint {
+            destination: destination.into(),
+            ..Default::default()
+        };
+        assert!(replaced_by(&[at("/data"), at("/sys/fs/cgroup/")]));
+        assert!(!replaced_by(&[at("/sys/fs/cgroup/memory"), at("/sys")]));
     }
 
     #[test]

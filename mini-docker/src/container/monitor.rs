@@ -447,6 +447,7 @@ impl Monitor {
                 layout,
                 mode: c.host_config.cgroupns_mode,
                 read_only: !c.host_config.privileged,
+                replaced: super::cgroupfs::replaced_by(&c.mounts),
             },
             hostname: &c.config.hostname,
             loopback: !host_network && join_net.is_none(),
