@@ -64,12 +64,28 @@ const V1_CONTROLLERS: &[&str] = &[
     "misc",
 ];
 
+/// One v1 hierarchy as the host mounts it: what a container's own
+/// `/sys/fs/cgroup/<name>` mirrors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub mount_point: PathBuf,
+    /// The cgroup shown at the mount point (`/` unless the host itself is
+    /// inside a cgroup namespace, or the mount is a bind of a sub-cgroup).
+    pub root: PathBuf,
+    /// Controllers and name, as mounted (`cpu`, `cpuacct`; `name=systemd`):
+    /// a second mount of the hierarchy must ask for exactly these.
+    pub subsystems: Vec<String>,
+}
+
 /// The host's cgroup mounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     pub setup: Setup,
     /// Mount point of each v1 controller (`cpu` → `/sys/fs/cgroup/cpu`).
     pub v1: BTreeMap<String, PathBuf>,
+    /// Every v1 hierarchy, named ones (`name=systemd`) included, in
+    /// mountinfo order, each once (its first mount).
+    pub hierarchies: Vec<Hierarchy>,
     /// The cgroup2 mount, if any.
     pub unified: Option<PathBuf>,
 }
@@ -85,12 +101,14 @@ impl Layout {
     /// Parses mountinfo text (exposed for tests of other layouts).
     pub fn parse(mountinfo: &str) -> Result<Self> {
         let mut v1 = BTreeMap::new();
+        let mut hierarchies: Vec<Hierarchy> = Vec::new();
         let mut unified = None;
         for line in mountinfo.lines() {
             let Some((left, right)) = line.split_once(" - ") else {
                 continue;
             };
-            let Some(mount_point) = left.split(' ').nth(4) else {
+            let mut left = left.split(' ');
+            let (Some(root), Some(mount_point)) = (left.nth(3), left.next()) else {
                 continue;
             };
             let mut fields = right.split(' ');
@@ -99,10 +117,22 @@ impl Layout {
             match fstype {
                 "cgroup2" => unified = Some(PathBuf::from(mount_point)),
                 "cgroup" => {
-                    for option in options.split(',') {
-                        if V1_CONTROLLERS.contains(&option) {
-                            v1.insert(option.to_string(), PathBuf::from(mount_point));
-                        }
+                    let subsystems: Vec<String> = options
+                        .split(',')
+                        .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
+                        .map(str::to_string)
+                        .collect();
+                    for option in subsystems.iter().filter(|o| !o.starts_with("name=")) {
+                        v1.insert(option.clone(), PathBuf::from(mount_point));
+                    }
+                    if !subsystems.is_empty()
+                        && !hierarchies.iter().any(|h| h.subsystems == subsystems)
+                    {
+                        hierarchies.push(Hierarchy {
+                            mount_point: PathBuf::from(mount_point),
+                            root: PathBuf::from(root),
+                            subsystems,
+                        });
                     }
                 }
                 _ => {}
@@ -118,7 +148,12 @@ impl Layout {
                 ))
             }
         };
-        Ok(Layout { setup, v1, unified })
+        Ok(Layout {
+            setup,
+            v1,
+            hierarchies,
+            unified,
+        })
     }
 
     /// The version whose controllers limit resources here: v1 on legacy and
@@ -159,6 +194,26 @@ mod tests {
             Some(Path::new("/sys/fs/cgroup/cpu,cpuacct"))
         );
         assert!(!hybrid.v1.contains_key("name=systemd"));
+        let mounted: Vec<(&Path, Vec<&str>)> = hybrid
+            .hierarchies
+            .iter()
+            .map(|h| {
+                assert_eq!(h.root, Path::new("/"));
+                let subsystems = h.subsystems.iter().map(String::as_str).collect();
+                (h.mount_point.as_path(), subsystems)
+            })
+            .collect();
+        assert_eq!(
+            mounted,
+            [
+                (
+                    Path::new("/sys/fs/cgroup/cpu,cpuacct"),
+                    vec!["cpu", "cpuacct"]
+                ),
+                (Path::new("/sys/fs/cgroup/memory"), vec!["memory"]),
+                (Path::new("/sys/fs/cgroup/systemd"), vec!["name=systemd"]),
+            ]
+        );
 
         let legacy: String = HYBRID
             .lines()

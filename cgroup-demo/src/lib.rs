@@ -23,5 +23,5 @@ pub mod size;
 pub use cgroup::{Cgroup, Driver, Stats};
 pub use devices::Rules as DeviceRules;
 pub use error::{Error, Result};
-pub use layout::{Layout, Setup, Version};
+pub use layout::{Hierarchy, Layout, Setup, Version};
 pub use limits::{Limits, Resolved};

@@ -150,6 +150,10 @@ pub struct CreateArgs {
     /// Optional parent cgroup for the container.
     #[arg(long, env = "MINI_DOCKER_CGROUP_PARENT")]
     cgroup_parent: Option<String>,
+    /// Cgroup namespace to use (host|private); the default is private on
+    /// cgroup v2, host on v1.
+    #[arg(long)]
+    cgroupns: Option<String>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -229,6 +233,13 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         detach_keys: args.detach_keys.clone(),
         network: args.network.clone(),
         cgroup_parent: args.cgroup_parent.clone(),
+        // Docker takes an empty value as "the default".
+        cgroupns: args
+            .cgroupns
+            .as_deref()
+            .filter(|m| !m.is_empty())
+            .map(str::parse)
+            .transpose()?,
         mounts: mini_docker::container::mounts::MountFlags {
             volumes: args.volume.clone(),
             mounts: args.mount.clone(),

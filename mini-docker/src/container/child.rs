@@ -27,6 +27,8 @@ use crate::{Error, Result};
 #[allow(missing_debug_implementations)] // the seccomp context is opaque
 pub struct Plan<'a> {
     pub fs: Filesystem<'a>,
+    /// The cgroup namespace and `/sys/fs/cgroup`, made once in the cgroup.
+    pub cgroupfs: super::cgroupfs::View,
     pub hostname: &'a str,
     /// A new network namespace whose loopback must come up.
     pub loopback: bool,
@@ -86,16 +88,18 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
     if plan.loopback {
         net_demo::attach::loopback_up()?;
     }
-    setup::enter(&plan.fs)?;
-    // The filesystem was built while the monitor moved us into the
-    // container's cgroup (on v1 that move waits for an RCU grace period,
-    // the slowest step of a start); from here on the limits must hold.
-    if !matches!(channel.recv(), Ok(true)) {
-        return Err(Error::Usage("the monitor exited during start".into()));
-    }
-    // A cgroup namespace rooted at the container's cgroup, so that
-    // `/proc/self/cgroup` shows `/`.
-    ns_demo::spawn::unshare(&[ns_demo::Kind::Cgroup])?;
+    setup::enter(&plan.fs, |root| {
+        // The filesystem was built while the monitor moved us into the
+        // container's cgroup (on v1 that move waits for an RCU grace
+        // period, the slowest step of a start); from here on the limits
+        // must hold, and `/sys/fs/cgroup` can show that cgroup — with
+        // `--cgroupns private` as the root of a new cgroup namespace, so
+        // that `/proc/self/cgroup` shows `/`.
+        if !matches!(channel.recv(), Ok(true)) {
+            return Err(Error::Usage("the monitor exited during start".into()));
+        }
+        plan.cgroupfs.enter(root)
+    })?;
     for (name, address, gateway) in &plan.nics {
         net_demo::attach::configure(name, *address, *gateway)?;
     }

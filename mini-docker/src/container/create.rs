@@ -8,7 +8,9 @@ use cgroup_demo::size;
 use super::devices::{self, DeviceMapping};
 use super::dir::Containers;
 use super::mounts::{self, MountFlags};
-use super::record::{now, Config, Container, HostConfig, HostPort, ProcessSpec, RestartPolicy};
+use super::record::{
+    now, CgroupnsMode, Config, Container, HostConfig, HostPort, ProcessSpec, RestartPolicy,
+};
 use super::security;
 use super::setup;
 use super::spec::{self, Overrides};
@@ -52,6 +54,8 @@ pub struct Request {
     pub detach_keys: Option<String>,
     pub network: Option<String>,
     pub cgroup_parent: Option<String>,
+    /// `--cgroupns`; `None` takes the host's default.
+    pub cgroupns: Option<CgroupnsMode>,
     pub mounts: MountFlags,
     /// `-p`, `-P`, `--expose`, `--ip`, `--add-host`, `--dns`.
     pub publish: Vec<String>,
@@ -188,7 +192,14 @@ pub fn create(
         };
         exposed.insert(key, serde_json::json!({}));
     }
+    // Recorded at create, as Docker's daemon fills it in: what inspect
+    // shows is what every start uses.
+    let cgroupns_mode = match request.cgroupns {
+        Some(mode) => mode,
+        None => CgroupnsMode::default_for(cgroup_demo::Layout::detect()?.version()),
+    };
     let mut host_config = HostConfig {
+        cgroupns_mode,
         network_mode: network_mode.clone(),
         port_bindings,
         publish_all_ports: request.publish_all,

@@ -1,6 +1,7 @@
 //! Containers: what they run, the root filesystem they run in, the process
 //! that supervises them, and the lifecycle commands built on those.
 
+pub mod cgroupfs;
 pub mod child;
 pub mod create;
 pub mod devices;

@@ -410,8 +410,9 @@ impl Monitor {
             Some(other) => Some(self.peer_netns(other).map_err(fail)?),
             None => None,
         };
-        // The cgroup namespace comes later, from inside the cgroup (see
-        // `child::run`), so that the container sees its cgroup as `/`.
+        // The cgroup namespace (`--cgroupns private`) comes later, from
+        // inside the cgroup (see `child::run`), so that the container sees
+        // its cgroup as `/`.
         let mut kinds = vec![Kind::Mount, Kind::Uts, Kind::Ipc, Kind::Pid];
         if !host_network && join_net.is_none() {
             kinds.push(Kind::Net);
@@ -421,6 +422,7 @@ impl Monitor {
         } else {
             None
         };
+        let layout = cgroup_demo::Layout::detect().map_err(|e| fail(e.into()))?;
         self.planned.clear();
         let names = super::wiring::network_names(&c);
         // One netlink client for planning and plugging (none without networks).
@@ -449,6 +451,12 @@ impl Monitor {
                 readonly: c.host_config.readonly_rootfs,
                 mounts: &c.mounts,
                 devices: &device_nodes,
+            },
+            cgroupfs: super::cgroupfs::View {
+                layout,
+                mode: c.host_config.cgroupns_mode,
+                read_only: !c.host_config.privileged,
+                replaced: super::cgroupfs::replaced_by(&c.mounts),
             },
             hostname: &c.config.hostname,
             loopback: !host_network && join_net.is_none(),

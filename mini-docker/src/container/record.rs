@@ -122,6 +122,9 @@ pub struct HostConfig {
     pub memory_swap: i64,
     pub pids_limit: i64,
     pub cgroup_parent: String,
+    /// `--cgroupns`, or the host's default when not given.
+    #[serde(default)]
+    pub cgroupns_mode: CgroupnsMode,
     /// `-v` as given.
     #[serde(default)]
     pub binds: Vec<String>,
@@ -149,6 +152,54 @@ pub struct HostConfig {
     /// mini-docker's own: the detach key sequence for attach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detach_keys: Option<String>,
+}
+
+/// Docker's `--cgroupns`: whether the container gets a cgroup namespace
+/// rooted at its own cgroup.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CgroupnsMode {
+    /// The host's namespace: `/proc/self/cgroup` shows host paths.
+    Host,
+    /// A new namespace: the container's cgroup is its `/`. The default for
+    /// records written before the flag existed, which always had one.
+    #[default]
+    Private,
+}
+
+impl CgroupnsMode {
+    /// Docker's default: `private` where the kernel's cgroup v2 makes
+    /// delegation safe, `host` on v1 (as Docker has always run there).
+    pub fn default_for(version: cgroup_demo::Version) -> Self {
+        match version {
+            cgroup_demo::Version::V2 => CgroupnsMode::Private,
+            cgroup_demo::Version::V1 => CgroupnsMode::Host,
+        }
+    }
+}
+
+impl std::str::FromStr for CgroupnsMode {
+    type Err = crate::Error;
+
+    /// `host` or `private`, with Docker's message for anything else.
+    fn from_str(text: &str) -> crate::Result<Self> {
+        match text {
+            "host" => Ok(CgroupnsMode::Host),
+            "private" => Ok(CgroupnsMode::Private),
+            _ => Err(crate::Error::Usage(
+                "--cgroupns: invalid CGROUP mode".into(),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for CgroupnsMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CgroupnsMode::Host => "host",
+            CgroupnsMode::Private => "private",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +325,39 @@ mod tests {
             assert!(v.get(field).is_some(), "{field} missing from {v}");
         }
         assert_eq!(v["StartedAt"], ZERO_TIME);
+    }
+
+    #[test]
+    fn cgroupns_mode_parses_and_serialises_as_docker_spells_it() {
+        assert_eq!("host".parse::<CgroupnsMode>().unwrap(), CgroupnsMode::Host);
+        assert_eq!(
+            "private".parse::<CgroupnsMode>().unwrap(),
+            CgroupnsMode::Private
+        );
+        assert_eq!(
+            "container:x"
+                .parse::<CgroupnsMode>()
+                .unwrap_err()
+                .to_string(),
+            "--cgroupns: invalid CGROUP mode"
+        );
+        let v = serde_json::to_value(HostConfig {
+            cgroupns_mode: CgroupnsMode::Host,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(v["CgroupnsMode"], "host");
+        // A record from before the flag: its container had a private one.
+        let mut old = v.clone();
+        old.as_object_mut().unwrap().remove("CgroupnsMode");
+        let old: HostConfig = serde_json::from_value(old).unwrap();
+        assert_eq!(old.cgroupns_mode, CgroupnsMode::Private);
+        use cgroup_demo::Version;
+        assert_eq!(CgroupnsMode::default_for(Version::V1), CgroupnsMode::Host);
+        assert_eq!(
+            CgroupnsMode::default_for(Version::V2),
+            CgroupnsMode::Private
+        );
     }
 
     #[test]

@@ -93,7 +93,10 @@ fn mkdir_p(path: &Path) -> Result<()> {
 }
 
 /// Steps 1–6; on return the process's root is the container's.
-pub fn enter(fs: &Filesystem) -> Result<()> {
+/// `before_pivot` runs between steps 3 and 4, given the container's root
+/// as the host sees it: the child waits there for its cgroup and builds
+/// `/sys/fs/cgroup` from the host's hierarchies ([`super::cgroupfs`]).
+pub fn enter(fs: &Filesystem, before_pivot: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
     chroot_demo::root::make_root_private()?;
     fs.rootfs.mount()?;
     let root = &fs.rootfs.merged;
@@ -137,6 +140,7 @@ pub fn enter(fs: &Filesystem) -> Result<()> {
         mount_point(root, m)?;
     }
     etc_files(root, fs.dir)?;
+    before_pivot(root)?;
 
     chroot_demo::root::pivot_root(root)?;
     if !fs.privileged {
