@@ -19,4 +19,4 @@ pub mod size;
 pub use cgroup::{Cgroup, Driver, Stats};
 pub use error::{Error, Result};
 pub use layout::{Layout, Setup, Version};
-pub use limits::{Limits, Resolved};
+pub use limits::{CpuMax, Limits, Quota, Resolved};
