@@ -245,7 +245,7 @@ fn shown_clone3(kinds: &[Kind], shown: &str) -> String {
     let flags = if kinds.is_empty() {
         "CLONE_INTO_CGROUP".to_string()
     } else {
-        format!("{}|CLONE_INTO_CGROUP", Kind::flag_names(kinds))
+        format!("{} | CLONE_INTO_CGROUP", Kind::flag_names(kinds))
     };
     let like = shown.split_once('#').map_or("", |(_, c)| c.trim());
     format!("clone3({flags})   # {like};")
