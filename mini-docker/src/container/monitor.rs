@@ -879,7 +879,7 @@ fn create_cgroup(c: &Container) -> Result<Cgroup> {
     let set = limits
         .resolve(online_cpus())
         .map_err(Error::from)
-        .and_then(|resolved| Ok(report_host_warnings(&resolved, cgroup.set(&resolved)?)))
+        .and_then(|resolved| apply_limits(&cgroup, &resolved))
         .and_then(|_| {
             let rules: &[&str] = if c.host_config.privileged {
                 &["a *:* rwm"]
@@ -918,15 +918,17 @@ pub fn online_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Sends the launcher the warnings of limits this host discarded (a missing
-/// swap, soft-limit or block I/O weight file); the others came from
-/// `create`'s checks and were printed then.
-fn report_host_warnings(resolved: &Resolved, warnings: Vec<String>) {
+/// Writes the limits, and sends the launcher the warnings of those this
+/// host discarded (a missing swap, soft-limit or block I/O weight file); the
+/// others came from `create`'s checks and were printed then.
+fn apply_limits(cgroup: &Cgroup, resolved: &Resolved) -> Result<()> {
+    let warnings = cgroup.set(resolved)?;
     let mut out = std::io::stdout();
     for w in warnings.iter().filter(|w| !resolved.warnings.contains(w)) {
         let _ = writeln!(out, "{STATUS}warning {w}");
     }
     let _ = out.flush();
+    Ok(())
 }
 
 /// The directory of the container's cgroup for it to be born in: v2 only (a
