@@ -219,7 +219,7 @@ pub fn spawn_in(
     match cgroup {
         Some(fd) => tracing::info!(
             target: "explain",
-            "{}   # born in {}: no move afterwards",
+            "{}, born in {} (no move afterwards)",
             shown_clone3(kinds, &shown),
             fd_path(fd)
         ),
@@ -248,7 +248,7 @@ fn shown_clone3(kinds: &[Kind], shown: &str) -> String {
         format!("{} | CLONE_INTO_CGROUP", Kind::flag_names(kinds))
     };
     let like = shown.split_once('#').map_or("", |(_, c)| c.trim());
-    format!("clone3({flags})   # {like};")
+    format!("clone3({flags})   # {like}")
 }
 
 /// What a descriptor points at, for the explain stream.
@@ -456,5 +456,27 @@ mod tests {
         for errno in [Errno::EPERM, Errno::EBADF, Errno::EBUSY, Errno::ENOSPC] {
             assert!(!falls_back(errno), "{errno}");
         }
+    }
+
+    #[test]
+    fn the_clone3_line_reads_like_the_clone_line() {
+        let kinds = [Kind::Pid, Kind::Net];
+        let shown = format!(
+            "clone({})   # like: unshare {} --fork",
+            Kind::flag_names(&kinds),
+            Kind::options(&kinds)
+        );
+        assert_eq!(
+            shown_clone3(&kinds, &shown),
+            format!(
+                "clone3({} | CLONE_INTO_CGROUP)   # like: unshare {} --fork",
+                Kind::flag_names(&kinds),
+                Kind::options(&kinds)
+            )
+        );
+        assert_eq!(
+            shown_clone3(&[], "clone()   # like fork"),
+            "clone3(CLONE_INTO_CGROUP)   # like fork"
+        );
     }
 }
