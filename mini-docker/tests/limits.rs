@@ -463,6 +463,13 @@ fn the_fallback_start_path_moves_the_process_on_any_version() {
     let explained = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(!explained.contains("CLONE_INTO_CGROUP)"), "{explained}");
     let cg = Cgroup::of(&env, "moved");
+    let path = cg.path.to_string_lossy().into_owned();
+    assert!(
+        explained
+            .lines()
+            .any(|l| l.starts_with("+ echo ") && l.ends_with("/cgroup.procs") && l.contains(&path)),
+        "not moved into {path}: {explained}"
+    );
     let pid = inspect(&env, "moved", "{{.State.Pid}}");
     let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert!(own.lines().any(|l| l.ends_with(&cg.proc_line())), "{own}");
