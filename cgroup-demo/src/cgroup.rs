@@ -16,15 +16,18 @@ use nix::unistd::Pid;
 use crate::bpf;
 use crate::devices::{self, Rules as DeviceRules};
 use crate::layout::{Layout, Version};
-use crate::limits::Resolved;
+use crate::limits::{self, Resolved};
 use crate::{Error, Result};
 
-/// v1 controllers the driver manages (when the host mounts them).
+/// v1 controllers the driver manages (when the host mounts them; `blkio`
+/// for `--blkio-weight` is often absent, and then only that limit is
+/// discarded, with Docker's warning).
 const V1_USED: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices",
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices", "blkio",
 ];
-/// v2 controllers the driver enables for its cgroups.
-const V2_USED: &[&str] = &["cpu", "cpuset", "memory", "pids"];
+/// v2 controllers the driver enables for its cgroups (each only where the
+/// parent offers it: `io` is missing on some kernels and delegations).
+const V2_USED: &[&str] = &["cpu", "cpuset", "memory", "pids", "io"];
 /// How long removal waits for the last process to leave.
 const GRACE: Duration = Duration::from_secs(5);
 
@@ -283,22 +286,44 @@ impl Cgroup {
     }
 
     /// Applies limits; returns warnings for limits the host cannot enforce.
+    /// A limit whose preferred file is missing uses the kernel's other
+    /// file for it where there is one ([`limits::fallback`]: BFQ's
+    /// `blkio.bfq.weight`, v2's `io.weight`); a limit Docker would discard
+    /// on such a host (swap, soft limit, block I/O weight) gets Docker's
+    /// warning instead; any other missing file is an error.
     pub fn set(&self, limits: &Resolved) -> Result<Vec<String>> {
         let mut warnings = limits.warnings.clone();
+        let mut warn = |w: &str| {
+            if !warnings.iter().any(|x| x == w) {
+                warnings.push(w.to_string());
+            }
+        };
         let mut files = limits.files(self.version());
         self.order_memory_writes(&mut files)?;
         for (name, value) in files {
             let controller = name.split('.').next().unwrap_or(name);
-            let path = self.file(controller, name)?;
-            // memory.memsw.limit_in_bytes (v1) or memory.swap.max (v2).
-            let swap_file = name.contains("memsw") || name.contains("swap");
-            if swap_file && !path.exists() {
-                warnings.push(
-                    "Your kernel does not support swap limit capabilities or the cgroup is not mounted. Memory limited without swap."
-                        .into(),
-                );
+            let discardable = limits::missing_file_warning(name);
+            let path = match (self.file(controller, name), discardable) {
+                (Ok(path), _) => path,
+                (Err(_), Some(warning)) => {
+                    warn(warning);
+                    continue;
+                }
+                (Err(e), None) => return Err(e),
+            };
+            let (path, value) = if path.exists() {
+                (path, value)
+            } else if let Some((other, converted)) = limits::fallback(name, &value)
+                .filter(|(other, _)| path.with_file_name(other).exists())
+            {
+                tracing::info!(target: "explain", "# no {name} on this kernel: {other} instead");
+                (path.with_file_name(other), converted)
+            } else if let Some(warning) = discardable {
+                warn(warning);
                 continue;
-            }
+            } else {
+                (path, value)
+            };
             write(&path, &value)?;
         }
         Ok(warnings)

@@ -4,9 +4,10 @@
 //! - [`layout`]: which setup the host has — legacy v1, hybrid (v1
 //!   controllers plus an empty cgroup2 mount, as on the machine this was
 //!   written on) or unified v2 — and where each hierarchy is mounted.
-//! - [`limits`]: Docker's flags (`--cpu-shares`, `--cpus`, `--cpuset-cpus`,
-//!   `--memory`, `--memory-swap`, `--pids-limit`) with Docker's validation
-//!   and their translation into each version's files.
+//! - [`limits`]: Docker's flags (`--cpu-shares`, `--cpus`, `--cpu-period`,
+//!   `--cpu-quota`, `--cpuset-cpus`, `--memory`, `--memory-swap`,
+//!   `--memory-reservation`, `--blkio-weight`, `--pids-limit`) with Docker's
+//!   validation and their translation into each version's files.
 //! - [`cgroup`]: create a cgroup under a parent, add processes, apply
 //!   limits, read stats, freeze, kill everything in it, remove it.
 //! - [`devices`]: which device nodes a cgroup may open or create, as the v1
@@ -24,4 +25,4 @@ pub use cgroup::{Cgroup, Driver, Stats};
 pub use devices::Rules as DeviceRules;
 pub use error::{Error, Result};
 pub use layout::{Hierarchy, Layout, Setup, Version};
-pub use limits::{Limits, Resolved};
+pub use limits::{CpuMax, Limits, Quota, Resolved};

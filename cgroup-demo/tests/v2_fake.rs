@@ -48,7 +48,7 @@ fn create_delegates_controllers_down_the_tree() {
     // Only the controllers the driver uses, only where available.
     assert_eq!(
         read(root.join("cgroup.subtree_control")),
-        "+cpu +cpuset +memory +pids"
+        "+cpu +cpuset +memory +pids +io"
     );
     assert_eq!(
         read(root.join("parent/cgroup.subtree_control")),
@@ -70,6 +70,7 @@ fn limits_are_converted_for_v2() {
         memory: Some(64 * M),
         memory_swap: Some(128 * M),
         pids_limit: Some(20),
+        ..Default::default()
     }
     .resolve(2)
     .unwrap();

@@ -77,6 +77,18 @@ pub struct CreateArgs {
     /// Tune container pids limit (set -1 for unlimited).
     #[arg(long, allow_hyphen_values = true)]
     pids_limit: Option<i64>,
+    /// CFS scheduler period in microseconds (1000 to 1000000).
+    #[arg(long, allow_hyphen_values = true)]
+    cpu_period: Option<i64>,
+    /// CFS scheduler quota in microseconds per period (-1: unlimited).
+    #[arg(long, allow_hyphen_values = true)]
+    cpu_quota: Option<i64>,
+    /// Memory soft limit (v1 memory.soft_limit_in_bytes, v2 memory.low).
+    #[arg(long)]
+    memory_reservation: Option<String>,
+    /// Block IO relative weight, 10 to 1000 (0: not set).
+    #[arg(long)]
+    blkio_weight: Option<u16>,
     /// Mount the container's root filesystem as read only.
     #[arg(long)]
     read_only: bool,
@@ -219,6 +231,10 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         memory: args.memory.clone(),
         memory_swap: args.memory_swap.clone(),
         pids_limit: args.pids_limit,
+        cpu_period: args.cpu_period,
+        cpu_quota: args.cpu_quota,
+        memory_reservation: args.memory_reservation.clone(),
+        blkio_weight: args.blkio_weight,
         read_only: args.read_only,
         cap_add: args.cap_add.clone(),
         cap_drop: args.cap_drop.clone(),

@@ -39,6 +39,10 @@ pub struct Request {
     pub memory: Option<String>,
     pub memory_swap: Option<String>,
     pub pids_limit: Option<i64>,
+    pub cpu_period: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub memory_reservation: Option<String>,
+    pub blkio_weight: Option<u16>,
     pub read_only: bool,
     pub cap_add: Vec<String>,
     pub cap_drop: Vec<String>,
@@ -120,6 +124,11 @@ pub fn create(
         Some(s) => Some(parse_size("--memory-swap", s)?),
         None => None,
     };
+    let memory_reservation = request
+        .memory_reservation
+        .as_deref()
+        .map(|m| parse_size("--memory-reservation", m))
+        .transpose()?;
     let cpus = request
         .cpus
         .as_deref()
@@ -234,6 +243,10 @@ pub fn create(
         memory: memory.unwrap_or(0),
         memory_swap: memory_swap.unwrap_or(0),
         pids_limit: request.pids_limit.unwrap_or(0),
+        cpu_period: request.cpu_period.unwrap_or(0),
+        cpu_quota: request.cpu_quota.unwrap_or(0),
+        memory_reservation: memory_reservation.unwrap_or(0),
+        blkio_weight: request.blkio_weight.unwrap_or(0),
         cgroup_parent: request.cgroup_parent.clone().unwrap_or_default(),
         binds: request.mounts.volumes.clone(),
         volumes_from: request.mounts.volumes_from.clone(),

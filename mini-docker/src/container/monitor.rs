@@ -17,18 +17,20 @@
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd as _, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cgroup_demo::{Cgroup, Driver, Limits};
+use cgroup_demo::{Cgroup, Driver, Limits, Resolved, Version};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use ns_demo::spawn::Placement;
 use ns_demo::Kind;
 
 use super::child::{self, Plan};
@@ -43,8 +45,13 @@ use super::stream::{self, Decoder};
 use crate::store::Store;
 use crate::{Error, Result};
 
-/// The first byte of the status line that ends the start-up stream.
+/// The first byte of the status line that ends the start-up stream (and
+/// of the warning lines that may come before it).
 const STATUS: char = '\u{1}';
+/// Set to `1`, the container is cloned in the monitor's cgroup and then
+/// moved into its own, as on v1, even where it could be born there (for
+/// `bench/clone-into-cgroup.sh`, which compares the two).
+pub const NO_CLONE_INTO_CGROUP: &str = "MINI_DOCKER_NO_CLONE_INTO_CGROUP";
 
 /// How a start ended, as the launching command learns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +128,11 @@ pub fn launch(
             let _ = writeln!(narration, "{line}");
             continue;
         };
+        // What the host could not apply (Docker prints these at create).
+        if let Some(warning) = status.strip_prefix("warning ") {
+            eprintln!("WARNING: {warning}");
+            continue;
+        }
         return Ok(match status.split_once(' ') {
             Some(("running", pid)) => Started::Running {
                 pid: pid.parse().unwrap_or(0),
@@ -472,7 +484,13 @@ impl Monitor {
             stdio: stdio.child_fds(),
             errors: errors_write.as_raw_fd(),
         };
-        let spawned = ns_demo::spawn::spawn(&kinds, |channel| child::run(&plan, channel));
+        let birth_cgroup = birth_cgroup(&self.cgroup);
+        let spawned = ns_demo::spawn::spawn_in(
+            &kinds,
+            birth_cgroup.as_ref().map(|fd| fd.as_fd()),
+            |channel| child::run(&plan, channel),
+        );
+        drop(birth_cgroup);
         drop(errors_write);
         let mut spawned = match spawned {
             Ok(s) => s,
@@ -484,7 +502,11 @@ impl Monitor {
         let pid = spawned.pid;
         self.mount_ns = File::open(format!("/proc/{pid}/ns/mnt")).ok();
         let (mut outputs, mut master, mut stdin) = stdio.keep_parent_ends();
-        if let Err(e) = self.cgroup.add(pid) {
+        let placed = match spawned.placement {
+            Placement::Born => Ok(()),
+            Placement::Parents(_) => self.cgroup.add(pid),
+        };
+        if let Err(e) = placed {
             self.release_planned();
             // Perhaps the child already failed (and exited): its reason
             // is the better one.
@@ -874,7 +896,7 @@ fn create_cgroup(c: &Container, device_rules: &cgroup_demo::DeviceRules) -> Resu
     let set = limits
         .resolve(online_cpus())
         .map_err(Error::from)
-        .and_then(|resolved| Ok(cgroup.set(&resolved)?))
+        .and_then(|resolved| apply_limits(&cgroup, &resolved))
         .and_then(|_| Ok(cgroup.set_devices(device_rules)?));
     if let Err(e) = set {
         let _ = cgroup.destroy();
@@ -895,11 +917,47 @@ pub fn limits_of(c: &Container) -> Limits {
         memory: some(h.memory),
         memory_swap: some(h.memory_swap),
         pids_limit: some(h.pids_limit),
+        cpu_period: some(h.cpu_period),
+        cpu_quota: some(h.cpu_quota),
+        memory_reservation: some(h.memory_reservation),
+        blkio_weight: (h.blkio_weight != 0).then_some(h.blkio_weight),
     }
 }
 
 pub fn online_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Writes the limits, and sends the launcher the warnings of those this
+/// host discarded (a missing swap, soft-limit or block I/O weight file); the
+/// others came from `create`'s checks and were printed then.
+fn apply_limits(cgroup: &Cgroup, resolved: &Resolved) -> Result<()> {
+    let warnings = cgroup.set(resolved)?;
+    let mut out = std::io::stdout();
+    for w in warnings.iter().filter(|w| !resolved.warnings.contains(w)) {
+        let _ = writeln!(out, "{STATUS}warning {w}");
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+/// The directory of the container's cgroup for it to be born in: v2 only (a
+/// v1 cgroup is one directory per hierarchy, and the process is moved into
+/// each), and not when [`NO_CLONE_INTO_CGROUP`] asks for the move.
+fn birth_cgroup(cgroup: &Cgroup) -> Option<OwnedFd> {
+    if cgroup.version() != Version::V2 {
+        return None;
+    }
+    if std::env::var_os(NO_CLONE_INTO_CGROUP).is_some_and(|v| v == "1") {
+        tracing::info!(target: "explain", "# {NO_CLONE_INTO_CGROUP}=1: clone, then move into the cgroup");
+        return None;
+    }
+    let dir = cgroup.dirs().into_iter().next()?;
+    let opened = File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(&dir);
+    opened.ok().map(OwnedFd::from)
 }
 
 /// The container's stdio as created by the monitor: the child's ends and

@@ -121,6 +121,18 @@ pub struct HostConfig {
     pub memory: i64,
     pub memory_swap: i64,
     pub pids_limit: i64,
+    /// `--cpu-period`, microseconds (0: not set).
+    #[serde(default)]
+    pub cpu_period: i64,
+    /// `--cpu-quota`, microseconds (0: not set; negative: unlimited).
+    #[serde(default)]
+    pub cpu_quota: i64,
+    /// `--memory-reservation`, bytes (0: not set).
+    #[serde(default)]
+    pub memory_reservation: i64,
+    /// `--blkio-weight`, 10..=1000 (0: not set).
+    #[serde(default)]
+    pub blkio_weight: u16,
     pub cgroup_parent: String,
     /// `--cgroupns`, or the host's default when not given.
     #[serde(default)]
