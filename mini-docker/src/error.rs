@@ -33,6 +33,11 @@ pub enum Error {
     Cgroup(#[from] cgroup_demo::Error),
     #[error(transparent)]
     Network(#[from] net_demo::Error),
+    /// A `run`/`create` flag's value (issue 14's flags).
+    #[error(transparent)]
+    Option(#[from] crate::container::options::Error),
+    #[error(transparent)]
+    Health(#[from] crate::container::health::Error),
 }
 
 impl Error {

@@ -1,13 +1,18 @@
 //! Docker's `json-file` log driver: one JSON object per line,
 //! `{"log":"text\n","stream":"stdout","time":"RFC 3339 nanos"}`, written by
-//! the monitor and read by `logs`.
+//! the monitor and read by `logs`. With `--log-opt max-size` the monitor
+//! rotates it (`log` → `log.1` → … up to `max-file` files, as Docker
+//! does) and `logs` reads the rotated files oldest first.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+
+use super::options::{LogConfig, LogDriver, Rotation};
 
 use crate::{Error, Result};
 
@@ -23,21 +28,89 @@ pub struct Entry {
 /// its newline (or [`Writer::flush_partial`]) arrives.
 #[derive(Debug)]
 pub struct Writer {
-    file: File,
+    /// `None` for `--log-driver none`: output goes to attached clients only.
+    file: Option<File>,
+    path: PathBuf,
+    rotation: Option<Rotation>,
+    /// Bytes in the current file.
+    size: u64,
     partial: [Vec<u8>; 2],
+}
+
+/// The `n`th rotated file beside `path` (`log.1` is the newest).
+pub fn rotated(path: &Path, n: u32) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
 }
 
 impl Writer {
     pub fn open(path: &Path) -> Result<Self> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
+        Self::open_with(path, &LogConfig::default())
+    }
+
+    /// A writer per the container's `LogConfig` (checked at create).
+    pub fn open_with(path: &Path, config: &LogConfig) -> Result<Self> {
+        let file = match config.driver {
+            LogDriver::None => None,
+            LogDriver::JsonFile => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| Error::io(path, e))?,
+            ),
+        };
+        let size = file
+            .as_ref()
+            .and_then(|f| f.metadata().ok())
+            .map_or(0, |m| m.len());
         Ok(Writer {
             file,
+            path: path.to_path_buf(),
+            rotation: config.rotation()?,
+            size,
             partial: [Vec::new(), Vec::new()],
         })
+    }
+
+    /// Appends whole records, rotating first when they would take the file
+    /// past `max-size` (a record is never split across files).
+    fn append(&mut self, out: &[u8]) {
+        if out.is_empty() {
+            return;
+        }
+        if let Some(r) = self.rotation {
+            if self.size > 0 && self.size + out.len() as u64 > r.max_size {
+                self.rotate(r.max_file);
+            }
+        }
+        if let Some(file) = &mut self.file {
+            if file.write_all(out).is_ok() {
+                self.size += out.len() as u64;
+            }
+        }
+    }
+
+    /// `log.N-1` → `log.N` … `log` → `log.1`, then a new `log`; with one
+    /// file, the log is just truncated.
+    fn rotate(&mut self, max_file: u32) {
+        if max_file > 1 {
+            let _ = std::fs::remove_file(rotated(&self.path, max_file - 1));
+            for n in (1..max_file - 1).rev() {
+                let _ = std::fs::rename(rotated(&self.path, n), rotated(&self.path, n + 1));
+            }
+            let _ = std::fs::rename(&self.path, rotated(&self.path, 1));
+        }
+        let reopened = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&self.path);
+        if let Ok(file) = reopened {
+            self.file = Some(file);
+            self.size = 0;
+        }
     }
 
     /// `stream` 0 is stdout, 1 stderr.
@@ -54,7 +127,7 @@ impl Writer {
             let line: Vec<u8> = std::mem::take(buffer);
             out.extend(record(stream, &line));
         }
-        let _ = self.file.write_all(&out);
+        self.append(&out);
     }
 
     /// Writes what is left of unfinished lines (the container ended).
@@ -62,7 +135,7 @@ impl Writer {
         for stream in 0..2 {
             let line = std::mem::take(&mut self.partial[stream]);
             if !line.is_empty() {
-                let _ = self.file.write_all(&record(stream, &line));
+                self.append(&record(stream, &line));
             }
         }
     }
@@ -116,6 +189,63 @@ pub fn read(path: &Path, offset: u64) -> Result<(Vec<Entry>, u64)> {
         }
     }
     Ok((entries, position))
+}
+
+/// Every record of a rotated log, oldest file first; returns them and
+/// where [`Follower`] goes on from in the current file.
+pub fn read_all(path: &Path, max_file: u32) -> Result<(Vec<Entry>, Follower)> {
+    let mut entries = Vec::new();
+    for n in (1..max_file.max(1)).rev() {
+        entries.extend(read(&rotated(path, n), 0)?.0);
+    }
+    let (current, offset) = read(path, 0)?;
+    entries.extend(current);
+    Ok((
+        entries,
+        Follower {
+            path: path.to_path_buf(),
+            offset,
+            inode: inode(path),
+            max_file,
+        },
+    ))
+}
+
+fn inode(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.ino())
+}
+
+/// `logs -f` across rotations: when the file under the name is a new one,
+/// the rest of the old one (now `log.1`) comes first.
+#[derive(Debug, Clone)]
+pub struct Follower {
+    path: PathBuf,
+    offset: u64,
+    inode: u64,
+    max_file: u32,
+}
+
+impl Follower {
+    pub fn next(&mut self) -> Result<Vec<Entry>> {
+        let now = inode(&self.path);
+        let mut entries = Vec::new();
+        if now != self.inode && self.inode != 0 {
+            // The file we were reading may have moved more than one place.
+            let moved = (1..self.max_file).find(|n| inode(&rotated(&self.path, *n)) == self.inode);
+            if let Some(n) = moved {
+                entries.extend(read(&rotated(&self.path, n), self.offset)?.0);
+                for newer in (1..n).rev() {
+                    entries.extend(read(&rotated(&self.path, newer), 0)?.0);
+                }
+            }
+            self.offset = 0;
+        }
+        self.inode = now;
+        let (current, next) = read(&self.path, self.offset)?;
+        self.offset = next;
+        entries.extend(current);
+        Ok(entries)
+    }
 }
 
 impl Filter {
@@ -182,5 +312,50 @@ mod tests {
         assert!(parse_since("10m").is_ok());
         assert!(parse_since("2024-01-01T00:00:00Z").is_ok());
         assert!(parse_since("yesterday-ish").is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_every_whole_record_in_order() {
+        let dir = std::env::temp_dir().join(format!("logs-rot-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c-json.log");
+        let config = LogConfig::parse(None, &["max-size=1k,max-file=3".into()]).unwrap();
+        let mut w = Writer::open_with(&path, &config).unwrap();
+        for i in 0..20 {
+            w.write(0, format!("line {i:03} {}\n", "x".repeat(40)).as_bytes());
+        }
+        assert!(rotated(&path, 2).exists() && !rotated(&path, 3).exists());
+        for n in [0, 1, 2] {
+            let file = if n == 0 {
+                path.clone()
+            } else {
+                rotated(&path, n)
+            };
+            assert!(std::fs::metadata(&file).unwrap().len() <= 1024);
+        }
+        let (entries, mut follower) = read_all(&path, 3).unwrap();
+        let numbers: Vec<u32> = entries
+            .iter()
+            .map(|e| e.log[5..8].parse().unwrap())
+            .collect();
+        let first = numbers[0];
+        assert_eq!(numbers, (first..20).collect::<Vec<_>>());
+        // A rotation while following: the old file's tail comes first.
+        for i in 20..40 {
+            w.write(0, format!("line {i:03} {}\n", "x".repeat(40)).as_bytes());
+        }
+        let more: Vec<u32> = follower
+            .next()
+            .unwrap()
+            .iter()
+            .map(|e| e.log[5..8].parse().unwrap())
+            .collect();
+        assert_eq!(more.first(), Some(&20));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let none = LogConfig::parse(Some("none"), &[]).unwrap();
+        let mut w = Writer::open_with(&dir.join("none.log"), &none).unwrap();
+        w.write(0, b"lost\n");
+        assert!(!dir.join("none.log").exists());
     }
 }

@@ -83,6 +83,9 @@ pub struct Config {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// `--health-*` over the image's `HEALTHCHECK`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<super::health::Config>,
 }
 
 /// One host side of a published port.
@@ -164,6 +167,35 @@ pub struct HostConfig {
     /// mini-docker's own: the detach key sequence for attach.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detach_keys: Option<String>,
+    // The run flags of issue 14, together (see `options`).
+    /// `--ulimit`, set in the container's process before `execve`.
+    #[serde(default)]
+    pub ulimits: Vec<super::options::Ulimit>,
+    /// `--shm-size`: the size of the `/dev/shm` tmpfs, in bytes.
+    #[serde(default = "default_shm_size")]
+    pub shm_size: i64,
+    /// `--group-add`, as given (names resolved at create).
+    #[serde(default)]
+    pub group_add: Vec<String>,
+    /// `--sysctl`, written into `/proc/sys` before it is made read-only.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(default)]
+    pub ipc_mode: super::options::NamespaceMode,
+    #[serde(default)]
+    pub pid_mode: super::options::NamespaceMode,
+    #[serde(default, rename = "UTSMode")]
+    pub uts_mode: super::options::NamespaceMode,
+    /// `--log-driver`, `--log-opt`.
+    #[serde(default)]
+    pub log_config: super::options::LogConfig,
+}
+
+/// Docker's `/dev/shm`: 64 MiB.
+pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
+
+fn default_shm_size() -> i64 {
+    DEFAULT_SHM_SIZE
 }
 
 /// Docker's `--cgroupns`: whether the container gets a cgroup namespace
@@ -255,6 +287,9 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    /// Only for a container with a healthcheck.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::health::Health>,
 }
 
 /// Docker's zero time, for "never".
@@ -274,6 +309,7 @@ impl Default for State {
             error: String::new(),
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
+            health: None,
         }
     }
 }
