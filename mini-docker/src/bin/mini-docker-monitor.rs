@@ -33,12 +33,23 @@ fn main() {
     narrate::init(explain);
     // A daemon holds no directory of whoever started it.
     let _ = std::env::set_current_dir("/");
+    let global = vec![
+        "--root".into(),
+        root.clone().into_os_string(),
+        "--runroot".into(),
+        runroot.clone().into_os_string(),
+    ];
     let opened = Store::open(&root)
         .and_then(|store| Ok((store, Containers::open(&root, &runroot.join("containers"))?)));
     let code = match opened {
-        Ok((store, containers)) => {
-            monitor::main(store, containers, &id, attach_fd, tty_size.as_deref())
-        }
+        Ok((store, containers)) => monitor::main(
+            store,
+            containers,
+            &id,
+            attach_fd,
+            tty_size.as_deref(),
+            global,
+        ),
         Err(e) => {
             println!("\u{1}failed 125 {e}");
             1

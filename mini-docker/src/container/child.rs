@@ -34,6 +34,14 @@ pub struct Plan<'a> {
     pub loopback: bool,
     /// `--network container:X`: X's network namespace, to join first.
     pub join_net: Option<RawFd>,
+    /// `--ipc`/`--uts container:X`: X's namespaces, joined first too.
+    pub join: Vec<(RawFd, nix::sched::CloneFlags)>,
+    /// Whether the UTS namespace is the container's own (not the host's or
+    /// another container's), so its hostname is ours to set.
+    pub own_uts: bool,
+    /// `--ulimit`, set last before `execve` (after the user switch they
+    /// could only be lowered).
+    pub ulimits: &'a [super::options::Ulimit],
     /// Interfaces the monitor plugs in while the filesystem is built:
     /// (name, address, default gateway), configured after the go-ahead.
     pub nics: Vec<(String, ipnet::Ipv4Net, Option<std::net::Ipv4Addr>)>,
@@ -85,6 +93,16 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
             nix::sched::setns(fd, nix::sched::CloneFlags::CLONE_NEWNET)
         })?;
     }
+    for (fd, kind) in &plan.join {
+        chroot_demo::error::step(
+            format!("setns(/proc/PID/ns/…, {kind:?})   # container:"),
+            || {
+                // SAFETY: the monitor keeps the descriptor open until we exec.
+                let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) };
+                nix::sched::setns(fd, *kind)
+            },
+        )?;
+    }
     if plan.loopback {
         net_demo::attach::loopback_up()?;
     }
@@ -119,9 +137,15 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
             [slave; 3]
         }
     };
-    chroot_demo::error::step(format!("hostname {}", plan.hostname), || {
-        nix::unistd::sethostname(plan.hostname)
-    })?;
+    if plan.own_uts {
+        chroot_demo::error::step(format!("hostname {}", plan.hostname), || {
+            nix::unistd::sethostname(plan.hostname)
+        })?;
+    }
+    for limit in plan.ulimits {
+        tracing::info!(target: "explain", "prlimit --{}={}:{}", limit.name, limit.soft, limit.hard);
+        limit.apply()?;
+    }
     let cwd = Path::new(&plan.process.cwd);
     if !cwd.is_dir() {
         std::fs::create_dir_all(cwd).map_err(|e| Error::io(cwd, e))?;

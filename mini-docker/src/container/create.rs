@@ -8,8 +8,10 @@ use cgroup_demo::size;
 use super::devices::{self, DeviceMapping};
 use super::dir::Containers;
 use super::mounts::{self, MountFlags};
+use super::options::{self, LogConfig, NamespaceMode, Ulimit};
 use super::record::{
     now, CgroupnsMode, Config, Container, HostConfig, HostPort, ProcessSpec, RestartPolicy,
+    DEFAULT_SHM_SIZE,
 };
 use super::security;
 use super::setup;
@@ -68,6 +70,115 @@ pub struct Request {
     pub ip: Option<String>,
     pub add_host: Vec<String>,
     pub dns: Vec<String>,
+    // The run flags of issue 14, together.
+    /// `--ulimit NAME=SOFT[:HARD]`.
+    pub ulimits: Vec<String>,
+    /// `--shm-size`.
+    pub shm_size: Option<String>,
+    /// `--group-add`: group names (resolved in the image) or numbers.
+    pub group_add: Vec<String>,
+    /// `--sysctl NAME=VALUE`.
+    pub sysctls: Vec<String>,
+    /// `--ipc`, `--pid`, `--uts` as given.
+    pub ipc: Option<String>,
+    pub pid: Option<String>,
+    pub uts: Option<String>,
+    /// `--health-*`, `--no-healthcheck`.
+    pub health: super::health::Flags,
+    /// `--log-driver`, `--log-opt`.
+    pub log_driver: Option<String>,
+    pub log_opts: Vec<String>,
+}
+
+/// The issue-14 flags that shape `HostConfig`, checked (Docker's order of
+/// complaints: parsing first, then conflicts with the other flags).
+struct RunFlags {
+    ulimits: Vec<Ulimit>,
+    shm_size: i64,
+    sysctls: BTreeMap<String, String>,
+    ipc: NamespaceMode,
+    pid: NamespaceMode,
+    uts: NamespaceMode,
+    log: LogConfig,
+}
+
+fn run_flags(request: &Request, containers: &Containers, host_network: bool) -> Result<RunFlags> {
+    let ulimits = request
+        .ulimits
+        .iter()
+        .map(|u| Ulimit::parse(u))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    for u in &ulimits {
+        u.check_raisable()?;
+    }
+    let shm_size = match request.shm_size.as_deref() {
+        Some(s) => parse_size("--shm-size", s)?,
+        None => DEFAULT_SHM_SIZE,
+    };
+    if shm_size < 0 {
+        return Err(Error::Usage("SHM size can not be less than 0".into()));
+    }
+    let shm_size = if shm_size == 0 {
+        DEFAULT_SHM_SIZE
+    } else {
+        shm_size
+    };
+    let mode = |flag, v: &Option<String>| NamespaceMode::parse(flag, v.as_deref().unwrap_or(""));
+    let (ipc, pid, uts) = (
+        mode("ipc", &request.ipc)?,
+        mode("pid", &request.pid)?,
+        mode("uts", &request.uts)?,
+    );
+    if uts != NamespaceMode::Private && request.hostname.is_some() {
+        return Err(Error::Usage(
+            "conflicting options: hostname and the UTS mode".into(),
+        ));
+    }
+    for m in [&ipc, &pid, &uts] {
+        if let Some(name) = m.container() {
+            containers.find(name)?;
+        }
+    }
+    let mut sysctls = BTreeMap::new();
+    for s in &request.sysctls {
+        let (k, v) = options::parse_sysctl(s)?;
+        sysctls.insert(k, v);
+    }
+    options::check_sysctls(&sysctls, host_network, &ipc)?;
+    let log = LogConfig::parse(request.log_driver.as_deref(), &request.log_opts)?;
+    Ok(RunFlags {
+        ulimits,
+        shm_size,
+        sysctls,
+        ipc,
+        pid,
+        uts,
+        log,
+    })
+}
+
+/// `--group-add`: numbers as they are, names looked up in the image's
+/// `/etc/group` (Docker's message when a name is not there).
+fn extra_groups(names: &[String], files: spec::ImageFiles) -> Result<Vec<u32>> {
+    let group = files("etc/group").unwrap_or_default();
+    names
+        .iter()
+        .map(|name| {
+            if let Ok(gid) = name.parse::<u32>() {
+                return Ok(gid);
+            }
+            group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[0] == name)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "Unable to find group {name}: no matching entries in group file"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// Docker's `--restart` values.
@@ -161,6 +272,11 @@ pub fn create(
             "user specified IP address is supported on user defined networks only".into(),
         ));
     }
+    let flags = run_flags(
+        request,
+        containers,
+        network_mode == "host" || network_mode.starts_with("container:"),
+    )?;
     let ipv4_address = match &request.ip {
         Some(ip) => ip
             .parse::<std::net::Ipv4Addr>()
@@ -251,6 +367,14 @@ pub fn create(
         binds: request.mounts.volumes.clone(),
         volumes_from: request.mounts.volumes_from.clone(),
         detach_keys: request.detach_keys.clone(),
+        ulimits: flags.ulimits,
+        shm_size: flags.shm_size,
+        group_add: request.group_add.clone(),
+        sysctls: flags.sysctls,
+        ipc_mode: flags.ipc,
+        pid_mode: flags.pid,
+        uts_mode: flags.uts,
+        log_config: flags.log,
     };
     if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "no") {
         return Err(Error::Usage(
@@ -302,7 +426,13 @@ pub fn create(
         security::capabilities(&request.cap_add, &request.cap_drop, request.privileged)?;
 
     let files = |rel: &str| image_file(store, image, rel);
-    let process = spec::process(run, &request.overrides, &files, |k| std::env::var(k).ok())?;
+    let mut process = spec::process(run, &request.overrides, &files, |k| std::env::var(k).ok())?;
+    for gid in extra_groups(&request.group_add, &files)? {
+        if !process.groups.contains(&gid) {
+            process.groups.push(gid);
+        }
+    }
+    let healthcheck = request.health.resolve(run.healthcheck.as_ref())?;
     let mut labels: BTreeMap<String, String> = run.labels.clone().unwrap_or_default();
     for label in &request.labels {
         let (k, v) = label.split_once('=').unwrap_or((label, ""));
@@ -346,6 +476,7 @@ pub fn create(
         exposed_ports: exposed,
         stop_signal: request.stop_signal.clone().or(run.stop_signal.clone()),
         stop_timeout: request.stop_timeout,
+        healthcheck,
     };
     host_config.security_opt = request.security_opt.clone();
     probe = Container {
@@ -386,10 +517,14 @@ pub fn create(
     let created = containers.create(request.name.as_deref(), |id, dir| {
         let mut c = probe;
         c.id = id.to_string();
-        c.config.hostname = request
-            .hostname
-            .clone()
-            .unwrap_or_else(|| id[..12].to_string());
+        // `--uts host`: the host's name is the container's (and is shown).
+        c.config.hostname = match (&request.hostname, &c.host_config.uts_mode) {
+            (Some(name), _) => name.clone(),
+            (None, NamespaceMode::Host) => nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            (None, _) => id[..12].to_string(),
+        };
         setup::write_etc_files(dir, &c.config.hostname, &c.host_config.dns)?;
         Ok(c)
     });

@@ -26,6 +26,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cgroup_demo::{Cgroup, Driver, Limits, Resolved, Version};
+use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -37,6 +38,7 @@ use super::child::{self, Plan};
 use super::devices::{self, Node};
 use super::dir::Containers;
 use super::logs;
+use super::options::NamespaceMode;
 use super::record::{now, start_time, Container};
 use super::rootfs::Rootfs;
 use super::security;
@@ -153,12 +155,15 @@ pub fn launch(
 }
 
 /// The monitor process's `main`: returns its exit code.
+/// `global` are the `--root`/`--runroot` flags, for the health probes'
+/// `mini-docker exec` command lines.
 pub fn main(
     store: Store,
     containers: Containers,
     id: &str,
     attach: Option<RawFd>,
     tty_size: Option<&str>,
+    global: Vec<OsString>,
 ) -> i32 {
     let clients = attach
         // SAFETY: the launcher passed us this descriptor and nothing else owns it.
@@ -171,6 +176,7 @@ pub fn main(
             return 1;
         }
     };
+    monitor.global = global;
     monitor.tty_size = tty_size.and_then(|s| {
         let (rows, cols) = s.split_once('x')?;
         Some((rows.parse().ok()?, cols.parse().ok()?))
@@ -242,6 +248,10 @@ struct Monitor {
     /// exit status could be collected. Held, the wait happens when the
     /// monitor lets go — after the clients have their answer.
     mount_ns: Option<File>,
+    /// The `--root`/`--runroot` flags, for health probes.
+    global: Vec<OsString>,
+    /// The healthcheck of the current run, if the container has one.
+    health: Option<super::health::Checker>,
 }
 
 /// One run of the container's process.
@@ -292,7 +302,10 @@ impl Monitor {
         listener
             .set_nonblocking(true)
             .map_err(|e| Error::io(&socket, e))?;
-        let log = logs::Writer::open(&containers.log_path(&config.id))?;
+        let log = logs::Writer::open_with(
+            &containers.log_path(&config.id),
+            &config.host_config.log_config,
+        )?;
         let networks = crate::network::Networks::open(store.root())?;
         Ok(Monitor {
             networks,
@@ -312,6 +325,8 @@ impl Monitor {
             reported: false,
             tty_size: None,
             mount_ns: None,
+            global: Vec::new(),
+            health: None,
         })
     }
 
@@ -347,6 +362,9 @@ impl Monitor {
                 }
             };
             self.pump(&mut run);
+            if let Some(mut checker) = self.health.take() {
+                checker.stop();
+            }
             self.unwire();
             let code = run.status.unwrap_or(137);
             self.log.flush_partial();
@@ -419,15 +437,45 @@ impl Monitor {
         let host_network = c.host_config.network_mode == "host";
         // `--network container:X`: X's network namespace, joined by the child.
         let join_net = match c.host_config.network_mode.strip_prefix("container:") {
-            Some(other) => Some(self.peer_netns(other).map_err(fail)?),
+            Some(other) => Some(self.peer_ns(other, "net", "network").map_err(fail)?),
             None => None,
         };
         // The cgroup namespace (`--cgroupns private`) comes later, from
         // inside the cgroup (see `child::run`), so that the container sees
         // its cgroup as `/`.
-        let mut kinds = vec![Kind::Mount, Kind::Uts, Kind::Ipc, Kind::Pid];
+        let h = &c.host_config;
+        let mut kinds = vec![Kind::Mount];
+        let own = |m: &NamespaceMode| *m == NamespaceMode::Private;
+        for (mode, kind) in [
+            (&h.uts_mode, Kind::Uts),
+            (&h.ipc_mode, Kind::Ipc),
+            (&h.pid_mode, Kind::Pid),
+        ] {
+            if own(mode) {
+                kinds.push(kind);
+            }
+        }
         if !host_network && join_net.is_none() {
             kinds.push(Kind::Net);
+        }
+        // `--ipc`/`--uts container:X`: joined by the child; `--pid
+        // container:X`: joined here, as a PID namespace is entered by the
+        // children of whoever calls setns (the container is ours).
+        let mut joins = Vec::new();
+        for (mode, ns, what, flag) in [
+            (&h.ipc_mode, "ipc", "IPC", CloneFlags::CLONE_NEWIPC),
+            (&h.uts_mode, "uts", "UTS", CloneFlags::CLONE_NEWUTS),
+        ] {
+            if let Some(other) = mode.container() {
+                joins.push((self.peer_ns(other, ns, what).map_err(fail)?, flag));
+            }
+        }
+        if let Some(other) = h.pid_mode.container() {
+            let peer = self.peer_ns(other, "pid", "PID").map_err(fail)?;
+            chroot_demo::error::step("setns(/proc/PID/ns/pid)   # --pid container:", || {
+                nix::sched::setns(peer.as_fd(), CloneFlags::CLONE_NEWPID)
+            })
+            .map_err(|e| fail(e.into()))?;
         }
         let filter = if c.process.seccomp {
             Some(security::default_filter(&c.process.capabilities).map_err(fail)?)
@@ -463,6 +511,8 @@ impl Monitor {
                 readonly: c.host_config.readonly_rootfs,
                 mounts: &c.mounts,
                 devices: &device_nodes,
+                shm_size: c.host_config.shm_size,
+                sysctls: &c.host_config.sysctls,
             },
             cgroupfs: super::cgroupfs::View {
                 layout,
@@ -473,6 +523,9 @@ impl Monitor {
             hostname: &c.config.hostname,
             loopback: !host_network && join_net.is_none(),
             join_net: join_net.as_ref().map(|f| f.as_raw_fd()),
+            join: joins.iter().map(|(f, k)| (f.as_raw_fd(), *k)).collect(),
+            own_uts: own(&h.uts_mode),
+            ulimits: &c.host_config.ulimits,
             nics: self
                 .planned
                 .iter()
@@ -542,7 +595,24 @@ impl Monitor {
             let _ = waitpid(pid, None);
             return Err(error);
         }
+        let program = std::env::current_exe()
+            .map(|e| e.with_file_name("mini-docker"))
+            .unwrap_or_default();
+        let previous = self
+            .containers
+            .runtime(&c.id)
+            .ok()
+            .and_then(|r| r.state.health);
+        self.health = super::health::Checker::new(
+            c.config.healthcheck.as_ref(),
+            program,
+            &self.global,
+            &c.id,
+            previous,
+        );
+        let health = self.health.as_ref().map(|h| h.health.clone());
         let _ = self.containers.update(&c.id, |r| {
+            r.state.health = health;
             r.state.status = "running".into();
             r.state.running = true;
             r.state.restarting = false;
@@ -616,16 +686,17 @@ impl Monitor {
         }
     }
 
-    /// `container:X`'s network namespace (X must be running).
-    fn peer_netns(&self, key: &str) -> Result<File> {
+    /// `container:X`'s namespace `ns` (X must be running); `what` names it
+    /// in Docker's message.
+    fn peer_ns(&self, key: &str, ns: &str, what: &str) -> Result<File> {
         let other = self.containers.find(key)?;
         let runtime = self.containers.runtime(&other.id)?;
         if !super::lifecycle::is_running(&runtime) {
             return Err(Error::Usage(format!(
-                "cannot join network of a non running container: {key}"
+                "cannot join {what} of a non running container: {key}"
             )));
         }
-        let path = format!("/proc/{}/ns/net", runtime.state.pid);
+        let path = format!("/proc/{}/ns/{ns}", runtime.state.pid);
         File::open(&path).map_err(|e| Error::io(&path, e))
     }
 
@@ -679,7 +750,14 @@ impl Monitor {
             for c in &self.clients {
                 watch(c.stream.as_raw_fd(), libc::POLLIN);
             }
-            let timeout = if run.status.is_some() { 50 } else { -1 };
+            let probe_output = self.health.as_ref().and_then(|h| h.fd());
+            watch(probe_output.unwrap_or(-1), libc::POLLIN);
+            let timeout = match (&run.status, &self.health) {
+                (Some(_), _) => 50,
+                // Rounded up, so that a due probe is not polled for in a spin.
+                (None, Some(h)) => h.wait().as_millis().min(60_000) as i32 + 1,
+                (None, None) => -1,
+            };
             // SAFETY: `fds` is a valid array of pollfd for the call.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
             if n < 0 {
@@ -709,6 +787,12 @@ impl Monitor {
                     self.clients[i].dead = true;
                 }
             }
+            if ready(first_client + polled_clients) {
+                if let Some(h) = &mut self.health {
+                    h.read_output();
+                }
+            }
+            self.check_health(run);
             self.clients.retain(|c| !c.dead);
             // New clients last: the indexes above are those polled.
             if ready(1) {
@@ -720,14 +804,33 @@ impl Monitor {
     fn reap(&mut self, run: &mut Run) {
         while let Ok(Some(_)) = self.signals.read_signal() {}
         loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) if pid == run.pid => run.status = Some(code),
-                Ok(WaitStatus::Signaled(pid, sig, _)) if pid == run.pid => {
-                    run.status = Some(128 + sig as i32)
-                }
+            let (pid, code) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid, code),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, 128 + sig as i32),
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
-                Ok(_) => {}
+                Ok(_) => continue,
+            };
+            if pid == run.pid {
+                run.status = Some(code);
+            } else if let Some(h) = &mut self.health {
+                h.reaped(pid.as_raw(), code);
             }
+        }
+    }
+
+    /// Runs the health probe when due and records its result in the
+    /// state (only while the container runs).
+    fn check_health(&mut self, run: &Run) {
+        if run.status.is_some() {
+            return;
+        }
+        let Some(checker) = &mut self.health else {
+            return;
+        };
+        if let Some(health) = checker.tick() {
+            let _ = self
+                .containers
+                .update(&self.config.id, |r| r.state.health = Some(health));
         }
     }
 

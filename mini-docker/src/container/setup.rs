@@ -74,6 +74,10 @@ pub struct Filesystem<'a> {
     pub mounts: &'a [MountPoint],
     /// Host device nodes to copy in (`--device`, `--privileged`).
     pub devices: &'a [Node],
+    /// `--shm-size`, in bytes.
+    pub shm_size: i64,
+    /// `--sysctl`: written while `/proc/sys` is still writable.
+    pub sysctls: &'a std::collections::BTreeMap<String, String>,
 }
 
 fn mnt(
@@ -129,7 +133,7 @@ pub fn enter(fs: &Filesystem, before_pivot: impl FnOnce(&Path) -> Result<()>) ->
         "mount -t sysfs -o ro sysfs /sys".into(),
     )?;
 
-    dev(root)?;
+    dev(root, fs.shm_size)?;
     for node in fs.devices {
         device_node(root, node)?;
     }
@@ -143,6 +147,7 @@ pub fn enter(fs: &Filesystem, before_pivot: impl FnOnce(&Path) -> Result<()>) ->
     before_pivot(root)?;
 
     chroot_demo::root::pivot_root(root)?;
+    write_sysctls(fs.sysctls)?;
     if !fs.privileged {
         mask_and_protect()?;
     }
@@ -153,7 +158,7 @@ pub fn enter(fs: &Filesystem, before_pivot: impl FnOnce(&Path) -> Result<()>) ->
 }
 
 /// `/dev`: a tmpfs holding only what a container needs.
-fn dev(root: &Path) -> Result<()> {
+fn dev(root: &Path, shm_size: i64) -> Result<()> {
     let dev = scope::resolve(root, Path::new("/dev"))?;
     mkdir_p(&dev)?;
     mnt(
@@ -193,13 +198,15 @@ fn dev(root: &Path) -> Result<()> {
     )?;
     let shm = dev.join("shm");
     mkdir_p(&shm)?;
+    // Docker's size is in bytes; the kernel rounds it up to whole pages.
+    let shm_options = format!("mode=1777,size={shm_size}");
     mnt(
         "shm",
         &shm,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
-        "mount -t tmpfs -o mode=1777,size=64m shm /dev/shm".into(),
+        Some(&shm_options),
+        format!("mount -t tmpfs -o {shm_options} shm /dev/shm"),
     )?;
     let mqueue = dev.join("mqueue");
     mkdir_p(&mqueue)?;
@@ -391,6 +398,18 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
     )?;
     if !m.rw {
         remount_readonly(&target, MsFlags::empty())?;
+    }
+    Ok(())
+}
+
+/// `--sysctl`: each value written to its `/proc/sys` file, in the
+/// container's own namespaces (checked at create), before
+/// [`mask_and_protect`] makes `/proc/sys` read-only.
+fn write_sysctls(sysctls: &std::collections::BTreeMap<String, String>) -> Result<()> {
+    for (key, value) in sysctls {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        tracing::info!(target: "explain", "echo {value} > {}   # --sysctl", path.display());
+        std::fs::write(&path, value).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
 }
