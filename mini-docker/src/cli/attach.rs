@@ -30,6 +30,9 @@ pub struct Options {
     /// Pass our SIGINT/SIGTERM/… to the container (`--sig-proxy`, not with
     /// a tty, where Ctrl-C is just a byte for the container's terminal).
     pub proxy_signals: bool,
+    /// Which output streams are shown (`run -a`); both otherwise.
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
 /// Docker's `--detach-keys` syntax: `ctrl-p,ctrl-q`, `ctrl-@`, `a`.
@@ -142,6 +145,8 @@ pub fn attach(socket: UnixStream, options: &Options) -> Result<Ended> {
     let mut stderr = std::io::stderr();
     loop {
         match stream::read_frame(&mut reader) {
+            Ok(Some((Kind::Stdout, _))) if !options.stdout => {}
+            Ok(Some((Kind::Stderr, _))) if !options.stderr => {}
             Ok(Some((Kind::Stdout, data))) => {
                 let _ = stdout.write_all(&data);
                 let _ = stdout.flush();

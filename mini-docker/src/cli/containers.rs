@@ -11,9 +11,10 @@ use clap::Args;
 use mini_docker::container::create::{self, Request};
 use mini_docker::container::lifecycle::{self, effective, is_running};
 use mini_docker::container::monitor::{self, Started};
+use mini_docker::container::options::{self, PullPolicy};
 use mini_docker::container::record::Container;
 use mini_docker::container::spec::Overrides;
-use mini_docker::container::{logs, stream};
+use mini_docker::container::{health, logs, stream};
 use mini_docker::distribution;
 use mini_docker::human;
 use mini_docker::reference::Reference;
@@ -29,11 +30,13 @@ pub struct CreateArgs {
     /// Assign a name to the container.
     #[arg(long)]
     name: Option<String>,
-    /// Keep STDIN open even if not attached.
-    #[arg(short, long)]
+    /// Keep STDIN open even if not attached (`-i=false` to turn off).
+    #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value_t = false, action = clap::ArgAction::Set)]
     interactive: bool,
-    /// Allocate a pseudo-TTY.
-    #[arg(short, long)]
+    /// Allocate a pseudo-TTY (`-t=false` to turn off).
+    #[arg(short, long, num_args = 0..=1, require_equals = true, default_missing_value = "true",
+          default_value_t = false, action = clap::ArgAction::Set)]
     tty: bool,
     /// Automatically remove the container when it exits.
     #[arg(long)]
@@ -166,6 +169,67 @@ pub struct CreateArgs {
     /// cgroup v2, host on v1.
     #[arg(long)]
     cgroupns: Option<String>,
+    // Issue 14's flags, together (see `container::options`).
+    /// Pull image before running ("always", "missing", "never").
+    #[arg(long, default_value = "missing")]
+    pull: String,
+    /// Ulimit options (NAME=SOFT[:HARD]).
+    #[arg(long)]
+    ulimit: Vec<String>,
+    /// Size of /dev/shm.
+    #[arg(long)]
+    shm_size: Option<String>,
+    /// Add additional groups to join.
+    #[arg(long)]
+    group_add: Vec<String>,
+    /// Sysctl options (namespaced ones only).
+    #[arg(long)]
+    sysctl: Vec<String>,
+    /// IPC mode to use (host, container:NAME).
+    #[arg(long)]
+    ipc: Option<String>,
+    /// PID namespace to use (host, container:NAME).
+    #[arg(long)]
+    pid: Option<String>,
+    /// UTS namespace to use (host, container:NAME).
+    #[arg(long)]
+    uts: Option<String>,
+    /// Write the container ID to the file.
+    #[arg(long)]
+    cidfile: Option<String>,
+    /// Read in a line delimited file of labels.
+    #[arg(long)]
+    label_file: Vec<String>,
+    /// Set platform if server is multi-platform capable (linux/amd64 only).
+    #[arg(long)]
+    platform: Option<String>,
+    /// Attach to STDIN, STDOUT or STDERR.
+    #[arg(short, long)]
+    attach: Vec<String>,
+    /// Command to run to check health.
+    #[arg(long, allow_hyphen_values = true)]
+    health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h).
+    #[arg(long, allow_hyphen_values = true)]
+    health_interval: Option<String>,
+    /// Maximum time to allow one check to run (ms|s|m|h).
+    #[arg(long, allow_hyphen_values = true)]
+    health_timeout: Option<String>,
+    /// Start period for the container to initialize before counting retries (ms|s|m|h).
+    #[arg(long, allow_hyphen_values = true)]
+    health_start_period: Option<String>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long, allow_hyphen_values = true)]
+    health_retries: Option<i64>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long)]
+    no_healthcheck: bool,
+    /// Logging driver for the container (json-file, none).
+    #[arg(long)]
+    log_driver: Option<String>,
+    /// Log driver options (max-size=10m,max-file=3).
+    #[arg(long)]
+    log_opt: Vec<String>,
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
@@ -200,7 +264,21 @@ fn env_file(path: &str) -> Result<Vec<String>> {
         .collect())
 }
 
+/// `-a`: the streams named (none given: all, as before).
+fn attached_streams(args: &CreateArgs) -> Result<Vec<options::Stream>> {
+    Ok(args
+        .attach
+        .iter()
+        .map(|s| s.parse())
+        .collect::<std::result::Result<_, _>>()?)
+}
+
 fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
+    let mut labels = Vec::new();
+    for file in &args.label_file {
+        labels.extend(env_file(file)?);
+    }
+    labels.extend(args.label.iter().cloned());
     let mut env = Vec::new();
     for file in &args.env_file {
         env.extend(env_file(file)?);
@@ -245,7 +323,7 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         stop_signal: args.stop_signal.clone(),
         stop_timeout: args.stop_timeout,
         restart: args.restart.clone(),
-        labels: args.label.clone(),
+        labels,
         detach_keys: args.detach_keys.clone(),
         network: args.network.clone(),
         cgroup_parent: args.cgroup_parent.clone(),
@@ -268,17 +346,49 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         ip: args.ip.clone(),
         add_host: args.add_host.clone(),
         dns: args.dns.clone(),
+        ulimits: args.ulimit.clone(),
+        shm_size: args.shm_size.clone(),
+        group_add: args.group_add.clone(),
+        sysctls: args.sysctl.clone(),
+        ipc: args.ipc.clone(),
+        pid: args.pid.clone(),
+        uts: args.uts.clone(),
+        health: health::Flags {
+            cmd: args.health_cmd.clone(),
+            interval: args.health_interval.clone(),
+            timeout: args.health_timeout.clone(),
+            start_period: args.health_start_period.clone(),
+            retries: args.health_retries,
+            none: args.no_healthcheck,
+        },
+        log_driver: args.log_driver.clone(),
+        log_opts: args.log_opt.clone(),
     })
 }
 
-/// The image, pulled first when it is not in the store (as Docker does,
-/// with the progress on stderr).
-fn image_for_run(ctx: &Context, name: &str) -> Result<mini_docker::store::ImageId> {
-    match ctx.store.resolve(name) {
+/// The image per `--pull`: from the store, pulled first when it is not
+/// there (`missing`, as Docker does, with the progress on stderr), always
+/// pulled (`always`), or never (`never`: Docker's "No such image").
+fn image_for_run(
+    ctx: &Context,
+    name: &str,
+    policy: PullPolicy,
+) -> Result<mini_docker::store::ImageId> {
+    let local = match policy {
+        PullPolicy::Always => Err(mini_docker::Error::NotFound(String::new())),
+        _ => ctx.store.resolve(name),
+    };
+    match local {
         Ok(id) => Ok(id),
+        Err(mini_docker::Error::NotFound(_)) if policy == PullPolicy::Never => {
+            let reference: Reference = name.parse()?;
+            bail!("No such image: {}", reference.familiar())
+        }
         Err(mini_docker::Error::NotFound(_)) => {
             let reference: Reference = name.parse()?;
-            eprintln!("Unable to find image '{}' locally", reference.familiar());
+            if policy == PullPolicy::Missing {
+                eprintln!("Unable to find image '{}' locally", reference.familiar());
+            }
             let auth = mini_docker::auth::AuthStore::new(ctx.store.root());
             struct Stderr;
             impl distribution::Progress for Stderr {
@@ -293,13 +403,56 @@ fn image_for_run(ctx: &Context, name: &str) -> Result<mini_docker::store::ImageI
 }
 
 fn create_container(ctx: &Context, args: &CreateArgs, attached_stdin: bool) -> Result<Container> {
+    // Docker's order: the flags first, the cidfile next, the image last.
+    let policy: PullPolicy = args.pull.parse()?;
+    if let Some(platform) = &args.platform {
+        options::check_platform(platform)?;
+    }
+    let streams = attached_streams(args)?;
     let request = request(args, attached_stdin)?;
-    let image = image_for_run(ctx, &args.image)?;
-    let (container, warnings) = create::create(&ctx.store, &ctx.containers, &image, &request)?;
+    if let Some(path) = &args.cidfile {
+        if std::path::Path::new(path).exists() {
+            bail!("Container ID file found, make sure the other container isn't running or delete {path}");
+        }
+    }
+    let image = image_for_run(ctx, &args.image, policy)?;
+    let (mut container, warnings) = create::create(&ctx.store, &ctx.containers, &image, &request)?;
     for w in warnings {
         eprintln!("WARNING: {w}");
     }
+    if !streams.is_empty() {
+        container.config.attach_stdin = streams.contains(&options::Stream::Stdin);
+        container.config.attach_stdout = streams.contains(&options::Stream::Stdout);
+        container.config.attach_stderr = streams.contains(&options::Stream::Stderr);
+        ctx.containers.save_config(&container)?;
+    }
+    if let Some(path) = &args.cidfile {
+        write_cidfile(path, &container.id)?;
+    }
     Ok(container)
+}
+
+/// `--cidfile`: written whole under a temporary name, then linked into
+/// place — a link fails if the name exists, so a concurrent run cannot be
+/// overwritten and a reader never sees half an ID.
+fn write_cidfile(path: &str, id: &str) -> Result<()> {
+    let target = std::path::Path::new(path);
+    let temporary = target.with_file_name(format!(
+        ".{}.{}.tmp",
+        target
+            .file_name()
+            .map_or("cidfile".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    std::fs::write(&temporary, id).with_context(|| format!("writing {}", temporary.display()))?;
+    let linked = std::fs::hard_link(&temporary, target);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
+            "Container ID file found, make sure the other container isn't running or delete {path}"
+        ),
+        other => other.with_context(|| format!("writing the container ID file {path}")),
+    }
 }
 
 pub fn create(ctx: &Context, args: &CreateArgs) -> Result<i32> {
@@ -344,6 +497,8 @@ fn client_options(c: &Container, attach_stdin: bool, sig_proxy: bool) -> Result<
                 .unwrap_or("ctrl-p,ctrl-q"),
         )?,
         proxy_signals: sig_proxy,
+        stdout: true,
+        stderr: true,
     })
 }
 
@@ -372,6 +527,9 @@ fn prime_cgroup_migration() {
 }
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    if args.detach && !args.create.attach.is_empty() {
+        bail!("Conflicting options: -a and -d");
+    }
     prime_cgroup_migration();
     let container = create_container(ctx, &args.create, !args.detach)?;
     if args.detach {
@@ -381,7 +539,12 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
     let (client, monitor_end) = UnixStream::pair()?;
     start_container(ctx, &container, Some(monitor_end))?;
-    let options = client_options(&container, args.create.interactive, args.sig_proxy)?;
+    let mut options = client_options(&container, args.create.interactive, args.sig_proxy)?;
+    options.stdout = container.config.attach_stdout;
+    options.stderr = container.config.attach_stderr;
+    if !args.create.attach.is_empty() && !container.config.attach_stdin {
+        options.stdin = false;
+    }
     follow(client, &options)
 }
 
@@ -477,8 +640,13 @@ fn status_text(c: &Container, ctx: &Context) -> (String, String) {
             .map(|t| human::duration(SystemTime::now().duration_since(t).unwrap_or_default()))
             .unwrap_or_default()
     };
+    let health = match &state.health {
+        Some(h) if h.status == health::Status::Starting => " (health: starting)".to_string(),
+        Some(h) => format!(" ({})", h.status),
+        None => String::new(),
+    };
     let text = match state.status.as_str() {
-        "running" => format!("Up {}", up(&state.started_at)),
+        "running" => format!("Up {}{health}", up(&state.started_at)),
         "paused" => format!("Up {} (Paused)", up(&state.started_at)),
         "restarting" => format!(
             "Restarting ({}) {}",
@@ -527,7 +695,7 @@ pub struct PsArgs {
     format: Option<String>,
 }
 
-fn matches_filter(c: &Container, status: &str, filter: &str) -> Result<bool> {
+fn matches_filter(ctx: &Context, c: &Container, status: &str, filter: &str) -> Result<bool> {
     let (key, value) = filter
         .split_once('=')
         .with_context(|| format!("bad format of filter (expected name=value): {filter}"))?;
@@ -540,6 +708,15 @@ fn matches_filter(c: &Container, status: &str, filter: &str) -> Result<bool> {
             None => c.config.labels.contains_key(value),
         },
         "ancestor" => c.config.image == value || c.image.contains(value),
+        "health" => {
+            let runtime = ctx.containers.runtime(&c.id).unwrap_or_default();
+            let now = effective(&runtime).health.map(|h| h.status.to_string());
+            match value {
+                "starting" | "healthy" | "unhealthy" => now.as_deref() == Some(value),
+                "none" => now.is_none(),
+                _ => bail!("Unrecognised filter value for health: {value}"),
+            }
+        }
         _ => bail!("invalid filter '{key}'"),
     })
 }
@@ -558,7 +735,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
         }
         let mut keep = true;
         for f in &args.filter {
-            keep &= matches_filter(c, &status, f)?;
+            keep &= matches_filter(ctx, c, &status, f)?;
         }
         if !keep {
             continue;
@@ -660,6 +837,11 @@ pub struct LogsArgs {
 
 pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
     let c = ctx.containers.find(&args.container)?;
+    let log_config = &c.host_config.log_config;
+    if log_config.driver == options::LogDriver::None {
+        bail!("configured logging driver does not support reading");
+    }
+    let max_file = log_config.rotation()?.map_or(1, |r| r.max_file);
     let path = ctx.containers.log_path(&c.id);
     let filter = logs::Filter {
         tail: match args.tail.as_str() {
@@ -688,7 +870,7 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
         }
         let _ = out.flush();
     };
-    let (entries, mut offset) = logs::read(&path, 0)?;
+    let (entries, mut follower) = logs::read_all(&path, max_file)?;
     print(filter.apply(entries));
     if !args.follow {
         return Ok(0);
@@ -702,9 +884,7 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
             .containers
             .runtime(&c.id)
             .is_ok_and(|r| r.monitor_alive());
-        let (entries, next) = logs::read(&path, offset)?;
-        offset = next;
-        print(since_only.apply(entries));
+        print(since_only.apply(follower.next()?));
         if !live {
             return Ok(0);
         }
