@@ -884,7 +884,7 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
             .containers
             .runtime(&c.id)
             .is_ok_and(|r| r.monitor_alive());
-        print(since_only.apply(follower.next()?));
+        print(since_only.apply(follower.read_new()?));
         if !live {
             return Ok(0);
         }

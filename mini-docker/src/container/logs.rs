@@ -74,22 +74,27 @@ impl Writer {
         })
     }
 
-    /// Appends whole records, rotating first when they would take the file
-    /// past `max-size` (a record is never split across files).
-    fn append(&mut self, out: &[u8]) {
-        if out.is_empty() {
-            return;
-        }
+    /// Queues one record in `out` (written with one `write` per chunk of
+    /// output), first writing out the queue and rotating when the record
+    /// would take the file past `max-size`: a record never spans files.
+    fn push(&mut self, out: &mut Vec<u8>, record: &[u8]) {
         if let Some(r) = self.rotation {
-            if self.size > 0 && self.size + out.len() as u64 > r.max_size {
+            let used = self.size + out.len() as u64;
+            if used > 0 && used + record.len() as u64 > r.max_size {
+                self.flush(out);
                 self.rotate(r.max_file);
             }
         }
+        out.extend_from_slice(record);
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>) {
         if let Some(file) = &mut self.file {
             if file.write_all(out).is_ok() {
                 self.size += out.len() as u64;
             }
         }
+        out.clear();
     }
 
     /// `log.N-1` → `log.N` … `log` → `log.1`, then a new `log`; with one
@@ -115,19 +120,18 @@ impl Writer {
 
     /// `stream` 0 is stdout, 1 stderr.
     pub fn write(&mut self, stream: usize, bytes: &[u8]) {
-        let buffer = &mut self.partial[stream];
-        buffer.extend_from_slice(bytes);
+        self.partial[stream].extend_from_slice(bytes);
         let mut out = Vec::new();
-        while let Some(end) = buffer.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = buffer.drain(..=end).collect();
-            out.extend(record(stream, &line));
+        while let Some(end) = self.partial[stream].iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial[stream].drain(..=end).collect();
+            self.push(&mut out, &record(stream, &line));
         }
         // A runaway line without a newline is cut, as Docker does at 16 KiB.
-        if buffer.len() >= 16 * 1024 {
-            let line: Vec<u8> = std::mem::take(buffer);
-            out.extend(record(stream, &line));
+        if self.partial[stream].len() >= 16 * 1024 {
+            let line: Vec<u8> = std::mem::take(&mut self.partial[stream]);
+            self.push(&mut out, &record(stream, &line));
         }
-        self.append(&out);
+        self.flush(&mut out);
     }
 
     /// Writes what is left of unfinished lines (the container ended).
@@ -135,7 +139,9 @@ impl Writer {
         for stream in 0..2 {
             let line = std::mem::take(&mut self.partial[stream]);
             if !line.is_empty() {
-                self.append(&record(stream, &line));
+                let mut out = Vec::new();
+                self.push(&mut out, &record(stream, &line));
+                self.flush(&mut out);
             }
         }
     }
@@ -226,7 +232,7 @@ pub struct Follower {
 }
 
 impl Follower {
-    pub fn next(&mut self) -> Result<Vec<Entry>> {
+    pub fn read_new(&mut self) -> Result<Vec<Entry>> {
         let now = inode(&self.path);
         let mut entries = Vec::new();
         if now != self.inode && self.inode != 0 {
@@ -346,7 +352,7 @@ mod tests {
             w.write(0, format!("line {i:03} {}\n", "x".repeat(40)).as_bytes());
         }
         let more: Vec<u32> = follower
-            .next()
+            .read_new()
             .unwrap()
             .iter()
             .map(|e| e.log[5..8].parse().unwrap())
