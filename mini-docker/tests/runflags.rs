@@ -35,6 +35,23 @@ fn health_log(env: &TestEnv, container: &str) -> serde_json::Value {
     all[0]["State"]["Health"]["Log"].clone()
 }
 
+/// The container's monitor's resident set, in kB.
+fn monitor_rss(env: &TestEnv, container: &str) -> u64 {
+    let id = inspect(env, container, "{{.Id}}");
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(env.path(format!("root/containers/{id}/state.json"))).unwrap(),
+    )
+    .unwrap();
+    let pid = state["MonitorPid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
 #[test]
 fn process_flags_reach_the_container_and_inspect() {
     let Some(mut env) = with_busybox("rf-process", &[]) else {
@@ -489,8 +506,15 @@ fn health_checks_move_through_their_states() {
         inspect(&env, "rf-ok", "{{json .Config.Healthcheck}}"),
         "{\"Interval\":300000000,\"Test\":[\"CMD-SHELL\",\"echo fine\"]}"
     );
-    // The log keeps the last five probes.
+    // The log keeps the last five probes; the monitor, which starts
+    // them, does not grow with them (each probe is a process of its own).
+    let rss_before = monitor_rss(&env, "rf-ok");
     std::thread::sleep(Duration::from_secs(2));
+    let rss_after = monitor_rss(&env, "rf-ok");
+    assert!(
+        rss_after < rss_before + 512,
+        "monitor RSS {rss_before} kB -> {rss_after} kB over ~6 probes"
+    );
     assert_eq!(health_log(&env, "rf-ok").as_array().unwrap().len(), 5);
 
     // Failing: unhealthy after `retries` failures in a row.
