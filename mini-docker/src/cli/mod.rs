@@ -6,6 +6,8 @@ mod attach;
 mod containers;
 mod exec;
 mod files;
+mod filters;
+mod format;
 mod images;
 mod networks;
 mod prune;
@@ -271,11 +273,19 @@ pub struct NamesArgs {
 
 /// Every `inspect`: looks each name up, reports the ones that fail on
 /// stderr (exit 1), prints the others as a JSON array or per `format`.
+/// A template that does not parse is refused first, as Docker's exit 64.
 pub fn inspect_each(
     names: &[String],
     format: Option<&str>,
     lookup: impl Fn(&str) -> anyhow::Result<Value>,
 ) -> anyhow::Result<i32> {
+    let template = match format.map(template::Template::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("template parsing error: {e}");
+            return Ok(64);
+        }
+    };
     let mut values = Vec::new();
     let mut failed = false;
     for name in names {
@@ -287,24 +297,36 @@ pub fn inspect_each(
             }
         }
     }
-    print_inspected(&values, format)?;
-    Ok(i32::from(failed))
+    let printed = print_inspected(&values, template.as_ref())?;
+    Ok(if printed != 0 {
+        printed
+    } else {
+        i32::from(failed)
+    })
 }
 
 /// Prints `inspect` results: a JSON array, or the template per object.
-pub fn print_inspected(values: &[Value], format: Option<&str>) -> anyhow::Result<()> {
-    match format {
-        Some(format) => {
-            for v in values {
-                println!(
-                    "{}",
-                    template::render(format, v).map_err(anyhow::Error::msg)?
-                );
+/// A template that fails on an object ends the output with Docker's
+/// message and exit 1.
+pub fn print_inspected(
+    values: &[Value],
+    template: Option<&template::Template>,
+) -> anyhow::Result<i32> {
+    let Some(template) = template else {
+        println!("{}", serde_json::to_string_pretty(values)?);
+        return Ok(0);
+    };
+    for v in values {
+        match template.inspect(v) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                println!();
+                eprintln!("template parsing error: {e}");
+                return Ok(1);
             }
         }
-        None => println!("{}", serde_json::to_string_pretty(values)?),
     }
-    Ok(())
+    Ok(0)
 }
 
 /// `inspect`: containers first, then images, as Docker looks names up.
