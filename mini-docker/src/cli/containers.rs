@@ -589,8 +589,8 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
     };
     let list = ctx.containers.list()?;
     let last = if args.latest { Some(1) } else { args.last };
-    let all =
-        args.all || last.is_some() || filters.contains("status") || filters.contains("exited");
+    // A status filter looks at every container; `exited=N` does not (Docker 20.10).
+    let all = args.all || last.is_some() || filters.contains("status");
     let mut objects = Vec::new();
     // Newest first.
     for (index, c) in list.iter().enumerate().rev() {

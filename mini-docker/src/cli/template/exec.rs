@@ -298,11 +298,11 @@ impl Exec<'_> {
                     None => Ok(Val::Missing),
                 }
             }
-            Val::Missing => Err(self.fail(
-                pos,
-                node,
-                format!("nil pointer evaluating interface {{}}.{name}"),
-            )),
+            // Go: a field of nothing is nothing, unless missing keys are errors.
+            Val::Missing if self.mode == Mode::Raw => {
+                Err(self.fail(pos, node, format!("nil data; no entry for key {name:?}")))
+            }
+            Val::Missing => Ok(Val::Missing),
             other => Err(self.fail(
                 pos,
                 node,
@@ -495,9 +495,14 @@ impl Exec<'_> {
                 } as i64;
                 let from = idx.first().copied().unwrap_or(0);
                 let to = idx.get(1).copied().unwrap_or(len);
-                if from < 0 || to < from || to > len {
-                    let bad = if from < 0 || from > len { from } else { to };
-                    return Err(calling(format!("index out of range: {bad}")));
+                if from < 0 || from > len {
+                    return Err(calling(format!("index out of range: {from}")));
+                }
+                if to < 0 || to > len {
+                    return Err(calling(format!("index out of range: {to}")));
+                }
+                if from > to {
+                    return Err(calling(format!("invalid slice index: {from} > {to}")));
                 }
                 let (from, to) = (from as usize, to as usize);
                 Ok(match &args[0] {
@@ -608,9 +613,6 @@ impl Exec<'_> {
             "pad" => {
                 want(3)?;
                 let (s, before, after) = (string(&args[0])?, int(&args[1])?, int(&args[2])?);
-                if header {
-                    return Ok(Val::Str(s));
-                }
                 let spaces = |n: i64| " ".repeat(usize::try_from(n).unwrap_or(0));
                 Ok(Val::Str(format!("{}{s}{}", spaces(before), spaces(after))))
             }
