@@ -156,7 +156,7 @@ fn errors_name_the_problem_with_dockers_exit_codes() {
     assert!(fails(&env, &["images", "--bogus"], 125).contains("--bogus"));
     assert!(fails(&env, &["import", "-c", "RUN x", "/dev/null"], 1)
         .contains("RUN is not a valid change command"));
-    assert!(fails(&env, &["images", "--filter", "color=red"], 1).contains("invalid filter 'color'"));
+    assert!(fails(&env, &["images", "--filter", "color=red"], 1).contains("Invalid filter 'color'"));
 }
 
 /// A layer that tries to escape is refused at import, and nothing of it

@@ -203,8 +203,8 @@ pub struct InspectArgs {
     /// Format the output using a Go template, e.g. '{{.Id}}' or '{{json .Config}}'.
     #[arg(short, long)]
     format: Option<String>,
-    /// Return JSON for the specified type only (container, image).
-    #[arg(long = "type", value_parser = ["container", "image"])]
+    /// Return JSON for the specified type only (container, image, network, volume).
+    #[arg(long = "type", value_parser = ["container", "image", "network", "volume"])]
     kind: Option<String>,
     #[arg(required = true)]
     names: Vec<String>,
@@ -329,28 +329,43 @@ pub fn print_inspected(
     Ok(0)
 }
 
-/// `inspect`: containers first, then images, as Docker looks names up.
+/// `inspect`: containers first, then images, networks and volumes, as
+/// Docker looks names up (`--type` keeps to one kind).
 fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Result<i32> {
     let only = args.kind.as_deref().or(only);
+    let wants = |kind: &str| only.is_none_or(|o| o == kind);
     inspect_each(&args.names, args.format.as_deref(), |name| {
-        let container = (only != Some("image"))
-            .then(|| ctx.containers.find(name).ok())
-            .flatten();
-        match container {
-            Some(c) => containers::inspect_value(ctx, &c),
-            None if only == Some("container") => Err(anyhow::anyhow!("No such container: {name}")),
-            None => ctx
+        if wants("container") {
+            if let Ok(c) = ctx.containers.find(name) {
+                return containers::inspect_value(ctx, &c);
+            }
+        }
+        if wants("image") {
+            match ctx
                 .store
                 .resolve(name)
                 .and_then(|id| mini_docker::image::details(&ctx.store, &id))
-                .map(|d| mini_docker::image::inspect(&ctx.store, &d))
-                .map_err(|e| match (e, only) {
-                    (mini_docker::Error::NotFound(_), None) => {
-                        anyhow::anyhow!("No such object: {name}")
-                    }
-                    (e, _) => e.into(),
-                }),
+            {
+                Ok(d) => return Ok(mini_docker::image::inspect(&ctx.store, &d)),
+                // `image inspect` reports why; plain `inspect` tries the next kind.
+                Err(e) if only.is_some() => return Err(e.into()),
+                Err(_) => {}
+            }
         }
+        if wants("network") {
+            if let Some(v) = networks::inspect_by_name(ctx, name)? {
+                return Ok(v);
+            }
+        }
+        if wants("volume") {
+            if let Some(v) = volumes::inspect_by_name(ctx, name)? {
+                return Ok(v);
+            }
+        }
+        Err(match only {
+            Some(kind) => anyhow::anyhow!("No such {kind}: {name}"),
+            None => anyhow::anyhow!("No such object: {name}"),
+        })
     })
 }
 

@@ -151,21 +151,7 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
         NetworkCommand::Inspect(args) => {
             let attached = attached(ctx)?;
             return inspect_each(&args.names, args.format.as_deref(), |name| {
-                let n = networks.get(name)?;
-                let mut v = serde_json::to_value(&n)?;
-                let members: serde_json::Map<String, serde_json::Value> = attached
-                    .get(&n.name)
-                    .into_iter()
-                    .flatten()
-                    .map(|c| {
-                        let mut c = c.clone();
-                        let id = c["Id"].as_str().unwrap_or_default().to_string();
-                        c.as_object_mut().map(|o| o.remove("Id"));
-                        (id, c)
-                    })
-                    .collect();
-                v["Containers"] = serde_json::Value::Object(members);
-                Ok(v)
+                inspect_value(&networks, &attached, name)
             });
         }
         NetworkCommand::Connect(args) => connect(ctx, &networks, &args, true)?,
@@ -296,6 +282,38 @@ pub fn port(ctx: &Context, args: &PortArgs) -> Result<i32> {
         bail!("No public port '{w}' published for {}", args.container);
     }
     Ok(0)
+}
+
+/// Docker's `network inspect` object: the record plus its running members.
+fn inspect_value(
+    networks: &Networks,
+    attached: &BTreeMap<String, Vec<serde_json::Value>>,
+    name: &str,
+) -> Result<serde_json::Value> {
+    let n = networks.get(name)?;
+    let mut v = serde_json::to_value(&n)?;
+    let members: serde_json::Map<String, serde_json::Value> = attached
+        .get(&n.name)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let mut c = c.clone();
+            let id = c["Id"].as_str().unwrap_or_default().to_string();
+            c.as_object_mut().map(|o| o.remove("Id"));
+            (id, c)
+        })
+        .collect();
+    v["Containers"] = serde_json::Value::Object(members);
+    Ok(v)
+}
+
+/// `inspect NAME` for a network, when no container or image has that name.
+pub fn inspect_by_name(ctx: &Context, name: &str) -> Result<Option<serde_json::Value>> {
+    let networks = Networks::open(ctx.store.root())?;
+    if networks.get(name).is_err() {
+        return Ok(None);
+    }
+    inspect_value(&networks, &attached(ctx)?, name).map(Some)
 }
 
 /// `network ls`: Docker's filters (name and id match anywhere, driver

@@ -152,3 +152,12 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
         VolumeCommand::Prune(args) => super::prune::volume_prune(ctx, args.all),
     }
 }
+
+/// `inspect NAME` for a volume, when nothing else has that name.
+pub fn inspect_by_name(ctx: &Context, name: &str) -> Result<Option<serde_json::Value>> {
+    let volumes = Volumes::open(ctx.store.root())?;
+    match volumes.get(name) {
+        Ok(v) => Ok(Some(serde_json::to_value(v)?)),
+        Err(_) => Ok(None),
+    }
+}

@@ -351,10 +351,8 @@ impl Parser<'_> {
                 }
                 _ => self.at = save,
             }
-            if assign {
-                if !self.vars.contains(&decl[0]) {
-                    return Err(self.err_at(pos, format!("undefined variable {:?}", decl[0])));
-                }
+            if assign && !self.vars.contains(&decl[0]) {
+                return Err(self.err_at(pos, format!("undefined variable {:?}", decl[0])));
             }
         }
         let end = if context == "paren" {

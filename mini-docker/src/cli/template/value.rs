@@ -288,8 +288,8 @@ pub fn format_float_g(f: f64) -> String {
     }
     let (digits, exp) = shortest(f);
     let sign = if f < 0.0 { "-" } else { "" };
-    let limit = (digits.len() as i32).max(6).min(21);
-    if exp < -4 || exp >= limit {
+    // strconv's shortest %g switches to an exponent from 1e+06 on.
+    if !(-4..6).contains(&exp) {
         format!(
             "{sign}{}e{}{:02}",
             mantissa(&digits),
