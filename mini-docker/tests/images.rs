@@ -42,11 +42,11 @@ fn import_list_tag_inspect_history_remove() {
     let listing = ok(&env, &["images"]);
     let lines: Vec<&str> = listing.lines().collect();
     assert!(
-        lines[0].starts_with("REPOSITORY   TAG    IMAGE ID       CREATED"),
+        lines[0].starts_with("REPOSITORY   TAG       IMAGE ID       CREATED"),
         "{listing}"
     );
     assert!(
-        lines[1].starts_with(&format!("busybox      1.36   {}", &id[7..19])),
+        lines[1].starts_with(&format!("busybox      1.36      {}", &id[7..19])),
         "{listing}"
     );
 
