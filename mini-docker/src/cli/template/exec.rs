@@ -377,26 +377,42 @@ impl Exec<'_> {
             Ok(())
         };
         let calling = |msg: String| self.fail(cmd.pos, cmd, format!("error calling {name}: {msg}"));
-        let typed = |want: &str, got: &Val| {
-            self.fail(
-                cmd.pos,
-                cmd,
-                format!(
-                    "wrong type for value; expected {want}; got {}",
-                    got.type_name()
+        // Go checks each argument against the parameter's type: a literal
+        // of the wrong kind is "expected string; found 3" at the literal,
+        // any other value "wrong type for value" at that argument.
+        let typed = |want: &str, i: usize| {
+            // JSON decoded into interface{} has no typed slices.
+            let got = match (&args[i], self.mode) {
+                (Val::List(_), Mode::Raw) => "[]interface {}".to_string(),
+                (v, _) => v.type_name(),
+            };
+            match cmd.args.get(i + 1) {
+                Some(lit @ (Arg::Str(..) | Arg::Number(..) | Arg::Bool(..) | Arg::Nil(_))) => {
+                    let want = if want == "int" { "integer" } else { want };
+                    self.fail(lit.pos(), lit, format!("expected {want}; found {lit}"))
+                }
+                Some(arg) => self.fail(
+                    arg.pos(),
+                    arg,
+                    format!("wrong type for value; expected {want}; got {got}"),
                 ),
-            )
-        };
-        let string = |v: &Val| -> R<String> {
-            match v {
-                Val::Str(s) => Ok(s.clone()),
-                other => Err(typed("string", other)),
+                None => self.fail(
+                    cmd.pos,
+                    cmd,
+                    format!("wrong type for value; expected {want}; got {got}"),
+                ),
             }
         };
-        let int = |v: &Val| -> R<i64> {
-            match v {
-                Val::Int(i) => Ok(*i),
-                other => Err(typed("int", other)),
+        let string = |i: usize| -> R<String> {
+            match &args[i] {
+                Val::Str(s) => Ok(s.clone()),
+                _ => Err(typed("string", i)),
+            }
+        };
+        let int = |i: usize| -> R<i64> {
+            match &args[i] {
+                Val::Int(n) => Ok(*n),
+                _ => Err(typed("int", i)),
             }
         };
         let header = self.mode == Mode::Header;
@@ -480,8 +496,8 @@ impl Exec<'_> {
                     )));
                 }
                 let mut idx = Vec::new();
-                for a in &args[1..] {
-                    idx.push(int(a)?);
+                for i in 1..args.len() {
+                    idx.push(int(i)?);
                 }
                 let len = match &args[0] {
                     Val::Str(s) => s.len(),
@@ -519,7 +535,7 @@ impl Exec<'_> {
             "println" => Ok(Val::Str(sprintln(&args))),
             "printf" => {
                 at_least(1)?;
-                let format = string(&args[0])?;
+                let format = string(0)?;
                 Ok(Val::Str(sprintf(&format, &args[1..])))
             }
             "eq" | "ne" => {
@@ -562,7 +578,7 @@ impl Exec<'_> {
             "join" if header => Ok(args.into_iter().next().unwrap_or(Val::Missing)),
             "join" => {
                 want(2)?;
-                let sep = string(&args[1])?;
+                let sep = string(1)?;
                 match &args[0] {
                     Val::List(items) => Ok(Val::Str(
                         items
@@ -571,13 +587,13 @@ impl Exec<'_> {
                             .collect::<Vec<_>>()
                             .join(&sep),
                     )),
-                    other => Err(typed("[]string", other)),
+                    _ => Err(typed("[]string", 0)),
                 }
             }
             "split" if header => Ok(args.into_iter().next().unwrap_or(Val::Missing)),
             "split" => {
                 want(2)?;
-                let (s, sep) = (string(&args[0])?, string(&args[1])?);
+                let (s, sep) = (string(0)?, string(1)?);
                 let parts: Vec<Val> = if sep.is_empty() {
                     s.chars().map(|c| Val::Str(c.to_string())).collect()
                 } else {
@@ -589,7 +605,7 @@ impl Exec<'_> {
             }
             "upper" | "lower" | "title" => {
                 want(1)?;
-                let s = string(&args[0])?;
+                let s = string(0)?;
                 Ok(Val::Str(match name {
                     _ if header => s,
                     "upper" => s.to_uppercase(),
@@ -599,7 +615,7 @@ impl Exec<'_> {
             }
             "truncate" => {
                 want(2)?;
-                let (s, n) = (string(&args[0])?, int(&args[1])?);
+                let (s, n) = (string(0)?, int(1)?);
                 // Docker cuts at a byte length; strings shorter than it stay.
                 let n = usize::try_from(n)
                     .map_err(|_| calling(format!("slice bounds out of range [:{n}]")))?;
@@ -612,7 +628,7 @@ impl Exec<'_> {
             }
             "pad" => {
                 want(3)?;
-                let (s, before, after) = (string(&args[0])?, int(&args[1])?, int(&args[2])?);
+                let (s, before, after) = (string(0)?, int(1)?, int(2)?);
                 let spaces = |n: i64| " ".repeat(usize::try_from(n).unwrap_or(0));
                 Ok(Val::Str(format!("{}{s}{}", spaces(before), spaces(after))))
             }

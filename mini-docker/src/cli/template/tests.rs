@@ -365,6 +365,23 @@ fn exec_errors_are_gos() {
 }
 
 #[test]
+fn argument_types_are_checked_as_go_does() {
+    // Docker 20.10's words: a literal is "found", a value "got".
+    assert_eq!(
+        exec_error("{{truncate .Name \"x\"}}"),
+        "template: :1:17: executing \"\" at <\"x\">: expected integer; found \"x\""
+    );
+    assert_eq!(
+        exec_error("{{truncate .Config.Cmd 3}}"),
+        "template: :1:18: executing \"\" at <.Config.Cmd>: wrong type for value; expected string; got []interface {}"
+    );
+    assert_eq!(
+        exec_error("{{index .Config.Cmd 0 | truncate 3}}"),
+        "template: :1:33: executing \"\" at <3>: expected string; found 3"
+    );
+}
+
+#[test]
 fn the_typed_run_wins_when_it_succeeds() {
     // Numbers stay ints in the typed run; the raw fallback would see floats.
     assert_eq!(render("{{.State.Pid}}"), "19727");
