@@ -13,6 +13,10 @@ pub const FUNCTIONS: &[&str] = &[
     "le", "gt", "ge", "json", "join", "split", "upper", "lower", "title", "truncate", "pad",
 ];
 
+/// Fields of Docker's inspect structs that are pointers left out of the
+/// JSON when nil.
+const NIL_POINTER_FIELDS: &[&str] = &["Health", "Healthcheck", "Node"];
+
 pub struct Exec<'a> {
     pub src: &'a str,
     pub mode: Mode,
@@ -257,6 +261,11 @@ impl Exec<'_> {
                         format!("{name} has arguments but cannot be invoked as function"),
                     )),
                     Some((_, v)) => Ok(v),
+                    // Docker's structs have these as nil pointers that JSON
+                    // omits: `{{if .State.Health}}` is false, not an error.
+                    None if ty.is_empty() && NIL_POINTER_FIELDS.contains(&name) => {
+                        Ok(Val::NilPointer)
+                    }
                     None => {
                         let ty = if ty.is_empty() { "struct" } else { ty };
                         Err(self.fail(
@@ -303,6 +312,9 @@ impl Exec<'_> {
                 Err(self.fail(pos, node, format!("nil data; no entry for key {name:?}")))
             }
             Val::Missing => Ok(Val::Missing),
+            Val::NilPointer => {
+                Err(self.fail(pos, node, format!("nil pointer evaluating *struct.{name}")))
+            }
             other => Err(self.fail(
                 pos,
                 node,

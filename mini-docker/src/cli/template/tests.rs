@@ -71,6 +71,15 @@ fn missing_keys() {
     // A missing map key prints <no value>; a missing struct field makes
     // Docker retry on the raw JSON, where it is an error.
     assert_eq!(render("{{.Config.Labels.nope}}"), "<no value>");
+    // Docker's nil pointers that JSON omits are nil, not missing fields.
+    assert_eq!(
+        render("{{.State.Health}} {{if .Config.Healthcheck}}hc{{else}}none{{end}}"),
+        "<nil> none"
+    );
+    assert_eq!(
+        exec_error("{{.State.Health.Status}}"),
+        "template: :1:8: executing \"\" at <.State.Health.Status>: map has no entry for key \"Health\""
+    );
     assert_eq!(
         exec_error("{{.Nope}}"),
         "template: :1:2: executing \"\" at <.Nope>: map has no entry for key \"Nope\""

@@ -9,6 +9,9 @@ use serde_json::Value;
 pub enum Val {
     /// Go's invalid value: a missing map key or a JSON null; prints `<no value>`.
     Missing,
+    /// A nil pointer field of a Docker struct: prints `<nil>`, and taking
+    /// a field of it is an error.
+    NilPointer,
     Bool(bool),
     Int(i64),
     Float(f64),
@@ -114,7 +117,7 @@ impl Val {
     /// a struct is always true.
     pub fn truth(&self) -> bool {
         match self {
-            Val::Missing => false,
+            Val::Missing | Val::NilPointer => false,
             Val::Bool(b) => *b,
             Val::Int(i) => *i != 0,
             Val::Float(f) => *f != 0.0,
@@ -129,6 +132,7 @@ impl Val {
     pub fn type_name(&self) -> String {
         match self {
             Val::Missing => "<nil>".into(),
+            Val::NilPointer => "*struct".into(),
             Val::Bool(_) => "bool".into(),
             Val::Int(_) => "int".into(),
             Val::Float(_) => "float64".into(),
@@ -156,7 +160,7 @@ impl Val {
     fn print_nested(&self) -> String {
         let join = |items: Vec<String>| items.join(" ");
         match self {
-            Val::Missing => "<nil>".into(),
+            Val::Missing | Val::NilPointer => "<nil>".into(),
             Val::Bool(b) => b.to_string(),
             Val::Int(i) => i.to_string(),
             Val::Float(f) => format_float_g(*f),
@@ -189,7 +193,7 @@ impl Val {
 
     fn write_json(&self, out: &mut String) {
         match self {
-            Val::Missing => out.push_str("null"),
+            Val::Missing | Val::NilPointer => out.push_str("null"),
             Val::Bool(b) => out.push_str(&b.to_string()),
             Val::Int(i) => out.push_str(&i.to_string()),
             Val::Float(f) => out.push_str(&json_float(*f)),
