@@ -4,7 +4,7 @@
 
 use super::parser::{Arg, Branch, Cmd, Node, Pipe};
 use super::printf::{sprint, sprintf, sprintln};
-use super::value::{parse_number, Val};
+use super::value::{parse_number, Val, NIL_POINTER_FIELDS};
 use super::{Error, Mode};
 
 /// Every function a template may name (checked at parse time, as Go does).
@@ -12,10 +12,6 @@ pub const FUNCTIONS: &[&str] = &[
     "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt",
     "le", "gt", "ge", "json", "join", "split", "upper", "lower", "title", "truncate", "pad",
 ];
-
-/// Fields of Docker's inspect structs that are pointers left out of the
-/// JSON when nil.
-const NIL_POINTER_FIELDS: &[&str] = &["Health", "Healthcheck", "Node"];
 
 pub struct Exec<'a> {
     pub src: &'a str,

@@ -26,6 +26,10 @@ pub enum Val {
     },
 }
 
+/// Fields of Docker's inspect structs that are pointers, left out of the
+/// JSON (or null) when nil.
+pub const NIL_POINTER_FIELDS: &[&str] = &["Health", "Healthcheck", "Node"];
+
 /// Keys under which Docker's inspect structs hold Go maps, not structs.
 const MAP_FIELDS: &[&str] = &[
     "Labels",
@@ -79,6 +83,7 @@ impl Val {
                     .map(|x| Self::typed_in(x, "", None, key))
                     .collect(),
             ),
+            Value::Null if key.is_some_and(|k| NIL_POINTER_FIELDS.contains(&k)) => Val::NilPointer,
             other => Self::scalar(other, false),
         }
     }
