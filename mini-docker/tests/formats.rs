@@ -8,9 +8,10 @@ mod support;
 use support::*;
 use testkit::TestEnv;
 
-/// web (running, label a=b), c2 (created), ex (exited 3); a network and a
+/// web (running, label a=b), c2 (created), ex (exited 3); a network (on
+/// `subnet`: the default pools may all be taken on a busy host) and a
 /// volume labelled k=v.
-fn fixture(name: &str) -> Option<TestEnv> {
+fn fixture(name: &str, subnet: &str) -> Option<TestEnv> {
     let env = with_busybox(name, &[])?;
     ok(
         &env,
@@ -24,7 +25,18 @@ fn fixture(name: &str) -> Option<TestEnv> {
         &["run", "--name", "ex", "busybox", "sh", "-c", "exit 3"],
         3,
     );
-    ok(&env, &["network", "create", "--label", "k=v", "net1"]);
+    ok(
+        &env,
+        &[
+            "network",
+            "create",
+            "--subnet",
+            "10.93.77.0/24",
+            "--label",
+            "k=v",
+            "net1",
+        ],
+    );
     ok(&env, &["volume", "create", "--label", "k=v", "vol1"]);
     Some(env)
 }
@@ -38,7 +50,7 @@ fn cleanup(mut env: TestEnv) {
 
 #[test]
 fn listing_templates_tables_and_filters_match_docker() {
-    let Some(env) = fixture("md-formats-list") else {
+    let Some(env) = fixture("md-formats-list", "10.93.77.0/24") else {
         return;
     };
     // ps: fields, the Label method, tables with Docker's headers and
@@ -298,7 +310,7 @@ fn listing_templates_tables_and_filters_match_docker() {
 
 #[test]
 fn inspect_templates_match_docker() {
-    let Some(env) = fixture("md-formats-inspect") else {
+    let Some(env) = fixture("md-formats-inspect", "10.93.78.0/24") else {
         return;
     };
     let f = |format: &str, name: &str| ok(&env, &["inspect", "-f", format, name]);
