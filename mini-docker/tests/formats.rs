@@ -28,13 +28,7 @@ fn fixture(name: &str, subnet: &str) -> Option<TestEnv> {
     ok(
         &env,
         &[
-            "network",
-            "create",
-            "--subnet",
-            "10.93.77.0/24",
-            "--label",
-            "k=v",
-            "net1",
+            "network", "create", "--subnet", subnet, "--label", "k=v", "net1",
         ],
     );
     ok(&env, &["volume", "create", "--label", "k=v", "vol1"]);
