@@ -92,6 +92,12 @@ fn listing_templates_tables_and_filters_match_docker() {
             .collect::<Vec<_>>()
             .join(",")
     };
+    // Size without --size: Docker's "0B (virtual <image size>)".
+    let image_size = ok(&env, &["images", "--format", "{{.Size}}"]);
+    assert_eq!(
+        ok(&env, &["ps", "--format", "{{.Size}}"]),
+        format!("0B (virtual {})\n", image_size.trim())
+    );
     assert_eq!(names(&["-a", "--filter", "status=exited"]), "ex");
     assert_eq!(
         names(&["--filter", "exited=3"]),

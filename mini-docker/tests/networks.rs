@@ -43,7 +43,8 @@ fn user_networks_resolve_names_and_the_default_bridge_does_not() {
         "{listed}"
     );
     assert!(
-        listed.contains(" appnet    bridge    local") && listed.contains(" bridge    bridge    local"),
+        listed.contains(" appnet    bridge    local")
+            && listed.contains(" bridge    bridge    local"),
         "{listed}"
     );
     web(&env, &["--network", "appnet"], "web", "by-name");

@@ -537,6 +537,14 @@ fn check_ps_filters(filters: &Filters) -> Result<(), FilterError> {
     Ok(())
 }
 
+/// The size of the container's image, `ps`'s "virtual" size.
+fn virtual_size(ctx: &Context, c: &Container) -> String {
+    ctx.store
+        .resolve(&c.image)
+        .and_then(|id| mini_docker::image::details(&ctx.store, &id))
+        .map_or_else(|_| "0B".into(), |d| human::size(d.size))
+}
+
 /// Whether `c` (at `index` in creation order) passes every filter.
 fn ps_keep(
     ctx: &Context,
@@ -626,7 +634,8 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "Networks": c.host_config.network_mode,
             "Ports": ports,
             "RunningFor": created.map(human::since).unwrap_or_default(),
-            "Size": "0B",
+            // Docker without --size: no writable-layer size, the image's as "virtual".
+            "Size": format!("0B (virtual {})", virtual_size(ctx, c)),
             "State": status,
             "Status": status_line,
         }));
