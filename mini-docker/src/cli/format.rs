@@ -188,6 +188,44 @@ fn row_value(listing: Listing, row: &Value) -> Val {
     }
 }
 
+/// Docker's order for `network ls` and `volume ls` (sortorder.NaturalLess):
+/// runs of digits compare as numbers, everything else byte by byte, so
+/// `a9` sorts before `a10`.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let run =
+                |s: &[u8], k: usize| k + s[k..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let (ei, ej) = (run(a, i), run(b, j));
+            let strip = |d: &[u8]| {
+                let n = d.iter().take_while(|&&c| c == b'0').count();
+                d[n..].to_vec()
+            };
+            let (x, y) = (strip(&a[i..ei]), strip(&b[j..ej]));
+            let by_value = x.len().cmp(&y.len()).then_with(|| x.cmp(&y));
+            if by_value != Ordering::Equal {
+                return by_value;
+            }
+            // Equal numbers: fewer leading zeros first.
+            let by_width = (ei - i).cmp(&(ej - j));
+            if by_width != Ordering::Equal {
+                return by_width;
+            }
+            (i, j) = (ei, ej);
+        } else {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
 /// `k=v,k2=v2`: how listing rows show labels.
 pub fn labels(labels: &std::collections::BTreeMap<String, String>) -> String {
     labels
@@ -276,6 +314,13 @@ mod tests {
             render(Listing::Images, Some("{{.Nope}}"), &[json!({"ID": "x"})]).unwrap_err(),
             "template parsing error: template: :1:2: executing \"\" at <.Nope>: can't evaluate field Nope in type *formatter.imageContext"
         );
+    }
+
+    #[test]
+    fn natural_order_compares_numbers_as_numbers() {
+        let mut names = vec!["vol1", "a10", "Z9", "a9", "a", "b2c", "b10c"];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(names, ["Z9", "a", "a9", "a10", "b2c", "b10c", "vol1"]);
     }
 
     #[test]

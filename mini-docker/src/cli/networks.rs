@@ -356,6 +356,10 @@ fn list(networks: &Networks, args: &ListArgs) -> Result<i32> {
             "Scope": n.scope,
         }));
     }
+    rows.sort_by(|a, b| {
+        let name = |r: &serde_json::Value| r["Name"].as_str().unwrap_or_default().to_string();
+        format::natural_cmp(&name(a), &name(b))
+    });
     if args.quiet {
         rows.iter()
             .for_each(|r| println!("{}", r["ID"].as_str().unwrap_or_default()));

@@ -114,6 +114,11 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
                     }));
                 }
             }
+            rows.sort_by(|a, b| {
+                let name =
+                    |r: &serde_json::Value| r["Name"].as_str().unwrap_or_default().to_string();
+                format::natural_cmp(&name(a), &name(b))
+            });
             if args.quiet {
                 rows.iter()
                     .for_each(|r| println!("{}", r["Name"].as_str().unwrap_or_default()));
