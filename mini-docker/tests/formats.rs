@@ -92,6 +92,37 @@ fn listing_templates_tables_and_filters_match_docker() {
             .collect::<Vec<_>>()
             .join(",")
     };
+    // COMMAND: arguments with spaces in single quotes, cut at 20, Go-quoted.
+    ok(
+        &env,
+        &[
+            "create",
+            "--name",
+            "cmd",
+            "busybox",
+            "sh",
+            "-c",
+            "echo a long command line here",
+        ],
+    );
+    let command = |extra: &[&str]| {
+        let mut args = vec![
+            "ps",
+            "-a",
+            "--filter",
+            "name=cmd",
+            "--format",
+            "{{.Command}}",
+        ];
+        args.extend_from_slice(extra);
+        ok(&env, &args)
+    };
+    assert_eq!(command(&[]), "\"sh -c 'echo a long …\"\n");
+    assert_eq!(
+        command(&["--no-trunc"]),
+        "\"sh -c 'echo a long command line here'\"\n"
+    );
+    ok(&env, &["rm", "cmd"]);
     // Size without --size: Docker's "0B (virtual <image size>)".
     let image_size = ok(&env, &["images", "--format", "{{.Size}}"]);
     assert_eq!(

@@ -467,14 +467,29 @@ fn status_text(c: &Container, ctx: &Context) -> (String, String) {
     (state.status, text)
 }
 
+/// `ps`'s COMMAND: Docker's daemon wraps arguments holding a space in
+/// single quotes, its CLI cuts at 20 characters and Go-quotes the result.
 fn short_command(c: &Container, no_trunc: bool) -> String {
-    let command = c.process.args.join(" ");
+    let command = c
+        .process
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let shown = if !no_trunc && command.chars().count() > 20 {
         format!("{}…", command.chars().take(19).collect::<String>())
     } else {
         command
     };
-    format!("\"{shown}\"")
+    super::template::go_quote(&shown)
 }
 
 #[derive(Args, Debug)]

@@ -9,6 +9,7 @@ mod parser;
 mod printf;
 mod value;
 
+pub use printf::go_quote;
 pub use value::Val;
 
 use serde_json::Value;
