@@ -2,7 +2,7 @@
 //! pipelines, truth, missing keys and function calls, and Docker's extra
 //! functions.
 
-use super::parser::{Arg, Branch, Cmd, Node, Pipe};
+use super::parser::{Arg, Branch, Cmd, Node, Pipe, Tree};
 use super::printf::{sprint, sprintf, sprintln};
 use super::value::{parse_number, Val, NIL_POINTER_FIELDS};
 use super::{Error, Mode};
@@ -10,11 +10,21 @@ use super::{Error, Mode};
 /// Every function a template may name (checked at parse time, as Go does).
 pub const FUNCTIONS: &[&str] = &[
     "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt",
-    "le", "gt", "ge", "json", "join", "split", "upper", "lower", "title", "truncate", "pad",
+    "le", "gt", "ge", "html", "js", "urlquery", "json", "join", "split", "upper", "lower", "title",
+    "truncate", "pad",
 ];
+
+/// How a list of nodes ended: normally, or at `{{break}}`/`{{continue}}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
 
 pub struct Exec<'a> {
     pub src: &'a str,
+    pub tree: &'a Tree,
     pub mode: Mode,
     pub vars: Vec<(String, Val)>,
     pub out: String,
@@ -44,38 +54,69 @@ impl Exec<'_> {
         }
     }
 
-    pub fn nodes(&mut self, dot: &Val, nodes: &[Node]) -> R<()> {
+    pub fn nodes(&mut self, dot: &Val, nodes: &[Node]) -> R<Flow> {
         for n in nodes {
-            match n {
-                Node::Text(t) => self.out.push_str(t),
+            let flow = match n {
+                Node::Text(t) => {
+                    self.out.push_str(t);
+                    Flow::Normal
+                }
                 Node::Action(p) => {
                     let v = self.pipe(dot, p)?;
                     if p.decl.is_empty() {
                         self.out.push_str(&v.print());
                     }
+                    Flow::Normal
                 }
                 Node::If(b) => self.branch(dot, b, false)?,
                 Node::With(b) => self.branch(dot, b, true)?,
                 Node::Range(b) => self.range(dot, b)?,
+                Node::Break => Flow::Break,
+                Node::Continue => Flow::Continue,
+                Node::Template { pos, name, pipe } => {
+                    let dot = match pipe {
+                        Some(p) => self.pipe(dot, p)?,
+                        None => Val::Missing,
+                    };
+                    let Some(body) = self.tree.defines.get(name) else {
+                        let node = format!("{{{{template {}}}}}", super::printf::go_quote(name));
+                        return Err(self.fail(
+                            *pos,
+                            &node,
+                            format!("template {name:?} not defined"),
+                        ));
+                    };
+                    // A template sees its own `$`, nothing else.
+                    let vars = std::mem::replace(&mut self.vars, vec![("$".into(), dot.clone())]);
+                    let result = self.nodes(&dot, body);
+                    self.vars = vars;
+                    result?;
+                    Flow::Normal
+                }
+            };
+            if flow != Flow::Normal {
+                return Ok(flow);
             }
         }
-        Ok(())
+        Ok(Flow::Normal)
     }
 
-    fn branch(&mut self, dot: &Val, b: &Branch, with: bool) -> R<()> {
+    fn branch(&mut self, dot: &Val, b: &Branch, with: bool) -> R<Flow> {
         let scope = self.vars.len();
         let v = self.pipe(dot, &b.pipe)?;
-        if v.truth() {
+        let flow = if v.truth() {
             let dot = if with { v } else { dot.clone() };
-            self.nodes(&dot, &b.body)?;
+            self.nodes(&dot, &b.body)?
         } else if let Some(other) = &b.otherwise {
-            self.nodes(dot, other)?;
-        }
+            self.nodes(dot, other)?
+        } else {
+            Flow::Normal
+        };
         self.vars.truncate(scope);
-        Ok(())
+        Ok(flow)
     }
 
-    fn range(&mut self, dot: &Val, b: &Branch) -> R<()> {
+    fn range(&mut self, dot: &Val, b: &Branch) -> R<Flow> {
         let scope = self.vars.len();
         let pipe = Pipe {
             decl: Vec::new(),
@@ -100,7 +141,7 @@ impl Exec<'_> {
         };
         if items.is_empty() {
             if let Some(other) = &b.otherwise {
-                self.nodes(dot, other)?;
+                return self.nodes(dot, other);
             }
         }
         for (key, item) in items {
@@ -112,10 +153,13 @@ impl Exec<'_> {
                 }
                 _ => {}
             }
-            self.nodes(&item, &b.body)?;
+            let flow = self.nodes(&item, &b.body)?;
             self.vars.truncate(scope);
+            if flow == Flow::Break {
+                break;
+            }
         }
-        Ok(())
+        Ok(Flow::Normal)
     }
 
     fn pipe(&mut self, dot: &Val, p: &Pipe) -> R<Val> {
@@ -151,8 +195,15 @@ impl Exec<'_> {
         match first {
             Arg::Func(pos, name) => {
                 let mut args = Vec::new();
+                // `and` and `or` stop at the first argument that decides.
+                let lazy = name == "and" || name == "or";
                 for a in &cmd.args[1..] {
-                    args.push(self.arg(dot, a)?);
+                    let v = self.arg(dot, a)?;
+                    let decided = lazy && (v.truth() == (name == "or"));
+                    args.push(v);
+                    if decided {
+                        return Ok(args.pop().unwrap_or(Val::Missing));
+                    }
                 }
                 args.extend(last);
                 self.call(*pos, cmd, name, args)
@@ -577,6 +628,9 @@ impl Exec<'_> {
                     _ => o != Less,
                 }))
             }
+            "html" => Ok(Val::Str(html_escape(&sprint(&args)))),
+            "js" => Ok(Val::Str(js_escape(&sprint(&args)))),
+            "urlquery" => Ok(Val::Str(url_query(&sprint(&args)))),
             // In a table header, Docker's functions pass the header through.
             "json" if header => Ok(args.into_iter().next().unwrap_or(Val::Missing)),
             "json" => {
@@ -658,6 +712,57 @@ fn compare(a: &Val, b: &Val) -> Result<std::cmp::Ordering, String> {
         (Val::Missing, _) | (_, Val::Missing) => Err("invalid type for comparison".into()),
         _ => Err("incompatible types for comparison".into()),
     }
+}
+
+/// text/template's `html`.
+fn html_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&#39;"),
+            '"' => out.push_str("&#34;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// text/template's `js`.
+fn js_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// text/template's `urlquery` (url.QueryEscape).
+fn url_query(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// strings.Title: the first letter of each word in upper case.

@@ -41,6 +41,8 @@ pub enum Keyword {
     Define,
     Template,
     Block,
+    Break,
+    Continue,
 }
 
 impl Keyword {
@@ -54,6 +56,8 @@ impl Keyword {
             Keyword::Define => "define",
             Keyword::Template => "template",
             Keyword::Block => "block",
+            Keyword::Break => "break",
+            Keyword::Continue => "continue",
         }
     }
 }
@@ -287,6 +291,8 @@ pub fn lex(src: &str) -> Result<Vec<Token>, Error> {
                         "define" => Tok::Keyword(Keyword::Define),
                         "template" => Tok::Keyword(Keyword::Template),
                         "block" => Tok::Keyword(Keyword::Block),
+                        "break" => Tok::Keyword(Keyword::Break),
+                        "continue" => Tok::Keyword(Keyword::Continue),
                         "true" => Tok::Bool(true),
                         "false" => Tok::Bool(false),
                         "nil" => Tok::Nil,

@@ -46,26 +46,27 @@ pub enum Mode {
 #[derive(Debug, Clone)]
 pub struct Template {
     src: String,
-    nodes: Vec<parser::Node>,
+    tree: parser::Tree,
 }
 
 impl Template {
     pub fn parse(src: &str) -> Result<Self, Error> {
-        let nodes = parser::parse(src, &|name| exec::FUNCTIONS.contains(&name))?;
+        let tree = parser::parse(src, &|name| exec::FUNCTIONS.contains(&name))?;
         Ok(Template {
             src: src.to_string(),
-            nodes,
+            tree,
         })
     }
 
     pub fn execute(&self, dot: &Val, mode: Mode) -> Result<String, Error> {
         let mut exec = exec::Exec {
             src: &self.src,
+            tree: &self.tree,
             mode,
             vars: vec![("$".into(), dot.clone())],
             out: String::new(),
         };
-        exec.nodes(dot, &self.nodes)?;
+        exec.nodes(dot, &self.tree.main)?;
         Ok(exec.out)
     }
 

@@ -11,6 +11,21 @@ pub enum Node {
     If(Branch),
     With(Branch),
     Range(Branch),
+    Break,
+    Continue,
+    /// `{{template "name" pipeline}}` (and the use half of `{{block}}`).
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+}
+
+/// A parsed template: its main body and the ones `define` and `block` name.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    pub main: Vec<Node>,
+    pub defines: std::collections::BTreeMap<String, Vec<Node>>,
 }
 
 /// `if`, `with` and `range`: a pipeline, a body and an optional `else`.
@@ -156,9 +171,12 @@ pub struct Parser<'a> {
     at: usize,
     vars: Vec<String>,
     funcs: &'a dyn Fn(&str) -> bool,
+    /// How many `range`s enclose the current position (for break/continue).
+    ranges: usize,
+    defines: std::collections::BTreeMap<String, Vec<Node>>,
 }
 
-pub fn parse(src: &str, funcs: &dyn Fn(&str) -> bool) -> Result<Vec<Node>, Error> {
+pub fn parse(src: &str, funcs: &dyn Fn(&str) -> bool) -> Result<Tree, Error> {
     let toks = super::lexer::lex(src)?;
     let mut p = Parser {
         src,
@@ -166,10 +184,15 @@ pub fn parse(src: &str, funcs: &dyn Fn(&str) -> bool) -> Result<Vec<Node>, Error
         at: 0,
         vars: vec!["$".into()],
         funcs,
+        ranges: 0,
+        defines: Default::default(),
     };
     let (nodes, stop) = p.list()?;
     match stop {
-        Stop::Eof => Ok(nodes),
+        Stop::Eof => Ok(Tree {
+            main: nodes,
+            defines: p.defines,
+        }),
         Stop::End => Err(p.err_prev("unexpected {{end}}")),
         Stop::Else { .. } => Err(p.err_prev("unexpected {{else}}")),
     }
@@ -249,11 +272,49 @@ impl Parser<'_> {
                         self.next();
                         nodes.push(self.branch(k)?);
                     }
-                    Tok::Keyword(k) => {
-                        return Err(self.err_at(
-                            self.peek().pos,
-                            format!("{{{{{}}}}} is not supported by mini-docker", k.name()),
-                        ))
+                    Tok::Keyword(k @ (Keyword::Break | Keyword::Continue)) => {
+                        let pos = self.next().pos;
+                        if self.ranges == 0 {
+                            return Err(self.err_at(
+                                pos,
+                                format!("{{{{{}}}}} outside {{{{range}}}}", k.name()),
+                            ));
+                        }
+                        self.expect_close(k.name())?;
+                        nodes.push(if k == Keyword::Break {
+                            Node::Break
+                        } else {
+                            Node::Continue
+                        });
+                    }
+                    Tok::Keyword(Keyword::Define) => {
+                        self.next();
+                        let name = self.template_name("define clause")?;
+                        self.expect_close("define clause")?;
+                        let body = self.definition()?;
+                        self.defines.insert(name, body);
+                    }
+                    Tok::Keyword(k @ (Keyword::Template | Keyword::Block)) => {
+                        self.next();
+                        // Go places the node at its name.
+                        let pos = self.peek().pos;
+                        let context = if k == Keyword::Block {
+                            "block clause"
+                        } else {
+                            "template clause"
+                        };
+                        let name = self.template_name(context)?;
+                        let pipe = if self.peek().tok == Tok::Close {
+                            self.next();
+                            None
+                        } else {
+                            Some(self.pipeline(context, false)?)
+                        };
+                        if k == Keyword::Block {
+                            let body = self.definition()?;
+                            self.defines.insert(name.clone(), body);
+                        }
+                        nodes.push(Node::Template { pos, name, pipe });
                     }
                     _ => {
                         let pipe = self.pipeline("command", false)?;
@@ -264,6 +325,32 @@ impl Parser<'_> {
                     return Err(self.err_at(t.pos, format!("unexpected {}", Self::describe(&other))))
                 }
             }
+        }
+    }
+
+    /// The quoted name after `define`, `template` or `block`.
+    fn template_name(&mut self, context: &str) -> Result<String, Error> {
+        let t = self.next();
+        match t.tok {
+            Tok::Str(name) => Ok(name),
+            other => Err(self.err_at(
+                t.pos,
+                format!("unexpected {} in {context}", Self::describe(&other)),
+            )),
+        }
+    }
+
+    /// A `define`d body up to its `{{end}}`: it sees only `$`.
+    fn definition(&mut self) -> Result<Vec<Node>, Error> {
+        let vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
+        let ranges = std::mem::replace(&mut self.ranges, 0);
+        let (body, stop) = self.list()?;
+        self.vars = vars;
+        self.ranges = ranges;
+        match stop {
+            Stop::End => Ok(body),
+            Stop::Eof => Err(self.err_prev("unexpected EOF")),
+            Stop::Else { .. } => Err(self.err_prev("unexpected {{else}}")),
         }
     }
 
@@ -283,7 +370,11 @@ impl Parser<'_> {
     fn branch(&mut self, kind: Keyword) -> Result<Node, Error> {
         let scope = self.vars.len();
         let pipe = self.pipeline(kind.name(), kind == Keyword::Range)?;
-        let (body, stop) = self.list()?;
+        let in_range = kind == Keyword::Range;
+        self.ranges += usize::from(in_range);
+        let body = self.list();
+        self.ranges -= usize::from(in_range);
+        let (body, stop) = body?;
         let otherwise = match stop {
             Stop::Eof => return Err(self.err_prev("unexpected EOF")),
             Stop::End => None,

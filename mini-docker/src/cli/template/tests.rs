@@ -375,6 +375,63 @@ fn exec_errors_are_gos() {
 }
 
 #[test]
+fn break_continue_define_template_block() {
+    assert_eq!(
+        render("{{range .Config.Cmd}}{{.}}{{break}}{{end}}"),
+        "sleep"
+    );
+    assert_eq!(
+        render("{{range $i, $e := .Config.Cmd}}{{if eq $i 0}}{{continue}}{{end}}{{$e}}{{end}}"),
+        "1000"
+    );
+    assert_eq!(
+        render("{{range .Config.Cmd}}{{if true}}{{break}}{{end}}x{{end}}y"),
+        "y"
+    );
+    assert_eq!(
+        render(r#"{{define "x"}}X{{.}}{{end}}{{template "x" .Name}}|{{template "x"}}"#),
+        "X/web|X<no value>"
+    );
+    assert_eq!(
+        render(r#"{{block "b" .Config.Cmd}}[{{len .}}]{{end}}"#),
+        "[2]"
+    );
+    assert_eq!(
+        parse_error("{{break}}"),
+        "template: :1: {{break}} outside {{range}}"
+    );
+    assert_eq!(
+        parse_error(r#"{{define "x"}}{{$y}}{{end}}"#),
+        "template: :1: undefined variable \"$y\""
+    );
+    assert_eq!(
+        parse_error("{{else with .Name}}"),
+        "template: :1: unexpected <with> in else"
+    );
+    assert_eq!(
+        exec_error(r#"{{template "nope"}}"#),
+        "template: :1:11: executing \"\" at <{{template \"nope\"}}>: template \"nope\" not defined"
+    );
+}
+
+#[test]
+fn and_or_stop_at_the_deciding_argument() {
+    // Docker 20.10's Go: the failing `index` is never evaluated.
+    assert_eq!(
+        render("{{and 0 (index .Config.Cmd 9)}} {{or 1 (index .Config.Cmd 9)}}"),
+        "0 1"
+    );
+}
+
+#[test]
+fn html_js_urlquery() {
+    assert_eq!(
+        render(r#"{{html "<a href='x'>&"}} {{urlquery "a b&c"}} {{js "a\"b<"}}"#),
+        "&lt;a href=&#39;x&#39;&gt;&amp; a+b%26c a\\\"b\\u003C"
+    );
+}
+
+#[test]
 fn argument_types_are_checked_as_go_does() {
     // Docker 20.10's words: a literal is "found", a value "got".
     assert_eq!(
@@ -419,7 +476,8 @@ proptest! {
         Just("("), Just(")"), Just("if"), Just("else"), Just("end"), Just("range"), Just("with"),
         Just("index"), Just("printf"), Just("\"%d\""), Just("`r`"), Just("1"), Just("-2.5"),
         Just("'c'"), Just("nil"), Just("true"), Just("/*"), Just("*/"), Just("json"), Just("len"),
-        Just("slice"), Just("\n"), Just("é"), Just("\""),
+        Just("slice"), Just("\n"), Just("é"), Just("\""), Just("break"), Just("continue"),
+        Just("define"), Just("template"), Just("block"), Just("\"x\""), Just("and"), Just("or"),
     ], 0..40)) {
         let text: String = parts.concat();
         if let Ok(t) = Template::parse(&text) {
