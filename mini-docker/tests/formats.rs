@@ -366,6 +366,19 @@ fn inspect_templates_match_docker() {
         f("{{len .Config.Cmd}} {{index .Config.Cmd 1}} {{index .Config.Labels \"a\"}} {{slice \"abcdef\" 1 3}} {{print 1 2 \"a\" \"b\" 3}} {{println \"x\"}}", "web"),
         "2 1000 b bc 1 2ab3 x\n\n"
     );
+    // Fields in Docker's order, in `json .` and the plain output.
+    let json: serde_json::Value = serde_json::from_str(&f("{{json .}}", "web")).unwrap();
+    let keys: Vec<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys[..6],
+        ["Id", "Created", "Path", "Args", "State", "Image"],
+        "{keys:?}"
+    );
     // inspect does not turn `\t` into a tab (the listings do).
     assert!(f("{{.Name}}\\t{{.Id}}\\n", "web").starts_with("/web\\t"));
     assert_eq!(f("{{- .Name -}} {{/* c */}} x", "web"), "/web x\n");

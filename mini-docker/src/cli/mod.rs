@@ -329,6 +329,49 @@ pub fn print_inspected(
     Ok(0)
 }
 
+/// The order of Docker's container inspect fields (`{{json .}}` and the
+/// plain output keep it); fields Docker lacks follow.
+const CONTAINER_ORDER: &[&str] = &[
+    "Id",
+    "Created",
+    "Path",
+    "Args",
+    "State",
+    "Image",
+    "ResolvConfPath",
+    "HostnamePath",
+    "HostsPath",
+    "LogPath",
+    "Name",
+    "RestartCount",
+    "Driver",
+    "Platform",
+    "MountLabel",
+    "ProcessLabel",
+    "AppArmorProfile",
+    "ExecIDs",
+    "HostConfig",
+    "GraphDriver",
+    "Mounts",
+    "Config",
+    "NetworkSettings",
+];
+
+/// `value`'s top-level fields in `order`, the others after them.
+fn in_docker_order(value: Value, order: &[&str]) -> Value {
+    let Value::Object(mut fields) = value else {
+        return value;
+    };
+    let mut out = serde_json::Map::new();
+    for key in order {
+        if let Some(v) = fields.remove(*key) {
+            out.insert((*key).to_string(), v);
+        }
+    }
+    out.extend(fields);
+    Value::Object(out)
+}
+
 /// `inspect`: containers first, then images, networks and volumes, as
 /// Docker looks names up (`--type` keeps to one kind).
 fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Result<i32> {
@@ -337,7 +380,8 @@ fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Res
     inspect_each(&args.names, args.format.as_deref(), |name| {
         if wants("container") {
             if let Ok(c) = ctx.containers.find(name) {
-                return containers::inspect_value(ctx, &c);
+                return containers::inspect_value(ctx, &c)
+                    .map(|v| in_docker_order(v, CONTAINER_ORDER));
             }
         }
         if wants("image") {
