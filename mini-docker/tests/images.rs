@@ -42,11 +42,11 @@ fn import_list_tag_inspect_history_remove() {
     let listing = ok(&env, &["images"]);
     let lines: Vec<&str> = listing.lines().collect();
     assert!(
-        lines[0].starts_with("REPOSITORY   TAG    IMAGE ID       CREATED"),
+        lines[0].starts_with("REPOSITORY   TAG       IMAGE ID       CREATED"),
         "{listing}"
     );
     assert!(
-        lines[1].starts_with(&format!("busybox      1.36   {}", &id[7..19])),
+        lines[1].starts_with(&format!("busybox      1.36      {}", &id[7..19])),
         "{listing}"
     );
 
@@ -156,7 +156,7 @@ fn errors_name_the_problem_with_dockers_exit_codes() {
     assert!(fails(&env, &["images", "--bogus"], 125).contains("--bogus"));
     assert!(fails(&env, &["import", "-c", "RUN x", "/dev/null"], 1)
         .contains("RUN is not a valid change command"));
-    assert!(fails(&env, &["images", "--filter", "color=red"], 1).contains("invalid filter 'color'"));
+    assert!(fails(&env, &["images", "--filter", "color=red"], 1).contains("Invalid filter 'color'"));
 }
 
 /// A layer that tries to escape is refused at import, and nothing of it

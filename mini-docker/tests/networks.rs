@@ -39,11 +39,12 @@ fn user_networks_resolve_names_and_the_default_bridge_does_not() {
     assert_eq!(id.trim().len(), 64);
     let listed = ok(&env, &["network", "ls"]);
     assert!(
-        listed.starts_with("NETWORK ID     NAME     DRIVER   SCOPE\n"),
+        listed.starts_with("NETWORK ID     NAME      DRIVER    SCOPE\n"),
         "{listed}"
     );
     assert!(
-        listed.contains(" appnet   bridge   local") && listed.contains(" bridge   bridge   local"),
+        listed.contains(" appnet    bridge    local")
+            && listed.contains(" bridge    bridge    local"),
         "{listed}"
     );
     web(&env, &["--network", "appnet"], "web", "by-name");

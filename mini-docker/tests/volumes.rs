@@ -66,7 +66,7 @@ fn named_volumes_outlive_containers_and_are_shared() {
         .success()
     });
     let listed = ok(&env, &["volume", "ls"]);
-    assert_eq!(listed, "DRIVER   VOLUME NAME\nlocal    data\n");
+    assert_eq!(listed, "DRIVER    VOLUME NAME\nlocal     data\n");
     let inspected: serde_json::Value =
         serde_json::from_str(&ok(&env, &["volume", "inspect", "data"])).unwrap();
     assert_eq!(inspected[0]["Name"], "data");

@@ -21,7 +21,9 @@ use mini_docker::reference::Reference;
 use serde_json::{json, Value};
 
 use super::attach::{self, Ended};
-use super::{table, template, Context, Failure};
+use super::filters::{FilterError, Filters};
+use super::format::{self, Listing};
+use super::{table, Context, Failure};
 
 /// The flags `run` and `create` share.
 #[derive(Args, Debug, Clone)]
@@ -660,14 +662,29 @@ fn status_text(c: &Container, ctx: &Context) -> (String, String) {
     (state.status, text)
 }
 
+/// `ps`'s COMMAND: Docker's daemon wraps arguments holding a space in
+/// single quotes, its CLI cuts at 20 characters and Go-quotes the result.
 fn short_command(c: &Container, no_trunc: bool) -> String {
-    let command = c.process.args.join(" ");
+    let command = c
+        .process
+        .args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            if i > 0 && a.contains(' ') {
+                format!("'{a}'")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
     let shown = if !no_trunc && command.chars().count() > 20 {
         format!("{}…", command.chars().take(19).collect::<String>())
     } else {
         command
     };
-    format!("\"{shown}\"")
+    super::template::go_quote(&shown)
 }
 
 #[derive(Args, Debug)]
@@ -687,57 +704,137 @@ pub struct PsArgs {
     /// Don't truncate output.
     #[arg(long)]
     no_trunc: bool,
-    /// Filter output based on conditions provided (status=, name=, label=, id=).
+    /// Filter output: status=, exited=, name=, label=, id=, ancestor=, before=, since=, volume=, network=, health=.
     #[arg(short, long)]
     filter: Vec<String>,
-    /// Format output using a Go template, or "json".
+    /// Format output using a Go template, "table …", or "json".
     #[arg(long)]
     format: Option<String>,
 }
 
-fn matches_filter(ctx: &Context, c: &Container, status: &str, filter: &str) -> Result<bool> {
-    let (key, value) = filter
-        .split_once('=')
-        .with_context(|| format!("bad format of filter (expected name=value): {filter}"))?;
-    Ok(match key {
-        "status" => status == value,
-        "name" => c.name.trim_start_matches('/').contains(value),
-        "id" => c.id.starts_with(value),
-        "label" => match value.split_once('=') {
-            Some((k, v)) => c.config.labels.get(k).is_some_and(|x| x == v),
-            None => c.config.labels.contains_key(value),
-        },
-        "ancestor" => c.config.image == value || c.image.contains(value),
-        "health" => {
-            let runtime = ctx.containers.runtime(&c.id).unwrap_or_default();
-            let now = effective(&runtime).health.map(|h| h.status.to_string());
-            match value {
-                "starting" | "healthy" | "unhealthy" => now.as_deref() == Some(value),
-                "none" => now.is_none(),
-                _ => bail!("Unrecognised filter value for health: {value}"),
-            }
-        }
-        _ => bail!("invalid filter '{key}'"),
-    })
+/// The keys `ps --filter` takes (Docker's, less `is-task`, `publish`, `expose`).
+const PS_FILTERS: &[&str] = &[
+    "ancestor", "before", "exited", "health", "id", "label", "name", "network", "since", "status",
+    "volume",
+];
+
+const STATUSES: &[&str] = &[
+    "created",
+    "restarting",
+    "running",
+    "removing",
+    "paused",
+    "exited",
+    "dead",
+];
+
+/// Refuses the values Docker's daemon refuses.
+fn check_ps_filters(filters: &Filters) -> Result<(), FilterError> {
+    let bad = |key: &str, value: &str| FilterError::BadValue {
+        key: key.into(),
+        value: value.into(),
+    };
+    if let Some(s) = filters.values("status").find(|s| !STATUSES.contains(s)) {
+        return Err(bad("status", s));
+    }
+    if let Some(e) = filters.values("exited").find(|e| e.parse::<i32>().is_err()) {
+        return Err(bad("exited", e));
+    }
+    let health = ["starting", "healthy", "unhealthy", "none"];
+    if let Some(h) = filters.values("health").find(|h| !health.contains(h)) {
+        return Err(bad("health", h));
+    }
+    Ok(())
+}
+
+/// The size of the container's image, `ps`'s "virtual" size.
+fn virtual_size(ctx: &Context, c: &Container) -> String {
+    ctx.store
+        .resolve(&c.image)
+        .and_then(|id| mini_docker::image::details(&ctx.store, &id))
+        .map_or_else(|_| "0B".into(), |d| human::size(d.size))
+}
+
+/// Whether `c` (at `index` in creation order) passes every filter.
+fn ps_keep(
+    ctx: &Context,
+    list: &[Container],
+    index: usize,
+    status: &str,
+    filters: &Filters,
+) -> bool {
+    let c = &list[index];
+    let runtime = effective(&ctx.containers.runtime(&c.id).unwrap_or_default());
+    let exit_code = runtime.exit_code;
+    let health = runtime.health.map(|h| h.status.to_string());
+    let position = |key: &str| {
+        filters
+            .values(key)
+            .map(|v| {
+                list.iter()
+                    .position(|o| o.id.starts_with(v) || o.name.trim_start_matches('/') == v)
+            })
+            .collect::<Vec<_>>()
+    };
+    let image = &c.config.image;
+    filters.any("status", |v| v == status)
+        && filters.any("exited", |v| {
+            status == "exited" && v.parse() == Ok(exit_code)
+        })
+        && filters.any("name", |v| {
+            c.name
+                .trim_start_matches('/')
+                .contains(v.trim_start_matches('/'))
+        })
+        && filters.any("id", |v| c.id.starts_with(v))
+        && filters.labels(&c.config.labels)
+        && filters.any("ancestor", |v| {
+            image == v
+                || image == &format!("{v}:latest")
+                || v == format!("{image}:latest")
+                || c.image
+                    .trim_start_matches("sha256:")
+                    .starts_with(v.trim_start_matches("sha256:"))
+        })
+        && position("before")
+            .iter()
+            .all(|p| p.is_some_and(|p| index < p))
+        && position("since")
+            .iter()
+            .all(|p| p.is_some_and(|p| index > p))
+        && filters.any("volume", |v| {
+            c.mounts
+                .iter()
+                .any(|m| m.name == v || m.destination == v || m.source == v)
+        })
+        && filters.any("network", |v| {
+            c.host_config.network_mode == v || c.connected_networks.iter().any(|n| n == v)
+        })
+        && filters.any("health", |v| match health.as_deref() {
+            Some(now) => now == v,
+            None => v == "none",
+        })
 }
 
 pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
-    let mut list = ctx.containers.list()?;
-    list.reverse(); // newest first
+    let filters = match Filters::parse(&args.filter, PS_FILTERS)
+        .and_then(|f| check_ps_filters(&f).map(|()| f))
+    {
+        Ok(f) => f,
+        Err(e) => return Ok(e.report()),
+    };
+    let list = ctx.containers.list()?;
     let last = if args.latest { Some(1) } else { args.last };
-    let all = args.all || last.is_some() || args.filter.iter().any(|f| f.starts_with("status="));
-    let mut rows = Vec::new();
+    // A status filter looks at every container; `exited=N` does not (Docker 20.10).
+    let all = args.all || last.is_some() || filters.contains("status");
     let mut objects = Vec::new();
-    for c in &list {
+    // Newest first.
+    for (index, c) in list.iter().enumerate().rev() {
         let (status, status_line) = status_text(c, ctx);
         if !all && !matches!(status.as_str(), "running" | "paused" | "restarting") {
             continue;
         }
-        let mut keep = true;
-        for f in &args.filter {
-            keep &= matches_filter(ctx, c, &status, f)?;
-        }
-        if !keep {
+        if !ps_keep(ctx, &list, index, &status, &filters) {
             continue;
         }
         let id = if args.no_trunc {
@@ -765,20 +862,12 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "Networks": c.host_config.network_mode,
             "Ports": ports,
             "RunningFor": created.map(human::since).unwrap_or_default(),
-            "Size": "0B",
+            // Docker without --size: no writable-layer size, the image's as "virtual".
+            "Size": format!("0B (virtual {})", virtual_size(ctx, c)),
             "State": status,
             "Status": status_line,
         }));
-        rows.push(vec![
-            id,
-            c.config.image.clone(),
-            command,
-            created.map(human::since).unwrap_or_default(),
-            status_line,
-            ports.clone(),
-            name,
-        ]);
-        if last.is_some_and(|n| rows.len() >= n) {
+        if last.is_some_and(|n| objects.len() >= n) {
             break;
         }
     }
@@ -788,34 +877,11 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    match args.format.as_deref() {
-        Some("json") => {
-            for o in &objects {
-                println!("{o}");
-            }
-        }
-        Some("table") | None => table::print(
-            &[
-                "CONTAINER ID",
-                "IMAGE",
-                "COMMAND",
-                "CREATED",
-                "STATUS",
-                "PORTS",
-                "NAMES",
-            ],
-            &rows,
-        ),
-        Some(format) => {
-            for o in &objects {
-                println!(
-                    "{}",
-                    template::render(format, o).map_err(anyhow::Error::msg)?
-                );
-            }
-        }
-    }
-    Ok(0)
+    Ok(format::print(
+        Listing::Containers,
+        args.format.as_deref(),
+        &objects,
+    ))
 }
 
 #[derive(Args, Debug)]

@@ -12,7 +12,9 @@ use mini_docker::reference::Reference;
 use mini_docker::store::chain_ids;
 use serde_json::json;
 
-use super::{table, template, Context};
+use super::filters::{FilterError, Filters};
+use super::format::{self, Listing};
+use super::Context;
 
 #[derive(Args)]
 pub struct ListArgs {
@@ -28,12 +30,14 @@ pub struct ListArgs {
     /// Don't truncate output.
     #[arg(long)]
     no_trunc: bool,
-    /// Filter output: dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE.
+    /// Filter output: dangling=true|false, reference=PATTERN, label=KEY[=VALUE], before=IMAGE, since=IMAGE.
     #[arg(short, long)]
     filter: Vec<String>,
-    /// Format output: "json", or a Go template such as "{{.Repository}}:{{.Tag}}".
+    /// Format output: a Go template such as "{{.Repository}}:{{.Tag}}", "table …", or "json".
     #[arg(long)]
     format: Option<String>,
+    /// Only images whose name matches REPOSITORY[:TAG] (`*` globs).
+    reference: Option<String>,
 }
 
 /// One line of `docker images`.
@@ -47,36 +51,49 @@ struct Row {
 enum Filter {
     Dangling(bool),
     Reference(String),
+    Label(String),
     Before(SystemTime),
     Since(SystemTime),
 }
 
-fn parse_filters(ctx: &Context, filters: &[String]) -> Result<Vec<Filter>> {
-    filters
-        .iter()
-        .map(|f| {
-            let (key, value) = f
-                .split_once('=')
-                .with_context(|| format!("bad format of filter (expected name=value): {f}"))?;
-            let created = |name: &str| -> Result<SystemTime> {
-                let id = ctx.store.resolve(name)?;
-                image::details(&ctx.store, &id)?
-                    .created
-                    .with_context(|| format!("image {name} has no creation time"))
-            };
-            Ok(match key {
-                "dangling" => Filter::Dangling(match value {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => bail!("invalid filter 'dangling={value}'"),
-                }),
-                "reference" => Filter::Reference(value.to_string()),
-                "before" => Filter::Before(created(value)?),
-                "since" => Filter::Since(created(value)?),
-                _ => bail!("invalid filter '{key}'"),
-            })
-        })
-        .collect()
+/// Docker's image filters, and the positional `REPOSITORY[:TAG]` as a
+/// reference filter; a refused one comes back as Docker's error.
+fn parse_filters(
+    ctx: &Context,
+    raw: &[String],
+    positional: Option<&str>,
+) -> Result<Result<Vec<Filter>, FilterError>> {
+    let filters = match Filters::parse(raw, &["dangling", "reference", "label", "before", "since"])
+    {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut out = Vec::new();
+    match filters.bool("dangling") {
+        Ok(Some(d)) => out.push(Filter::Dangling(d)),
+        Ok(None) => {}
+        Err(e) => return Ok(Err(e)),
+    }
+    let created = |name: &str| -> Result<SystemTime> {
+        let id = ctx.store.resolve(name)?;
+        image::details(&ctx.store, &id)?
+            .created
+            .with_context(|| format!("image {name} has no creation time"))
+    };
+    out.extend(
+        filters
+            .values("reference")
+            .chain(positional)
+            .map(|r| Filter::Reference(r.into())),
+    );
+    out.extend(filters.values("label").map(|l| Filter::Label(l.into())));
+    for b in filters.values("before") {
+        out.push(Filter::Before(created(b)?));
+    }
+    for s in filters.values("since") {
+        out.push(Filter::Since(created(s)?));
+    }
+    Ok(Ok(out))
 }
 
 /// `*` matches any run of characters (as Docker's path.Match does within a
@@ -96,6 +113,13 @@ fn keep(row: &Row, filters: &[Filter]) -> bool {
         Filter::Dangling(d) => (row.repository == "<none>") == *d,
         Filter::Reference(p) => {
             glob(p, &row.repository) || glob(p, &format!("{}:{}", row.repository, row.tag))
+        }
+        Filter::Label(l) => {
+            let labels = row.details.config.config.labels.clone().unwrap_or_default();
+            match l.split_once('=') {
+                Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+                None => labels.contains_key(l.as_str()),
+            }
         }
         Filter::Before(t) => row.details.created.is_some_and(|c| c < *t),
         Filter::Since(t) => row.details.created.is_some_and(|c| c > *t),
@@ -145,7 +169,10 @@ fn rows(ctx: &Context) -> Result<Vec<Row>> {
 }
 
 pub fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
-    let filters = parse_filters(ctx, &args.filter)?;
+    let filters = match parse_filters(ctx, &args.filter, args.reference.as_deref())? {
+        Ok(f) => f,
+        Err(e) => return Ok(e.report()),
+    };
     let rows: Vec<Row> = rows(ctx)?
         .into_iter()
         .filter(|r| keep(r, &filters))
@@ -169,13 +196,14 @@ pub fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    if let Some(format) = &args.format {
-        for r in &rows {
+    let values: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
             let created = r.details.created.unwrap_or(SystemTime::UNIX_EPOCH);
-            let value = json!({
+            json!({
                 "Containers": "N/A",
                 "CreatedAt": human::docker_time(created),
-                "CreatedSince": human::since(created),
+                "CreatedSince": r.details.created.map_or("N/A".into(), human::since),
                 "Digest": r.digest,
                 "ID": id(r),
                 "Repository": r.repository,
@@ -184,38 +212,16 @@ pub fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
                 "Tag": r.tag,
                 "UniqueSize": "N/A",
                 "VirtualSize": human::size(r.details.size),
-            });
-            if format == "json" {
-                println!("{value}");
-            } else {
-                println!(
-                    "{}",
-                    template::render(format, &value).map_err(anyhow::Error::msg)?
-                );
-            }
-        }
-        return Ok(0);
-    }
-    let mut header = vec!["REPOSITORY", "TAG"];
-    if args.digests {
-        header.push("DIGEST");
-    }
-    header.extend(["IMAGE ID", "CREATED", "SIZE"]);
-    let table_rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let mut row = vec![r.repository.clone(), r.tag.clone()];
-            if args.digests {
-                row.push(r.digest.clone());
-            }
-            row.push(id(r));
-            row.push(r.details.created.map_or("N/A".into(), human::since));
-            row.push(human::size(r.details.size));
-            row
+            })
         })
         .collect();
-    table::print(&header, &table_rows);
-    Ok(0)
+    let format = match args.format.as_deref() {
+        None | Some("table") if args.digests => Some(
+            "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}",
+        ),
+        f => f,
+    };
+    Ok(format::print(Listing::Images, format, &values))
 }
 
 pub fn tag(ctx: &Context, source: &str, target: &str) -> Result<i32> {
@@ -316,6 +322,9 @@ pub struct HistoryArgs {
     /// Only show image IDs.
     #[arg(short, long)]
     quiet: bool,
+    /// Format output using a Go template, "table …", or "json".
+    #[arg(long)]
+    format: Option<String>,
     image: String,
 }
 
@@ -348,7 +357,7 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    let table_rows: Vec<Vec<String>> = rows
+    let values: Vec<serde_json::Value> = rows
         .iter()
         .enumerate()
         .map(|(i, (entry, size))| {
@@ -358,24 +367,22 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<i32> {
             } else {
                 format!("{}…", created_by.chars().take(44).collect::<String>())
             };
-            vec![
-                shown_id(i),
-                entry
-                    .created
-                    .as_deref()
-                    .and_then(human::parse_rfc3339)
-                    .map_or("N/A".into(), human::since),
-                created_by,
-                human::size(*size),
-                entry.comment.clone().unwrap_or_default(),
-            ]
+            let created = entry.created.as_deref().and_then(human::parse_rfc3339);
+            json!({
+                "Comment": entry.comment.clone().unwrap_or_default(),
+                "CreatedAt": created.map_or("N/A".into(), |t| humantime::format_rfc3339_seconds(t).to_string()),
+                "CreatedBy": created_by,
+                "CreatedSince": created.map_or("N/A".into(), human::since),
+                "ID": shown_id(i),
+                "Size": human::size(*size),
+            })
         })
         .collect();
-    table::print(
-        &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
-        &table_rows,
-    );
-    Ok(0)
+    Ok(format::print(
+        Listing::History,
+        args.format.as_deref(),
+        &values,
+    ))
 }
 
 #[derive(Args)]

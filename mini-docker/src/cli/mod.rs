@@ -6,6 +6,8 @@ mod attach;
 mod containers;
 mod exec;
 mod files;
+mod filters;
+mod format;
 mod images;
 mod networks;
 mod prune;
@@ -201,8 +203,8 @@ pub struct InspectArgs {
     /// Format the output using a Go template, e.g. '{{.Id}}' or '{{json .Config}}'.
     #[arg(short, long)]
     format: Option<String>,
-    /// Return JSON for the specified type only (container, image).
-    #[arg(long = "type", value_parser = ["container", "image"])]
+    /// Return JSON for the specified type only (container, image, network, volume).
+    #[arg(long = "type", value_parser = ["container", "image", "network", "volume"])]
     kind: Option<String>,
     #[arg(required = true)]
     names: Vec<String>,
@@ -271,11 +273,19 @@ pub struct NamesArgs {
 
 /// Every `inspect`: looks each name up, reports the ones that fail on
 /// stderr (exit 1), prints the others as a JSON array or per `format`.
+/// A template that does not parse is refused first, as Docker's exit 64.
 pub fn inspect_each(
     names: &[String],
     format: Option<&str>,
     lookup: impl Fn(&str) -> anyhow::Result<Value>,
 ) -> anyhow::Result<i32> {
+    let template = match format.map(template::Template::parse).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("template parsing error: {e}");
+            return Ok(64);
+        }
+    };
     let mut values = Vec::new();
     let mut failed = false;
     for name in names {
@@ -287,48 +297,119 @@ pub fn inspect_each(
             }
         }
     }
-    print_inspected(&values, format)?;
-    Ok(i32::from(failed))
+    let printed = print_inspected(&values, template.as_ref())?;
+    Ok(if printed != 0 {
+        printed
+    } else {
+        i32::from(failed)
+    })
 }
 
 /// Prints `inspect` results: a JSON array, or the template per object.
-pub fn print_inspected(values: &[Value], format: Option<&str>) -> anyhow::Result<()> {
-    match format {
-        Some(format) => {
-            for v in values {
-                println!(
-                    "{}",
-                    template::render(format, v).map_err(anyhow::Error::msg)?
-                );
+/// A template that fails on an object ends the output with Docker's
+/// message and exit 1.
+pub fn print_inspected(
+    values: &[Value],
+    template: Option<&template::Template>,
+) -> anyhow::Result<i32> {
+    let Some(template) = template else {
+        println!("{}", serde_json::to_string_pretty(values)?);
+        return Ok(0);
+    };
+    for v in values {
+        match template.inspect(v) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                println!();
+                eprintln!("template parsing error: {e}");
+                return Ok(1);
             }
         }
-        None => println!("{}", serde_json::to_string_pretty(values)?),
     }
-    Ok(())
+    Ok(0)
 }
 
-/// `inspect`: containers first, then images, as Docker looks names up.
+/// The order of Docker's container inspect fields (`{{json .}}` and the
+/// plain output keep it); fields Docker lacks follow.
+const CONTAINER_ORDER: &[&str] = &[
+    "Id",
+    "Created",
+    "Path",
+    "Args",
+    "State",
+    "Image",
+    "ResolvConfPath",
+    "HostnamePath",
+    "HostsPath",
+    "LogPath",
+    "Name",
+    "RestartCount",
+    "Driver",
+    "Platform",
+    "MountLabel",
+    "ProcessLabel",
+    "AppArmorProfile",
+    "ExecIDs",
+    "HostConfig",
+    "GraphDriver",
+    "Mounts",
+    "Config",
+    "NetworkSettings",
+];
+
+/// `value`'s top-level fields in `order`, the others after them.
+fn in_docker_order(value: Value, order: &[&str]) -> Value {
+    let Value::Object(mut fields) = value else {
+        return value;
+    };
+    let mut out = serde_json::Map::new();
+    for key in order {
+        if let Some(v) = fields.remove(*key) {
+            out.insert((*key).to_string(), v);
+        }
+    }
+    out.extend(fields);
+    Value::Object(out)
+}
+
+/// `inspect`: containers first, then images, networks and volumes, as
+/// Docker looks names up (`--type` keeps to one kind).
 fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Result<i32> {
     let only = args.kind.as_deref().or(only);
+    let wants = |kind: &str| only.is_none_or(|o| o == kind);
     inspect_each(&args.names, args.format.as_deref(), |name| {
-        let container = (only != Some("image"))
-            .then(|| ctx.containers.find(name).ok())
-            .flatten();
-        match container {
-            Some(c) => containers::inspect_value(ctx, &c),
-            None if only == Some("container") => Err(anyhow::anyhow!("No such container: {name}")),
-            None => ctx
+        if wants("container") {
+            if let Ok(c) = ctx.containers.find(name) {
+                return containers::inspect_value(ctx, &c)
+                    .map(|v| in_docker_order(v, CONTAINER_ORDER));
+            }
+        }
+        if wants("image") {
+            match ctx
                 .store
                 .resolve(name)
                 .and_then(|id| mini_docker::image::details(&ctx.store, &id))
-                .map(|d| mini_docker::image::inspect(&ctx.store, &d))
-                .map_err(|e| match (e, only) {
-                    (mini_docker::Error::NotFound(_), None) => {
-                        anyhow::anyhow!("No such object: {name}")
-                    }
-                    (e, _) => e.into(),
-                }),
+            {
+                Ok(d) => return Ok(mini_docker::image::inspect(&ctx.store, &d)),
+                // `image inspect` reports why; plain `inspect` tries the next kind.
+                Err(e) if only.is_some() => return Err(e.into()),
+                Err(_) => {}
+            }
         }
+        if wants("network") {
+            if let Some(v) = networks::inspect_by_name(ctx, name)? {
+                return Ok(v);
+            }
+        }
+        if wants("volume") {
+            if let Some(v) = volumes::inspect_by_name(ctx, name)? {
+                return Ok(v);
+            }
+        }
+        Err(match only {
+            Some(kind) => anyhow::anyhow!("No such {kind}: {name}"),
+            None => anyhow::anyhow!("No such object: {name}"),
+        })
     })
 }
 

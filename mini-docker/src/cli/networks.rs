@@ -9,7 +9,9 @@ use mini_docker::container::wiring;
 use mini_docker::network::{Networks, DEFAULT};
 use serde_json::json;
 
-use super::{inspect_each, table, Context, NamesArgs};
+use super::filters::Filters;
+use super::format::{self, Listing};
+use super::{inspect_each, Context, NamesArgs};
 
 #[derive(Subcommand)]
 pub enum NetworkCommand {
@@ -56,6 +58,12 @@ pub struct ListArgs {
     /// Do not truncate the output.
     #[arg(long)]
     no_trunc: bool,
+    /// Filter output: name=, id=, driver=, label=, type=custom|builtin.
+    #[arg(short, long)]
+    filter: Vec<String>,
+    /// Format output using a Go template, "table …", or "json".
+    #[arg(long)]
+    format: Option<String>,
 }
 
 #[derive(Args)]
@@ -139,43 +147,11 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
                 networks.create(&args.name, subnet, gateway, labels)?.id
             );
         }
-        NetworkCommand::Ls(args) => {
-            let rows: Vec<Vec<String>> = networks
-                .list()?
-                .into_iter()
-                .map(|n| {
-                    let id = if args.no_trunc {
-                        n.id.clone()
-                    } else {
-                        n.id[..12].to_string()
-                    };
-                    vec![id, n.name, n.driver, n.scope]
-                })
-                .collect();
-            if args.quiet {
-                rows.iter().for_each(|r| println!("{}", r[0]));
-            } else {
-                table::print(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows);
-            }
-        }
+        NetworkCommand::Ls(args) => return list(&networks, &args),
         NetworkCommand::Inspect(args) => {
             let attached = attached(ctx)?;
             return inspect_each(&args.names, args.format.as_deref(), |name| {
-                let n = networks.get(name)?;
-                let mut v = serde_json::to_value(&n)?;
-                let members: serde_json::Map<String, serde_json::Value> = attached
-                    .get(&n.name)
-                    .into_iter()
-                    .flatten()
-                    .map(|c| {
-                        let mut c = c.clone();
-                        let id = c["Id"].as_str().unwrap_or_default().to_string();
-                        c.as_object_mut().map(|o| o.remove("Id"));
-                        (id, c)
-                    })
-                    .collect();
-                v["Containers"] = serde_json::Value::Object(members);
-                Ok(v)
+                inspect_value(&networks, &attached, name)
             });
         }
         NetworkCommand::Connect(args) => connect(ctx, &networks, &args, true)?,
@@ -306,4 +282,92 @@ pub fn port(ctx: &Context, args: &PortArgs) -> Result<i32> {
         bail!("No public port '{w}' published for {}", args.container);
     }
     Ok(0)
+}
+
+/// Docker's `network inspect` object: the record plus its running members.
+fn inspect_value(
+    networks: &Networks,
+    attached: &BTreeMap<String, Vec<serde_json::Value>>,
+    name: &str,
+) -> Result<serde_json::Value> {
+    let n = networks.get(name)?;
+    let mut v = serde_json::to_value(&n)?;
+    let members: serde_json::Map<String, serde_json::Value> = attached
+        .get(&n.name)
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let mut c = c.clone();
+            let id = c["Id"].as_str().unwrap_or_default().to_string();
+            c.as_object_mut().map(|o| o.remove("Id"));
+            (id, c)
+        })
+        .collect();
+    v["Containers"] = serde_json::Value::Object(members);
+    Ok(v)
+}
+
+/// `inspect NAME` for a network, when no container or image has that name.
+pub fn inspect_by_name(ctx: &Context, name: &str) -> Result<Option<serde_json::Value>> {
+    let networks = Networks::open(ctx.store.root())?;
+    if networks.get(name).is_err() {
+        return Ok(None);
+    }
+    inspect_value(&networks, &attached(ctx)?, name).map(Some)
+}
+
+/// `network ls`: Docker's filters (name and id match anywhere, driver
+/// exactly, type custom|builtin) and `--format`.
+fn list(networks: &Networks, args: &ListArgs) -> Result<i32> {
+    let filters = match Filters::parse(&args.filter, &["name", "id", "driver", "label", "type"]) {
+        Ok(f) => f,
+        Err(e) => return Ok(e.report()),
+    };
+    for kind in filters.values("type") {
+        if kind != "custom" && kind != "builtin" {
+            eprintln!("Error response from daemon: invalid filter: 'type'='{kind}'");
+            return Ok(1);
+        }
+    }
+    let mut rows = Vec::new();
+    for n in networks.list()? {
+        let builtin = matches!(n.name.as_str(), "bridge" | "host" | "none");
+        let keep = filters.any("name", |v| n.name.contains(v))
+            && filters.any("id", |v| n.id.starts_with(v))
+            && filters.any("driver", |v| n.driver == v)
+            && filters.labels(&n.labels)
+            && filters.any("type", |v| (v == "builtin") == builtin);
+        if !keep {
+            continue;
+        }
+        let id = if args.no_trunc {
+            n.id.clone()
+        } else {
+            n.id[..12].to_string()
+        };
+        rows.push(json!({
+            "CreatedAt": format::go_time(&n.created),
+            "Driver": n.driver,
+            "ID": id,
+            "IPv6": n.enable_ipv6.to_string(),
+            "Internal": n.internal.to_string(),
+            "Labels": format::labels(&n.labels),
+            "Name": n.name,
+            "Scope": n.scope,
+        }));
+    }
+    rows.sort_by(|a, b| {
+        let name = |r: &serde_json::Value| r["Name"].as_str().unwrap_or_default().to_string();
+        format::natural_cmp(&name(a), &name(b))
+    });
+    if args.quiet {
+        rows.iter()
+            .for_each(|r| println!("{}", r["ID"].as_str().unwrap_or_default()));
+        return Ok(0);
+    }
+    Ok(format::print(
+        Listing::Networks,
+        args.format.as_deref(),
+        &rows,
+    ))
 }

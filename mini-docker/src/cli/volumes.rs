@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use mini_docker::container::mounts::volumes_in_use;
 use mini_docker::volume::Volumes;
 
-use super::{inspect_each, table, Context, NamesArgs};
+use super::filters::Filters;
+use super::format::{self, Listing};
+use super::{inspect_each, Context, NamesArgs};
 
 #[derive(Subcommand)]
 pub enum VolumeCommand {
@@ -38,9 +40,12 @@ pub struct ListArgs {
     /// Only display volume names.
     #[arg(short, long)]
     quiet: bool,
-    /// Filter output (dangling=true|false, name=…, label=…).
+    /// Filter output (dangling=true|false, name=…, label=…, driver=…).
     #[arg(short, long)]
     filter: Vec<String>,
+    /// Format output using a Go template, "table …", or "json".
+    #[arg(long)]
+    format: Option<String>,
 }
 
 #[derive(Args)]
@@ -81,35 +86,49 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
             Ok(0)
         }
         VolumeCommand::Ls(args) => {
+            let filters =
+                match Filters::parse(&args.filter, &["dangling", "name", "label", "driver"]) {
+                    Ok(f) => f,
+                    Err(e) => return Ok(e.report()),
+                };
+            let dangling = match filters.bool("dangling") {
+                Ok(d) => d,
+                Err(e) => return Ok(e.report()),
+            };
             let used = volumes_in_use(&ctx.containers)?;
             let mut rows = Vec::new();
             for v in volumes.list()? {
-                let mut keep = true;
-                for filter in &args.filter {
-                    let Some((key, value)) = filter.split_once('=') else {
-                        bail!("bad format of filter (expected name=value): {filter}");
-                    };
-                    keep &= match key {
-                        "dangling" => (value == "true") != used.contains_key(&v.name),
-                        "name" => v.name.contains(value),
-                        "label" => match value.split_once('=') {
-                            Some((k, x)) => v.labels.get(k).is_some_and(|l| l == x),
-                            None => v.labels.contains_key(value),
-                        },
-                        "driver" => v.driver == value,
-                        _ => bail!("invalid filter '{key}'"),
-                    };
-                }
+                let keep = dangling.is_none_or(|d| d != used.contains_key(&v.name))
+                    && filters.any("name", |x| v.name.contains(x))
+                    && filters.any("driver", |x| v.driver == x)
+                    && filters.labels(&v.labels);
                 if keep {
-                    rows.push(vec![v.driver.clone(), v.name.clone()]);
+                    rows.push(serde_json::json!({
+                        "Driver": v.driver,
+                        "Labels": format::labels(&v.labels),
+                        "Links": "N/A",
+                        "Mountpoint": v.mountpoint,
+                        "Name": v.name,
+                        "Scope": v.scope,
+                        "Size": "N/A",
+                    }));
                 }
             }
+            rows.sort_by(|a, b| {
+                let name =
+                    |r: &serde_json::Value| r["Name"].as_str().unwrap_or_default().to_string();
+                format::natural_cmp(&name(a), &name(b))
+            });
             if args.quiet {
-                rows.iter().for_each(|r| println!("{}", r[1]));
-            } else {
-                table::print(&["DRIVER", "VOLUME NAME"], &rows);
+                rows.iter()
+                    .for_each(|r| println!("{}", r["Name"].as_str().unwrap_or_default()));
+                return Ok(0);
             }
-            Ok(0)
+            Ok(format::print(
+                Listing::Volumes,
+                args.format.as_deref(),
+                &rows,
+            ))
         }
         VolumeCommand::Inspect(args) => inspect_each(&args.names, args.format.as_deref(), |name| {
             Ok(serde_json::to_value(volumes.get(name)?)?)
@@ -136,5 +155,14 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
             Ok(i32::from(failed))
         }
         VolumeCommand::Prune(args) => super::prune::volume_prune(ctx, args.all),
+    }
+}
+
+/// `inspect NAME` for a volume, when nothing else has that name.
+pub fn inspect_by_name(ctx: &Context, name: &str) -> Result<Option<serde_json::Value>> {
+    let volumes = Volumes::open(ctx.store.root())?;
+    match volumes.get(name) {
+        Ok(v) => Ok(Some(serde_json::to_value(v)?)),
+        Err(_) => Ok(None),
     }
 }
