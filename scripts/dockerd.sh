@@ -15,10 +15,12 @@ set -euo pipefail
 cmd=${1:?usage: dockerd.sh start|stop DIR [dockerd flags]}
 dir=${2:?usage: dockerd.sh start|stop DIR [dockerd flags]}
 shift 2
-# The daemon's own names: a bridge and a cgroup parent nobody else uses.
-bridge=mdkdockerd0
-cgroup_parent=mini-docker-oracle
-subnet=172.31.254.1/24
+# The daemon's own names, derived from DIR so that two daemons (two
+# worktrees) never share them: a bridge, a /24 and a cgroup parent.
+hash=$(printf '%s' "$(realpath -m "$dir")" | sha256sum | cut -c1-8)
+bridge=mdkd$hash
+cgroup_parent=mini-docker-oracle-$hash
+subnet=172.31.$((200 + 0x${hash:0:2} % 50)).1/24
 
 start() {
   mkdir -p "$dir"

@@ -209,7 +209,7 @@ fn process_flags_reach_the_container_and_inspect() {
     );
     assert_eq!(
         fields,
-        "[{\"Hard\":200,\"Name\":\"nofile\",\"Soft\":100}] 2097152 [\"1234\"] {\"kernel.shmmax\":\"1\"} host {\"Config\":{\"max-file\":\"3\",\"max-size\":\"10m\"},\"Type\":\"json-file\"}"
+        "[{\"Name\":\"nofile\",\"Hard\":200,\"Soft\":100}] 2097152 [\"1234\"] {\"kernel.shmmax\":\"1\"} host {\"Type\":\"json-file\",\"Config\":{\"max-file\":\"3\",\"max-size\":\"10m\"}}"
     );
     ok(&env, &["rm", "rf-inspect"]);
     assert_settled(&mut env);
@@ -504,7 +504,7 @@ fn health_checks_move_through_their_states() {
     assert!(first["Start"].as_str().unwrap() <= first["End"].as_str().unwrap());
     assert_eq!(
         inspect(&env, "rf-ok", "{{json .Config.Healthcheck}}"),
-        "{\"Interval\":300000000,\"Test\":[\"CMD-SHELL\",\"echo fine\"]}"
+        "{\"Test\":[\"CMD-SHELL\",\"echo fine\"],\"Interval\":300000000}"
     );
     // The log keeps the last five probes; the monitor, which starts
     // them, does not grow with them (each probe is a process of its own).

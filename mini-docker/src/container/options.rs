@@ -47,9 +47,9 @@ fn invalid(flag: &'static str, value: &str, why: impl Into<String>) -> Error {
 #[serde(rename_all = "PascalCase")]
 pub struct Ulimit {
     pub name: String,
-    /// -1 is unlimited.
-    pub soft: i64,
+    /// -1 is unlimited. (Hard before soft: the order Docker's JSON has.)
     pub hard: i64,
+    pub soft: i64,
 }
 
 /// The names Docker accepts and the resource each sets.
