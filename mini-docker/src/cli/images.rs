@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use mini_docker::digest::Digest;
+use mini_docker::events::{Action, Event, Kind};
 use mini_docker::human;
 use mini_docker::image::{self, Details};
 use mini_docker::reference::Reference;
@@ -226,7 +227,15 @@ pub fn tag(ctx: &Context, source: &str, target: &str) -> Result<i32> {
     let _lock = ctx.store.lock()?;
     let id = ctx.store.resolve(source)?;
     ctx.store.tag(&target, &id)?;
+    image_event(ctx, Action::Tag, &id.to_string(), &target.familiar());
     Ok(0)
+}
+
+/// Records an image event (Docker's: the image ID as actor, `name`).
+pub fn image_event(ctx: &Context, action: Action, id: &str, name: &str) {
+    ctx.containers
+        .events()
+        .record(&Event::object(Kind::Image, action, id, &[("name", name)]));
 }
 
 #[derive(Args)]
@@ -285,6 +294,7 @@ fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
     };
     for r in &untag {
         ctx.store.untag(r)?;
+        image_event(ctx, Action::Untag, &id.to_string(), &id.to_string());
         println!("Untagged: {}", r.familiar());
         if let Some(digest) = ctx
             .store
@@ -304,6 +314,7 @@ fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
             }
         }
         println!("Deleted: {id}");
+        image_event(ctx, Action::Delete, &id.to_string(), &id.to_string());
     }
     Ok(())
 }

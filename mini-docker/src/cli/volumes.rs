@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use mini_docker::container::mounts::volumes_in_use;
+use mini_docker::events::{Action, Event, Kind};
 use mini_docker::volume::Volumes;
 
 use super::{inspect_each, table, Context, NamesArgs};
@@ -62,6 +63,16 @@ pub struct PruneArgs {
     force: bool,
 }
 
+/// Records a volume event (Docker's: the name as actor, `driver`).
+fn volume_event(ctx: &Context, action: Action, name: &str, driver: &str) {
+    ctx.containers.events().record(&Event::object(
+        Kind::Volume,
+        action,
+        name,
+        &[("driver", driver)],
+    ));
+}
+
 pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
     let volumes = Volumes::open(ctx.store.root())?;
     match command {
@@ -77,7 +88,9 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
             let name = args
                 .name
                 .unwrap_or_else(mini_docker::container::dir::random_id);
-            println!("{}", volumes.create(&name, labels)?.name);
+            let v = volumes.create(&name, labels)?;
+            volume_event(ctx, Action::Create, &v.name, &v.driver);
+            println!("{}", v.name);
             Ok(0)
         }
         VolumeCommand::Ls(args) => {
@@ -123,7 +136,9 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
                         "remove {name}: volume is in use - [{}]",
                         ids.join(", ")
                     )),
-                    None => volumes.remove(name).map_err(Into::into),
+                    None => volumes.remove(name).map_err(Into::into).map(|()| {
+                        volume_event(ctx, Action::Destroy, name, "local");
+                    }),
                 };
                 match result {
                     Ok(()) => println!("{name}"),

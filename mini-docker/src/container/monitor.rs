@@ -14,6 +14,7 @@
 //! travel on it, followed by one status line. After that the monitor
 //! closes it, so a command such as `run -d … | cat` never waits on it.
 
+use crate::events::Action;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -346,9 +347,11 @@ impl Monitor {
                     return 1;
                 }
             };
+            self.record(Action::Start, &[]);
             self.pump(&mut run);
             self.unwire();
             let code = run.status.unwrap_or(137);
+            self.record(Action::Die, &[("exitCode", code.to_string())]);
             self.log.flush_partial();
             let oom = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0) > oom_before;
             let restart = self.wants_restart(code);
@@ -382,10 +385,25 @@ impl Monitor {
         }
     }
 
+    /// Records an event about this container, as it is named now (it may
+    /// have been renamed since the monitor started).
+    fn record(&self, action: Action, extra: &[(&str, String)]) {
+        let current = self.containers.find(&self.config.id);
+        self.containers
+            .record(action, current.as_ref().unwrap_or(&self.config), extra);
+    }
+
     /// Docker's policies: `always`, and `on-failure[:N]` for a non-zero
-    /// exit while fewer than N restarts happened. `stop`/`kill` win.
+    /// exit while fewer than N restarts happened. `stop`/`kill` win. The
+    /// policy is read from the record, which `update --restart` may have
+    /// changed while the container ran.
     fn wants_restart(&self, code: i32) -> bool {
-        let policy = &self.config.host_config.restart_policy;
+        let current = self.containers.find(&self.config.id);
+        let policy = &current
+            .as_ref()
+            .unwrap_or(&self.config)
+            .host_config
+            .restart_policy;
         let Ok(runtime) = self.containers.runtime(&self.config.id) else {
             return false;
         };
