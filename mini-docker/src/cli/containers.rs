@@ -464,7 +464,7 @@ pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
 }
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, as `ps` words it.
-fn status_text(c: &Container, ctx: &Context) -> (String, String) {
+pub(super) fn status_text(c: &Container, ctx: &Context) -> (String, String) {
     let runtime = ctx.containers.runtime(&c.id).unwrap_or_default();
     let state = effective(&runtime);
     let ago = |t: &str| {
@@ -492,7 +492,7 @@ fn status_text(c: &Container, ctx: &Context) -> (String, String) {
     (state.status, text)
 }
 
-fn short_command(c: &Container, no_trunc: bool) -> String {
+pub(super) fn short_command(c: &Container, no_trunc: bool) -> String {
     let command = c.process.args.join(" ");
     let shown = if !no_trunc && command.chars().count() > 20 {
         format!("{}…", command.chars().take(19).collect::<String>())
@@ -886,8 +886,10 @@ pub fn rename(ctx: &Context, args: &RenameArgs) -> Result<i32> {
     {
         bail!("Error when allocating new name: Conflict. The container name \"/{new}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.");
     }
-    c.name = format!("/{new}");
+    let old = std::mem::replace(&mut c.name, format!("/{new}"));
     ctx.containers.save_config(&c)?;
+    ctx.containers
+        .record(mini_docker::events::Action::Rename, &c, &[("oldName", old)]);
     Ok(0)
 }
 

@@ -6,7 +6,8 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use mini_docker::container::lifecycle::is_running;
 use mini_docker::container::wiring;
-use mini_docker::network::{Networks, DEFAULT};
+use mini_docker::events::{Action, Event, Kind};
+use mini_docker::network::{Network, Networks, DEFAULT};
 use serde_json::json;
 
 use super::{inspect_each, table, Context, NamesArgs};
@@ -106,6 +107,56 @@ fn attached(ctx: &Context) -> Result<BTreeMap<String, Vec<serde_json::Value>>> {
     Ok(out)
 }
 
+/// Docker's pre-defined `host` and `none` networks (drivers `host` and
+/// `null`): nothing to set up, so they are not stored; shown and inspected
+/// as Docker shows them, with IDs derived from the store's path so that
+/// they are stable for one store and differ between stores, like Docker's.
+fn builtin(ctx: &Context) -> Vec<Network> {
+    [("host", "host"), ("none", "null")]
+        .iter()
+        .map(|(name, driver)| {
+            let seed = format!("{}\0{name}", ctx.store.root().display());
+            Network {
+                name: (*name).into(),
+                id: mini_docker::digest::Digest::of(seed.as_bytes())
+                    .hex()
+                    .to_string(),
+                // When the store was made: the nearest thing to Docker's
+                // "when the daemon first started".
+                created: mini_docker::human::docker_time(
+                    std::fs::metadata(ctx.store.root())
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH),
+                ),
+                scope: "local".into(),
+                driver: (*driver).into(),
+                enable_ipv6: false,
+                ipam: mini_docker::network::IpamConfig {
+                    driver: "default".into(),
+                    config: Vec::new(),
+                },
+                internal: false,
+                options: BTreeMap::new(),
+                labels: BTreeMap::new(),
+            }
+        })
+        .collect()
+}
+
+/// A pre-defined network by name or ID prefix.
+fn find_builtin(ctx: &Context, key: &str) -> Option<Network> {
+    builtin(ctx)
+        .into_iter()
+        .find(|n| n.name == key || (!key.is_empty() && n.id.starts_with(key)))
+}
+
+/// Records a network event (Docker's: the network ID as actor).
+fn network_event(ctx: &Context, action: Action, id: &str, attributes: &[(&str, &str)]) {
+    ctx.containers
+        .events()
+        .record(&Event::object(Kind::Network, action, id, attributes));
+}
+
 pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
     let networks = Networks::open(ctx.store.root())?;
     match command {
@@ -134,14 +185,20 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
                     (k.to_string(), v.to_string())
                 })
                 .collect();
-            println!(
-                "{}",
-                networks.create(&args.name, subnet, gateway, labels)?.id
+            let n = networks.create(&args.name, subnet, gateway, labels)?;
+            network_event(
+                ctx,
+                Action::Create,
+                &n.id,
+                &[("name", &n.name), ("type", &n.driver)],
             );
+            println!("{}", n.id);
         }
         NetworkCommand::Ls(args) => {
-            let rows: Vec<Vec<String>> = networks
-                .list()?
+            let mut all = networks.list()?;
+            all.extend(builtin(ctx));
+            all.sort_by(|a, b| a.name.cmp(&b.name));
+            let rows: Vec<Vec<String>> = all
                 .into_iter()
                 .map(|n| {
                     let id = if args.no_trunc {
@@ -161,6 +218,28 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
         NetworkCommand::Inspect(args) => {
             let attached = attached(ctx)?;
             return inspect_each(&args.names, args.format.as_deref(), |name| {
+                if let Some(n) = find_builtin(ctx, name) {
+                    // Containers on the host or none network.
+                    let mut v = serde_json::to_value(&n)?;
+                    let mut members = serde_json::Map::new();
+                    for c in ctx.containers.list()? {
+                        let running = ctx.containers.runtime(&c.id).is_ok_and(|r| is_running(&r));
+                        if running && c.host_config.network_mode == n.name {
+                            members.insert(
+                                c.id.clone(),
+                                json!({
+                                    "Name": c.name.trim_start_matches('/'),
+                                    "EndpointID": "",
+                                    "MacAddress": "",
+                                    "IPv4Address": "",
+                                    "IPv6Address": "",
+                                }),
+                            );
+                        }
+                    }
+                    v["Containers"] = serde_json::Value::Object(members);
+                    return Ok(v);
+                }
                 let n = networks.get(name)?;
                 let mut v = serde_json::to_value(&n)?;
                 let members: serde_json::Map<String, serde_json::Value> = attached
@@ -184,6 +263,14 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
             let attached = attached(ctx)?;
             let mut failed = false;
             for name in &args.names {
+                if let Some(n) = find_builtin(ctx, name) {
+                    eprintln!(
+                        "Error response from daemon: {} is a pre-defined network and cannot be removed",
+                        n.name
+                    );
+                    failed = true;
+                    continue;
+                }
                 let result = networks.get(name).map_err(anyhow::Error::from).and_then(|n| {
                     if n.name == DEFAULT {
                         bail!("bridge is a pre-defined network and cannot be removed");
@@ -191,7 +278,9 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
                     if attached.contains_key(&n.name) {
                         bail!("error while removing network: network {} id {} has active endpoints", n.name, n.id);
                     }
-                    Ok(networks.remove(&n)?)
+                    networks.remove(&n)?;
+                    network_event(ctx, Action::Destroy, &n.id, &[("name", &n.name), ("type", &n.driver)]);
+                    Ok(())
                 });
                 match result {
                     Ok(()) => println!("{name}"),
@@ -265,6 +354,21 @@ fn connect(ctx: &Context, networks: &Networks, args: &ConnectArgs, join: bool) -
             &c.id,
         );
     }
+    let action = if join {
+        Action::Connect
+    } else {
+        Action::Disconnect
+    };
+    network_event(
+        ctx,
+        action,
+        &net.id,
+        &[
+            ("container", &c.id),
+            ("name", &net.name),
+            ("type", &net.driver),
+        ],
+    );
     if join {
         c.connected_networks.push(net.name.clone());
     } else {
