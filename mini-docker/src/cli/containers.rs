@@ -896,6 +896,9 @@ pub fn rename(ctx: &Context, args: &RenameArgs) -> Result<i32> {
 #[derive(Args, Debug)]
 pub struct TopArgs {
     container: String,
+    /// `ps` options (Docker's `docker top CONTAINER [ps OPTIONS]`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_args: Vec<String>,
 }
 
 /// `top`: the processes of the container's cgroup, as `ps -ef` shows them.
@@ -906,6 +909,9 @@ pub fn top(ctx: &Context, args: &TopArgs) -> Result<i32> {
             "container {} is not running",
             c.name.trim_start_matches('/')
         );
+    }
+    if !args.ps_args.is_empty() {
+        return super::top::ps(&c, &args.ps_args);
     }
     let mut rows = Vec::new();
     for pid in lifecycle::cgroup(&c)?.processes()? {

@@ -15,6 +15,7 @@ mod stats;
 mod system;
 mod table;
 mod template;
+mod top;
 mod update;
 mod volumes;
 

@@ -221,11 +221,16 @@ const FIELDS: [&str; 8] = [
 /// Rows (the header first) as Docker's tabwriter lays them out: each
 /// column as wide as its widest cell plus three spaces, and at least ten.
 pub fn tabwriter(rows: &[Vec<String>]) -> String {
+    tabwriter_min(rows, 10)
+}
+
+/// [`tabwriter`] with another minimum column width (`top` uses 20).
+pub fn tabwriter_min(rows: &[Vec<String>], min: usize) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0usize; columns];
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max((cell.chars().count() + 3).max(10));
+            *w = (*w).max((cell.chars().count() + 3).max(min));
         }
     }
     let mut out = String::new();
