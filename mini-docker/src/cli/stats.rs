@@ -462,7 +462,7 @@ eth0:     726       9    0    0    0     0          0         0       42       1
         };
         // As `docker stats --no-stream` printed it (Docker 20.10).
         assert_eq!(
-            table(&[row.clone()]),
+            table(std::slice::from_ref(&row)),
             "CONTAINER ID   NAME      CPU %     MEM USAGE / LIMIT   MEM %     NET I/O     BLOCK I/O   PIDS\n\
              a7217dd504e3   u2        0.00%     324KiB / 200MiB     0.16%     726B / 0B   0B / 0B     1\n"
         );

@@ -270,14 +270,9 @@ pub struct Usage {
 impl Usage {
     /// `1.986MB (100%)`; no percentage when nothing is used at all.
     pub fn reclaimable_text(&self) -> String {
-        if self.size > 0 {
-            format!(
-                "{} ({}%)",
-                human_size(self.reclaimable),
-                self.reclaimable * 100 / self.size
-            )
-        } else {
-            human_size(self.reclaimable)
+        match (self.reclaimable * 100).checked_div(self.size) {
+            Some(percent) => format!("{} ({percent}%)", human_size(self.reclaimable)),
+            None => human_size(self.reclaimable),
         }
     }
 
