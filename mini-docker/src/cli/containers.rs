@@ -771,6 +771,8 @@ pub fn restart(ctx: &Context, args: &StopArgs) -> Result<i32> {
     each(ctx, &args.containers, |c| {
         lifecycle::stop(&ctx.containers, c, stop_timeout(c, args.time))?;
         start_container(ctx, c, None)?;
+        ctx.containers
+            .record(mini_docker::events::Action::Restart, c, &[]);
         Ok(())
     })
 }

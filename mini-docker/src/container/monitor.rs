@@ -347,7 +347,6 @@ impl Monitor {
                     return 1;
                 }
             };
-            self.record(Action::Start, &[]);
             self.pump(&mut run);
             self.unwire();
             let code = run.status.unwrap_or(137);
@@ -575,6 +574,9 @@ impl Monitor {
         });
         let joined: Vec<String> = self.endpoints.keys().cloned().collect();
         super::wiring::refresh_peers(&self.networks, &self.containers, &joined, &c.id);
+        // Before the launcher hears of it: its next command's events
+        // (pause, stop…) come after this one.
+        self.record(Action::Start, &[]);
         if !self.reported {
             status(&format!("running {pid}"));
             self.reported = true;
@@ -824,10 +826,16 @@ impl Monitor {
             r.monitor_start = 0;
         });
         if self.config.host_config.auto_remove {
+            let current = self.containers.find(&self.config.id);
             {
                 let _lock = self.containers.lock(&self.config.id);
                 let _ = self.containers.remove_dir(&self.config.id);
             }
+            self.containers.record(
+                Action::Destroy,
+                current.as_ref().unwrap_or(&self.config),
+                &[],
+            );
             if let Ok(volumes) = crate::volume::Volumes::open(self.store.root()) {
                 super::lifecycle::remove_anonymous_volumes(
                     &volumes,
