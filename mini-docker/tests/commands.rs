@@ -349,6 +349,26 @@ fn events_record_the_lifecycle_and_follow() {
         ],
     );
     assert_eq!(out, ["die 137"]);
+    // --until alone: everything recorded so far (here, the fixture's
+    // import: Docker's tag, then import).
+    assert_eq!(
+        ok(
+            &env,
+            &[
+                "events",
+                "--until",
+                "0s",
+                "--filter",
+                "type=image",
+                "--format",
+                "{{.Action}} {{.Actor.Attributes.name}}"
+            ]
+        )
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect::<Vec<_>>(),
+        ["tag", "import"]
+    );
     assert_eq!(
         fails(&env, &["events", "--filter", "bogus=1", "--until", "0s"], 1),
         "Error: Invalid filter 'bogus'\n"

@@ -1,6 +1,7 @@
 //! `events`: the run root's event log (see `mini_docker::events`), filtered
 //! and formatted as Docker's `events`. Without `--until` it follows the log
-//! until interrupted; without `--since` it shows only what happens from now.
+//! until interrupted; without `--since` it shows only what happens from now
+//! (with `--until` alone, everything recorded up to then).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -217,7 +218,8 @@ pub fn events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
     let format = args.format.as_deref();
     let log = ctx.containers.events();
     let (past, mut cursor) = log.read_all();
-    let start = since.unwrap_or_else(now_nanos);
+    // Docker: no --since shows nothing old, unless --until asks for a past.
+    let start = since.unwrap_or_else(|| if until.is_some() { 0 } else { now_nanos() });
     let in_range = |e: &Event| e.time_nano >= start && until.is_none_or(|u| e.time_nano <= u);
     for e in past.iter().filter(|e| in_range(e) && filters.matches(e)) {
         print(e, format)?;

@@ -419,6 +419,11 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<i32> {
         args.message.as_deref(),
         reference.as_ref(),
     )?;
+    // Docker's pair: the tag, then the import (named by the ID).
+    if let Some(r) = &reference {
+        image_event(ctx, Action::Tag, &id.to_string(), &r.familiar());
+    }
+    image_event(ctx, Action::Import, &id.to_string(), &id.to_string());
     println!("{id}");
     Ok(0)
 }
@@ -508,6 +513,7 @@ pub fn load(ctx: &Context, args: &LoadArgs) -> Result<i32> {
         None => Box::new(std::io::stdin().lock()),
     };
     for (id, tags) in mini_docker::archive::load(&ctx.store, input)? {
+        image_event(ctx, Action::Load, &id.to_string(), &id.to_string());
         if args.quiet {
             continue;
         }

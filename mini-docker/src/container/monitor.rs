@@ -348,9 +348,10 @@ impl Monitor {
                 }
             };
             self.pump(&mut run);
-            self.unwire();
             let code = run.status.unwrap_or(137);
+            // Docker's order: the exit, then the networks let go.
             self.record(Action::Die, &[("exitCode", code.to_string())]);
+            self.unwire();
             self.log.flush_partial();
             let oom = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0) > oom_before;
             let restart = self.wants_restart(code);
@@ -390,6 +391,27 @@ impl Monitor {
         let current = self.containers.find(&self.config.id);
         self.containers
             .record(action, current.as_ref().unwrap_or(&self.config), extra);
+    }
+
+    /// Docker's `network connect`/`disconnect` events for each network the
+    /// container is on, as its daemon sends them at every start and exit.
+    fn record_networks(&self, action: Action) {
+        for name in self.endpoints.keys() {
+            let Ok(n) = self.networks.get(name) else {
+                continue;
+            };
+            let event = crate::events::Event::object(
+                crate::events::Kind::Network,
+                action,
+                &n.id,
+                &[
+                    ("container", &self.config.id),
+                    ("name", &n.name),
+                    ("type", &n.driver),
+                ],
+            );
+            self.containers.events().record(&event);
+        }
     }
 
     /// Docker's policies: `always`, and `on-failure[:N]` for a non-zero
@@ -575,7 +597,8 @@ impl Monitor {
         let joined: Vec<String> = self.endpoints.keys().cloned().collect();
         super::wiring::refresh_peers(&self.networks, &self.containers, &joined, &c.id);
         // Before the launcher hears of it: its next command's events
-        // (pause, stop…) come after this one.
+        // (pause, stop…) come after these.
+        self.record_networks(Action::Connect);
         self.record(Action::Start, &[]);
         if !self.reported {
             status(&format!("running {pid}"));
@@ -652,6 +675,7 @@ impl Monitor {
     /// After a run: the proxies stop, the peers forget us. Addresses stay
     /// held for a restart; [`tear_down`](Self::tear_down) gives them back.
     fn unwire(&mut self) {
+        self.record_networks(Action::Disconnect);
         self.published.clear();
         self.ports.clear();
         let _ = self.containers.update(&self.config.id, |r| {
