@@ -121,7 +121,7 @@ fn update_changes_the_live_cgroup_and_the_record() {
     );
     assert_eq!(
         fails(&env, &["update", "up"], 1),
-        "you must provide one or more flags when using this command\n"
+        "Error: you must provide one or more flags when using this command\n"
     );
     let out = md_in(
         &env,

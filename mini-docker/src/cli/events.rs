@@ -10,7 +10,7 @@ use clap::Args;
 use mini_docker::events::{Event, Kind};
 use serde_json::Value;
 
-use super::{template, Context};
+use super::{template, Context, Failure};
 
 /// How often a follower looks for new lines.
 const POLL: Duration = Duration::from_millis(100);
@@ -214,7 +214,20 @@ pub fn events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
         .as_deref()
         .map(|s| parse_time(s, now))
         .transpose()?;
-    let filters = Filters::parse(&args.filter)?;
+    // A filter without `=` is a bad flag value to Docker's CLI (exit 125).
+    let filters = Filters::parse(&args.filter).map_err(|e| match e {
+        EventsError::FilterFormat => anyhow::Error::new(Failure {
+            code: 125,
+            message: format!(
+                "invalid argument \"{}\" for \"-f, --filter\" flag: {e}",
+                args.filter
+                    .iter()
+                    .find(|f| !f.contains('='))
+                    .map_or("", |f| f.as_str())
+            ),
+        }),
+        other => other.into(),
+    })?;
     let format = args.format.as_deref();
     let log = ctx.containers.events();
     let (past, mut cursor) = log.read_all();

@@ -362,22 +362,71 @@ fn rows(
         .collect()
 }
 
+/// Each header of the stats table, by field.
+fn headers() -> Value {
+    let mut v = serde_json::Map::new();
+    for (field, header) in FIELDS.iter().zip(HEADER) {
+        v.insert((*field).into(), header.into());
+    }
+    v.insert("Container".into(), "CONTAINER".into());
+    Value::Object(v)
+}
+
+/// `--format` as Docker's formatter applies it: `table TEMPLATE` renders a
+/// header (the template over the fields' column names) and the rows, and
+/// lays out their tab-separated cells as the tabwriter does; any other
+/// template is printed as rendered, one line per object.
+pub fn format_rows(format: &str, header: &Value, rows: &[Value]) -> Result<String> {
+    let render = |v: &Value| template::render(format_body(format), v).map_err(anyhow::Error::msg);
+    if format.trim_start().starts_with("table") {
+        let mut cells = vec![split_cells(&render(header)?)];
+        for r in rows {
+            cells.push(split_cells(&render(r)?));
+        }
+        return Ok(tabwriter(&cells));
+    }
+    let mut out = String::new();
+    for r in rows {
+        out.push_str(&render(r)?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// The template without Docker's `table` keyword.
+fn format_body(format: &str) -> &str {
+    format
+        .trim_start()
+        .strip_prefix("table")
+        .map_or(format, |rest| rest.trim_start())
+}
+
+fn split_cells(line: &str) -> Vec<String> {
+    line.split('\t').map(String::from).collect()
+}
+
 fn render(rows: &[Row], format: Option<&str>) -> Result<String> {
     match format.map(str::trim) {
         None | Some("table") | Some("") => Ok(table(rows)),
-        Some(f) => {
-            let mut out = String::new();
-            for r in rows {
-                out.push_str(&template::render(f, &r.value()).map_err(anyhow::Error::msg)?);
-                out.push('\n');
-            }
-            Ok(out)
-        }
+        Some(f) => format_rows(
+            f,
+            &headers(),
+            &rows.iter().map(Row::value).collect::<Vec<_>>(),
+        ),
     }
 }
 
 /// `stats [--no-stream] [-a] [--no-trunc] [--format F] [CONTAINER...]`.
 pub fn stats(ctx: &Context, args: &StatsArgs) -> Result<i32> {
+    // A missing container is the daemon's error in Docker.
+    if let Some(e) = args
+        .containers
+        .iter()
+        .find_map(|k| ctx.containers.find(k).err())
+    {
+        eprintln!("Error response from daemon: {e}");
+        return Ok(1);
+    }
     let mut targets = targets(ctx, args)?;
     let mut before = read_all(ctx, &targets);
     let mut stdout = std::io::stdout();
@@ -407,6 +456,26 @@ pub fn stats(ctx: &Context, args: &StatsArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_formats_get_dockers_headers() {
+        let row =
+            json!({"Name": "w2", "CPUPerc": "0.00%", "Container": "w2", "MemUsage": "1B / 2B"});
+        // As `docker stats --format "table {{.Name}}\t{{.CPUPerc}}\t{{.Container}}\t{{.MemUsage}}"`.
+        assert_eq!(
+            format_rows(
+                "table {{.Name}}\\t{{.CPUPerc}}\\t{{.Container}}\\t{{.MemUsage}}",
+                &headers(),
+                std::slice::from_ref(&row)
+            )
+            .unwrap(),
+            "NAME      CPU %     CONTAINER   MEM USAGE / LIMIT\nw2        0.00%     w2          1B / 2B\n"
+        );
+        assert_eq!(
+            format_rows("{{.Name}}\\t{{.CPUPerc}}", &headers(), &[row]).unwrap(),
+            "w2\t0.00%\n"
+        );
+    }
 
     #[test]
     fn sizes_print_as_go_units_does() {

@@ -357,9 +357,10 @@ pub fn df(ctx: &Context, args: &DfArgs) -> Result<i32> {
     };
     let all = [image_usage, container_usage, volume_usage, cache_usage];
     if let Some(f) = args.format.as_deref().filter(|f| f.trim() != "table") {
-        for u in &all {
-            render(f, &u.value())?;
-        }
+        let header = json!({"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE",
+            "Size": "SIZE", "Reclaimable": "RECLAIMABLE"});
+        let values: Vec<Value> = all.iter().map(Usage::value).collect();
+        print!("{}", super::stats::format_rows(f, &header, &values)?);
         return Ok(0);
     }
     if !args.verbose {

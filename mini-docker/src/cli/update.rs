@@ -241,8 +241,7 @@ impl Request {
 /// any warnings; failures are reported per container (exit 1).
 pub fn update(ctx: &Context, args: &UpdateArgs) -> Result<i32> {
     if !args.any() {
-        eprintln!("you must provide one or more flags when using this command");
-        return Ok(1);
+        anyhow::bail!("you must provide one or more flags when using this command");
     }
     let request = args.request().and_then(|r| r.validate().map(|()| r));
     let mut failed = false;
