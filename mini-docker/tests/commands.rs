@@ -409,14 +409,16 @@ fn events_record_the_lifecycle_and_follow() {
         seen.contains(" container start ") && seen.contains("name=later"),
         "{seen:?}"
     );
-    // `--rm`: the monitor removes the container and says so.
+    // An attached `run --rm`: attach before start; the monitor removes
+    // the container and says so.
     testkit::wait_until("later's destroy event", || {
-        events_since(&env, since, &["--filter", "container=later"]).len() == 4
+        events_since(&env, since, &["--filter", "container=later"]).len() == 5
     });
     assert_eq!(
         events_since(&env, since, &["--filter", "container=later"]),
         [
             "container create ID (image=busybox, name=later)",
+            "container attach ID (image=busybox, name=later)",
             "container start ID (image=busybox, name=later)",
             "container die ID (exitCode=0, image=busybox, name=later)",
             "container destroy ID (image=busybox, name=later)",

@@ -320,6 +320,11 @@ fn start_container(
     } else {
         None
     };
+    if attach.is_some() {
+        // Docker's order: attach, then start.
+        ctx.containers
+            .record(mini_docker::events::Action::Attach, container, &[]);
+    }
     match monitor::launch(&ctx.global, &container.id, attach, size, &mut out)? {
         Started::Running { pid } => Ok(pid),
         Started::Failed { code, message } => Err(Failure {
@@ -460,6 +465,8 @@ pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
     let socket = UnixStream::connect(ctx.containers.socket(&c.id))
         .context("connecting to the container's monitor")?;
     let options = client_options(&c, !args.no_stdin && c.config.open_stdin, args.sig_proxy)?;
+    ctx.containers
+        .record(mini_docker::events::Action::Attach, &c, &[]);
     follow(socket, &options)
 }
 
