@@ -364,7 +364,10 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Current usage counters.
+    /// Current usage counters. The ones only `docker stats` shows (limit,
+    /// inactive cache, block I/O) read as unset where their file is
+    /// missing, so that what the monitor relies on (OOM kills) never fails
+    /// because of them.
     pub fn stats(&self) -> Result<Stats> {
         let number = |path: PathBuf| -> Result<u64> {
             let text = read(&path)?;
@@ -378,21 +381,29 @@ impl Cgroup {
                 .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
                 .unwrap_or(0))
         };
-        Ok(match self.version() {
+        let optional = |name: &str| {
+            self.file("memory", name)
+                .and_then(|p| read(&p))
+                .unwrap_or_default()
+        };
+        let version = self.version();
+        let (limit_file, stat) = match version {
+            Version::V1 => ("memory.limit_in_bytes", optional("memory.stat")),
+            Version::V2 => ("memory.max", optional("memory.stat")),
+        };
+        let extra = Stats {
+            memory_limit_bytes: usage::limit(&optional(limit_file)),
+            memory_inactive_file: usage::inactive_file(&stat, version),
+            ..self.io_bytes()
+        };
+        Ok(match version {
             Version::V1 => Stats {
                 cpu_usage_ns: number(self.file("cpuacct", "cpuacct.usage")?)?,
                 memory_bytes: number(self.file("memory", "memory.usage_in_bytes")?)?,
                 memory_peak_bytes: Some(number(self.file("memory", "memory.max_usage_in_bytes")?)?),
                 oom_kills: keyed(self.file("memory", "memory.oom_control")?, "oom_kill ")?,
                 pids: number(self.file("pids", "pids.current")?)?,
-                memory_limit_bytes: usage::limit(&read(
-                    &self.file("memory", "memory.limit_in_bytes")?,
-                )?),
-                memory_inactive_file: usage::inactive_file(
-                    &read(&self.file("memory", "memory.stat")?)?,
-                    Version::V1,
-                ),
-                ..self.io_bytes()
+                ..extra
             },
             Version::V2 => Stats {
                 cpu_usage_ns: keyed(self.file("cpu", "cpu.stat")?, "usage_usec ")? * 1000,
@@ -405,12 +416,7 @@ impl Cgroup {
                     .transpose()?,
                 oom_kills: keyed(self.file("memory", "memory.events")?, "oom_kill ")?,
                 pids: number(self.file("pids", "pids.current")?)?,
-                memory_limit_bytes: usage::limit(&read(&self.file("memory", "memory.max")?)?),
-                memory_inactive_file: usage::inactive_file(
-                    &read(&self.file("memory", "memory.stat")?)?,
-                    Version::V2,
-                ),
-                ..self.io_bytes()
+                ..extra
             },
         })
     }

@@ -224,6 +224,14 @@ mod tests {
         assert_eq!(stats.memory_usage_no_cache(), 3072);
         assert_eq!((stats.io_read_bytes, stats.io_write_bytes), (7, 9));
         assert_eq!(stats.pids, 2);
+        // Without the files only `docker stats` reads, the rest still works.
+        for f in ["memory.max", "memory.stat", "io.stat"] {
+            std::fs::remove_file(root.join(cg).join(f)).unwrap();
+        }
+        let bare = Driver::V2 { root: root.clone() }.open(cg).stats().unwrap();
+        assert_eq!(bare.memory_limit_bytes, None);
+        assert_eq!(bare.memory_usage_no_cache(), 4096);
+        assert_eq!((bare.io_read_bytes, bare.oom_kills), (0, 0));
         std::fs::remove_dir_all(&root).unwrap();
     }
 }
