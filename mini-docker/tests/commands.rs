@@ -135,6 +135,28 @@ fn update_changes_the_live_cgroup_and_the_record() {
         "Error response from daemon: No such container: nosuch\n"
     );
 
+    // A new restart policy reaches the running monitor.
+    ok(
+        &env,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            "flaky",
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 1; exit 3",
+        ],
+    );
+    ok(&env, &["update", "--restart", "on-failure:1", "flaky"]);
+    testkit::wait_until("one restart, then exited", || {
+        inspect(&env, "flaky", "{{.RestartCount}} {{.State.Status}}") == "1 exited"
+    });
+    ok(&env, &["rm", "flaky"]);
+
     // A stopped container: recorded now, applied at the next start.
     ok(&env, &["stop", "-t", "0", "up"]);
     ok(&env, &["update", "--pids-limit", "12", "up"]);
