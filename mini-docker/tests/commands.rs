@@ -541,6 +541,14 @@ fn top_port_inspect_size_and_builtin_networks() {
             "head -c 100000 /dev/zero > /big; exec sleep 1000",
         ],
     );
+    // Docker's default: `ps -ef`, columns 20 wide.
+    let out = ok(&env, &["top", "tp"]);
+    assert_eq!(
+        out.lines().next(),
+        Some("UID                 PID                 PPID                C                   STIME               TTY                 TIME                CMD")
+    );
+    assert!(out.lines().nth(1).unwrap().ends_with("sleep 1000"), "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
     let out = ok(&env, &["top", "tp", "-o", "pid,comm"]);
     let mut lines = out.lines();
     assert_eq!(lines.next(), Some("PID                 COMMAND"));

@@ -910,7 +910,8 @@ pub struct TopArgs {
     ps_args: Vec<String>,
 }
 
-/// `top`: the processes of the container's cgroup, as `ps -ef` shows them.
+/// `top [PS-OPTIONS]`: the processes of the container's cgroup, as `ps`
+/// shows them (see `top.rs`).
 pub fn top(ctx: &Context, args: &TopArgs) -> Result<i32> {
     let c = ctx.containers.find(&args.container)?;
     if !is_running(&ctx.containers.runtime(&c.id)?) {
@@ -919,8 +920,15 @@ pub fn top(ctx: &Context, args: &TopArgs) -> Result<i32> {
             c.name.trim_start_matches('/')
         );
     }
-    if !args.ps_args.is_empty() {
-        return super::top::ps(&c, &args.ps_args);
+    // Docker's default is `ps -ef`; without a `ps` on the host, the same
+    // four columns as the table below are read from /proc.
+    let ps_args = if args.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        args.ps_args.clone()
+    };
+    if let Some(code) = super::top::ps(&c, &ps_args)? {
+        return Ok(code);
     }
     let mut rows = Vec::new();
     for pid in lifecycle::cgroup(&c)?.processes()? {

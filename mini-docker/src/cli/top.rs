@@ -1,4 +1,5 @@
-//! `top CONTAINER PS-OPTIONS`: the host's `ps` with those options, keeping
+//! `top CONTAINER [PS-OPTIONS]`: the host's `ps` with those options
+//! (Docker's default `-ef`), keeping
 //! the header and the lines of the container's processes, as Docker's
 //! daemon does (so any `ps` column works: `-o pid,comm`, `aux`, …).
 
@@ -59,11 +60,16 @@ pub fn filter(output: &str, pids: &[i32]) -> Result<(Vec<String>, Vec<Vec<String
 }
 
 /// Runs `ps ARGS` and prints the container's lines, columns at least 20
-/// wide as Docker's `top` prints them. A `ps` that fails or has no PID
-/// column is the daemon's error in Docker: so worded, exit 1.
-pub fn ps(c: &Container, args: &[String]) -> Result<i32> {
+/// wide as Docker's `top` prints them; returns the exit code, or `None`
+/// when the host has no `ps`. A `ps` that fails or has no PID column is the
+/// daemon's error in Docker: so worded, exit 1.
+pub fn ps(c: &Container, args: &[String]) -> Result<Option<i32>> {
     let pids = lifecycle::cgroup(c)?.processes()?;
-    let out = std::process::Command::new("ps").args(args).output()?;
+    let out = match std::process::Command::new("ps").args(args).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
     let filtered = if out.status.success() {
         filter(&String::from_utf8_lossy(&out.stdout), &pids)
     } else {
@@ -76,11 +82,11 @@ pub fn ps(c: &Container, args: &[String]) -> Result<i32> {
             let mut table = vec![titles];
             table.extend(rows);
             print!("{}", tabwriter_min(&table, 20));
-            Ok(0)
+            Ok(Some(0))
         }
         Err(e) => {
             eprintln!("Error response from daemon: {e}");
-            Ok(1)
+            Ok(Some(1))
         }
     }
 }
