@@ -287,30 +287,88 @@ impl Usage {
     }
 }
 
+/// How images share layers: Docker's `LayersSize` (every layer once) and
+/// each image's `SharedSize` (its layers that another image has too).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sharing {
+    pub total: u64,
+    pub shared: Vec<u64>,
+    /// Each image's own size (all its layers).
+    pub sizes: Vec<u64>,
+}
+
+/// [`Sharing`] of images given as lists of `(layer, size)`.
+pub fn layer_sharing(images: &[Vec<(String, u64)>]) -> Sharing {
+    let mut uses: std::collections::BTreeMap<&str, (usize, u64)> = Default::default();
+    for layers in images {
+        for (id, size) in layers {
+            uses.entry(id).or_insert((0, *size)).0 += 1;
+        }
+    }
+    Sharing {
+        total: uses.values().map(|(_, s)| s).sum(),
+        shared: images
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .filter(|(id, _)| uses[id.as_str()].0 > 1)
+                    .map(|(_, s)| s)
+                    .sum()
+            })
+            .collect(),
+        sizes: images
+            .iter()
+            .map(|l| l.iter().map(|(_, s)| s).sum())
+            .collect(),
+    }
+}
+
+impl Sharing {
+    /// Docker CLI's reclaimable space: all layers, less what the images in
+    /// use hold on their own (their size minus the shared part).
+    pub fn reclaimable(&self, users: &[usize]) -> u64 {
+        let used: u64 = users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| **u > 0)
+            .map(|(i, _)| self.sizes[i].saturating_sub(self.shared[i]))
+            .sum();
+        self.total.saturating_sub(used)
+    }
+}
+
 /// `system df [-v] [--format F]`.
 pub fn df(ctx: &Context, args: &DfArgs) -> Result<i32> {
     let containers = ctx.containers.list()?;
     let tags = ctx.store.tags()?;
-    // Images.
+    // Images, and the layers each one has (by chain ID, with its size).
     let mut images = Vec::new();
+    let mut layers: Vec<Vec<(String, u64)>> = Vec::new();
     for id in ctx.store.images()? {
         let d = mini_docker::image::details_with_tags(&ctx.store, &id, &tags)?;
         let users = containers
             .iter()
             .filter(|c| c.image == id.to_string())
             .count();
+        let chains = mini_docker::store::chain_ids(&d.config.rootfs.diff_ids);
+        layers.push(
+            chains
+                .iter()
+                .map(|c| {
+                    let size = ctx.store.layer(c).map_or(0, |l| l.size);
+                    (c.to_string(), size)
+                })
+                .collect(),
+        );
         images.push((d, users));
     }
+    let sharing = layer_sharing(&layers);
     let image_usage = Usage {
         kind: "Images",
         total: images.len(),
         active: images.iter().filter(|(_, u)| *u > 0).count(),
-        size: images.iter().map(|(d, _)| d.size).sum(),
-        reclaimable: images
-            .iter()
-            .filter(|(_, u)| *u == 0)
-            .map(|(d, _)| d.size)
-            .sum(),
+        size: sharing.total,
+        reclaimable: sharing.reclaimable(&images.iter().map(|(_, u)| *u).collect::<Vec<_>>()),
     };
     // Containers: their writable layers.
     let mut sized = Vec::new();
@@ -392,7 +450,7 @@ pub fn df(ctx: &Context, args: &DfArgs) -> Result<i32> {
     ]
     .map(String::from)
     .to_vec()];
-    for (d, users) in &images {
+    for (i, (d, users)) in images.iter().enumerate() {
         let created = d.created.map(human::since).unwrap_or_else(|| "N/A".into());
         let names: Vec<(String, String)> = if d.tags.is_empty() {
             vec![("<none>".into(), "<none>".into())]
@@ -409,8 +467,8 @@ pub fn df(ctx: &Context, args: &DfArgs) -> Result<i32> {
                 d.id.short().to_string(),
                 created.clone(),
                 human_size(d.size),
-                "0B".into(),
-                human_size(d.size),
+                human_size(sharing.shared[i]),
+                human_size(d.size.saturating_sub(sharing.shared[i])),
                 users.to_string(),
             ]);
         }
@@ -514,6 +572,19 @@ mod tests {
              Images          1         0         1.986MB   1.986MB (100%)\n\
              Local Volumes   0         0         0B        0B\n"
         );
+    }
+
+    #[test]
+    fn shared_layers_count_once() {
+        let base = ("a".to_string(), 100);
+        let images = vec![vec![base.clone()], vec![base, ("b".to_string(), 10)]];
+        let s = layer_sharing(&images);
+        assert_eq!(s.total, 110);
+        assert_eq!(s.shared, [100, 100]);
+        // Only the derived image in use: its own 10 bytes are not reclaimable.
+        assert_eq!(s.reclaimable(&[0, 1]), 100);
+        assert_eq!(s.reclaimable(&[0, 0]), 110);
+        assert_eq!(s.reclaimable(&[1, 1]), 110 - 10);
     }
 
     #[test]
