@@ -142,6 +142,18 @@ impl UpdateArgs {
 }
 
 impl Request {
+    /// Whether a warning is about a limit this request sets.
+    fn concerns(&self, warning: &str) -> bool {
+        use cgroup_demo::limits::{NO_BLKIO_WEIGHT, NO_MEMORY_RESERVATION, NO_SWAP_LIMIT};
+        match warning {
+            NO_BLKIO_WEIGHT => self.blkio_weight != 0,
+            NO_MEMORY_RESERVATION => self.memory_reservation != 0,
+            NO_SWAP_LIMIT => self.memory != 0 || self.memory_swap != 0,
+            w if w.starts_with("Changing requested CPUShares") => self.cpu_shares != 0,
+            _ => true,
+        }
+    }
+
     /// Docker's checks of the request on its own (before any container
     /// is looked at): the same as `run`'s, except that swap without memory
     /// is fine here (the container may have a memory limit already).
@@ -294,7 +306,12 @@ fn update_one(ctx: &Context, key: &str, request: &Request) -> Result<Vec<String>
     c.host_config = updated.host_config;
     ctx.containers.save_config(&c)?;
     ctx.containers.record(Action::Update, &c, &[]);
-    Ok(warnings)
+    // Every limit is rewritten, but only the request's own are warned
+    // about (as Docker warns): a weight discarded at create is not news.
+    Ok(warnings
+        .into_iter()
+        .filter(|w| request.concerns(w))
+        .collect())
 }
 
 #[cfg(test)]
@@ -396,6 +413,9 @@ mod tests {
             "Restart policy cannot be updated because AutoRemove is enabled for the container"
         );
         assert_eq!(args(|a| a.pids_limit = Some(0)).pids_limit, Some(-1));
+        let shares = args(|a| a.cpu_shares = Some(512));
+        assert!(!shares.concerns(cgroup_demo::limits::NO_BLKIO_WEIGHT));
+        assert!(args(|a| a.blkio_weight = Some(300)).concerns(cgroup_demo::limits::NO_BLKIO_WEIGHT));
         assert!(!UpdateArgs::default().any());
     }
 }
