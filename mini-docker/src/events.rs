@@ -392,6 +392,28 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_writers_never_interleave() {
+        let dir = scratch("concurrent");
+        let log = Log::in_run_root(&dir);
+        let c = container();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        log.record(&Event::container(Action::Start, &c, &[]));
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert_eq!(text.lines().count(), 1600);
+        assert!(text
+            .lines()
+            .all(|l| serde_json::from_str::<Event>(l).is_ok()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn appends_reads_follows_and_rotates() {
         let dir = scratch("log");
         let log = Log::in_run_root(&dir);

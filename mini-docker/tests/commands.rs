@@ -599,6 +599,10 @@ fn top_port_inspect_size_and_builtin_networks() {
         "host host local\nnone null local\n"
     );
     assert_eq!(
+        fails(&env, &["network", "create", "host"], 1),
+        "Error response from daemon: operation is not permitted on predefined host network\n"
+    );
+    assert_eq!(
         fails(&env, &["network", "rm", "none"], 1),
         "Error response from daemon: none is a pre-defined network and cannot be removed\n"
     );

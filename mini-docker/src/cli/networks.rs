@@ -161,6 +161,13 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
     let networks = Networks::open(ctx.store.root())?;
     match command {
         NetworkCommand::Create(args) => {
+            if builtin(ctx).iter().any(|n| n.name == args.name) {
+                eprintln!(
+                    "Error response from daemon: operation is not permitted on predefined {} network",
+                    args.name
+                );
+                return Ok(1);
+            }
             if args.driver != "bridge" {
                 bail!(
                     "plugin \"{}\" not found (this mini-docker has the bridge driver)",
