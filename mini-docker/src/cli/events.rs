@@ -3,6 +3,7 @@
 //! until interrupted; without `--since` it shows only what happens from now
 //! (with `--until` alone, everything recorded up to then).
 
+use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
@@ -183,16 +184,19 @@ fn template_value(e: &Event) -> Value {
     v
 }
 
-fn print(e: &Event, format: Option<&str>) -> Result<()> {
-    match format {
-        None => println!("{}", e.line()),
-        Some(f) if f.trim() == "{{json .}}" => println!("{}", serde_json::to_string(e)?),
-        Some(f) => println!(
-            "{}",
-            template::render(f, &template_value(e)).map_err(anyhow::Error::msg)?
-        ),
+/// Prints one event; `Ok(false)` once the reader has gone (`events | head`
+/// ends quietly, as Docker's does).
+fn print(e: &Event, format: Option<&str>) -> Result<bool> {
+    let line = match format {
+        None => e.line(),
+        Some(f) if f.trim() == "{{json .}}" => serde_json::to_string(e)?,
+        Some(f) => template::render(f, &template_value(e)).map_err(anyhow::Error::msg)?,
+    };
+    match writeln!(std::io::stdout(), "{line}") {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e.into()),
     }
-    Ok(())
 }
 
 fn now_nanos() -> i64 {
@@ -235,7 +239,9 @@ pub fn events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
     let start = since.unwrap_or_else(|| if until.is_some() { 0 } else { now_nanos() });
     let in_range = |e: &Event| e.time_nano >= start && until.is_none_or(|u| e.time_nano <= u);
     for e in past.iter().filter(|e| in_range(e) && filters.matches(e)) {
-        print(e, format)?;
+        if !print(e, format)? {
+            return Ok(0);
+        }
     }
     loop {
         if until.is_some_and(|u| now_nanos() > u) {
@@ -243,8 +249,8 @@ pub fn events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
         }
         std::thread::sleep(POLL);
         for e in log.read_new(&mut cursor) {
-            if in_range(&e) && filters.matches(&e) {
-                print(&e, format)?;
+            if in_range(&e) && filters.matches(&e) && !print(&e, format)? {
+                return Ok(0);
             }
         }
     }

@@ -442,9 +442,12 @@ pub fn stats(ctx: &Context, args: &StatsArgs) -> Result<i32> {
             stdout.flush()?;
             return Ok(0);
         }
-        // Docker's live screen: clear, home, redraw.
-        write!(stdout, "\x1b[2J\x1b[H{text}")?;
-        stdout.flush()?;
+        // Docker's live screen: clear, home, redraw (until the reader goes).
+        let drawn = write!(stdout, "\x1b[2J\x1b[H{text}").and_then(|()| stdout.flush());
+        match drawn {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(0),
+            other => other?,
+        }
         before = after;
         if args.containers.is_empty() {
             // New containers join, removed ones leave, as in Docker.
