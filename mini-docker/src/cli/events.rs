@@ -53,19 +53,19 @@ pub fn parse_time(text: &str, now: SystemTime) -> Result<i64, EventsError> {
             .map(|d| d.as_nanos() as i64)
             .map_err(|_| bad())
     };
+    let (secs, frac) = text.split_once('.').unwrap_or((text, ""));
+    if !secs.is_empty()
+        && secs.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        let s: i64 = secs.parse().map_err(|_| bad())?;
+        let frac = format!("{frac:0<9}");
+        let n: i64 = frac[..9].parse().map_err(|_| bad())?;
+        return Ok(s * 1_000_000_000 + n);
+    }
+    // After the number: humantime reads a bare `0` as a duration.
     if let Ok(d) = humantime::parse_duration(text) {
         return nanos(now.checked_sub(d).ok_or_else(bad)?);
-    }
-    if let Some((secs, frac)) = text.split_once('.').or(Some((text, ""))) {
-        if !secs.is_empty()
-            && secs.bytes().all(|b| b.is_ascii_digit())
-            && frac.bytes().all(|b| b.is_ascii_digit())
-        {
-            let s: i64 = secs.parse().map_err(|_| bad())?;
-            let frac = format!("{frac:0<9}");
-            let n: i64 = frac[..9].parse().map_err(|_| bad())?;
-            return Ok(s * 1_000_000_000 + n);
-        }
     }
     let full = if text.len() == 10 {
         format!("{text}T00:00:00Z")
