@@ -17,6 +17,7 @@ use crate::bpf;
 use crate::devices::{self, Rules as DeviceRules};
 use crate::layout::{Layout, Version};
 use crate::limits::{self, Resolved};
+use crate::usage;
 use crate::{Error, Result};
 
 /// v1 controllers the driver manages (when the host mounts them; `blkio`
@@ -231,6 +232,14 @@ pub struct Stats {
     /// Processes the OOM killer killed in this cgroup.
     pub oom_kills: u64,
     pub pids: u64,
+    /// The memory limit; `None` when unlimited (v1's huge number, v2's `max`).
+    pub memory_limit_bytes: Option<u64>,
+    /// Page cache the kernel can drop at once (`total_inactive_file` on v1,
+    /// `inactive_file` on v2): what `docker stats` leaves out of usage.
+    pub memory_inactive_file: u64,
+    /// Bytes read from and written to block devices.
+    pub io_read_bytes: u64,
+    pub io_write_bytes: u64,
 }
 
 /// A cgroup on either version.
@@ -355,7 +364,10 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Current usage counters.
+    /// Current usage counters. The ones only `docker stats` shows (limit,
+    /// inactive cache, block I/O) read as unset where their file is
+    /// missing, so that what the monitor relies on (OOM kills) never fails
+    /// because of them.
     pub fn stats(&self) -> Result<Stats> {
         let number = |path: PathBuf| -> Result<u64> {
             let text = read(&path)?;
@@ -369,13 +381,29 @@ impl Cgroup {
                 .find_map(|l| l.strip_prefix(key)?.trim().parse().ok())
                 .unwrap_or(0))
         };
-        Ok(match self.version() {
+        let optional = |name: &str| {
+            self.file("memory", name)
+                .and_then(|p| read(&p))
+                .unwrap_or_default()
+        };
+        let version = self.version();
+        let (limit_file, stat) = match version {
+            Version::V1 => ("memory.limit_in_bytes", optional("memory.stat")),
+            Version::V2 => ("memory.max", optional("memory.stat")),
+        };
+        let extra = Stats {
+            memory_limit_bytes: usage::limit(&optional(limit_file)),
+            memory_inactive_file: usage::inactive_file(&stat, version),
+            ..self.io_bytes()
+        };
+        Ok(match version {
             Version::V1 => Stats {
                 cpu_usage_ns: number(self.file("cpuacct", "cpuacct.usage")?)?,
                 memory_bytes: number(self.file("memory", "memory.usage_in_bytes")?)?,
                 memory_peak_bytes: Some(number(self.file("memory", "memory.max_usage_in_bytes")?)?),
                 oom_kills: keyed(self.file("memory", "memory.oom_control")?, "oom_kill ")?,
                 pids: number(self.file("pids", "pids.current")?)?,
+                ..extra
             },
             Version::V2 => Stats {
                 cpu_usage_ns: keyed(self.file("cpu", "cpu.stat")?, "usage_usec ")? * 1000,
@@ -388,8 +416,38 @@ impl Cgroup {
                     .transpose()?,
                 oom_kills: keyed(self.file("memory", "memory.events")?, "oom_kill ")?,
                 pids: number(self.file("pids", "pids.current")?)?,
+                ..extra
             },
         })
+    }
+
+    /// Block I/O so far, in a [`Stats`] with nothing else set. A host
+    /// without the `blkio`/`io` controller (or with no I/O yet) reads as 0:
+    /// Docker then shows `0B / 0B` too. v1 prefers the CFQ/BFQ counters and
+    /// falls back to the throttle ones, which every v1 kernel keeps.
+    fn io_bytes(&self) -> Stats {
+        let text = |controller: &str, name: &str| {
+            self.file(controller, name)
+                .and_then(|p| read(&p))
+                .unwrap_or_default()
+        };
+        let (read_bytes, write_bytes) = match self.version() {
+            Version::V1 => {
+                let service =
+                    usage::blkio_bytes(&text("blkio", "blkio.io_service_bytes_recursive"));
+                if service != (0, 0) {
+                    service
+                } else {
+                    usage::blkio_bytes(&text("blkio", "blkio.throttle.io_service_bytes_recursive"))
+                }
+            }
+            Version::V2 => usage::io_stat_bytes(&text("io", "io.stat")),
+        };
+        Stats {
+            io_read_bytes: read_bytes,
+            io_write_bytes: write_bytes,
+            ..Stats::default()
+        }
     }
 
     /// Stops (or resumes) every process in the cgroup at once, and waits

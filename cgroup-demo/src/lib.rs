@@ -12,6 +12,8 @@
 //!   limits, read stats, freeze, kill everything in it, remove it.
 //! - [`devices`]: which device nodes a cgroup may open or create, as the v1
 //!   allow-list and as the eBPF program v2 needs ([`bpf`] loads it).
+//! - [`usage`]: the counters `docker stats` shows, parsed from either
+//!   version's files.
 
 pub mod bpf;
 pub mod cgroup;
@@ -20,6 +22,7 @@ mod error;
 pub mod layout;
 pub mod limits;
 pub mod size;
+pub mod usage;
 
 pub use cgroup::{Cgroup, Driver, Stats};
 pub use devices::Rules as DeviceRules;

@@ -9,6 +9,7 @@ pub mod container;
 pub mod digest;
 pub mod distribution;
 mod error;
+pub mod events;
 pub mod human;
 pub mod image;
 pub mod network;

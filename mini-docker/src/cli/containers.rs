@@ -475,6 +475,11 @@ fn start_container(
     } else {
         None
     };
+    if attach.is_some() {
+        // Docker's order: attach, then start.
+        ctx.containers
+            .record(mini_docker::events::Action::Attach, container, &[]);
+    }
     match monitor::launch(&ctx.global, &container.id, attach, size, &mut out)? {
         Started::Running { pid } => Ok(pid),
         Started::Failed { code, message } => Err(Failure {
@@ -625,11 +630,13 @@ pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
     let socket = UnixStream::connect(ctx.containers.socket(&c.id))
         .context("connecting to the container's monitor")?;
     let options = client_options(&c, !args.no_stdin && c.config.open_stdin, args.sig_proxy)?;
+    ctx.containers
+        .record(mini_docker::events::Action::Attach, &c, &[]);
     follow(socket, &options)
 }
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, as `ps` words it.
-fn status_text(c: &Container, ctx: &Context) -> (String, String) {
+pub(super) fn status_text(c: &Container, ctx: &Context) -> (String, String) {
     let runtime = ctx.containers.runtime(&c.id).unwrap_or_default();
     let state = effective(&runtime);
     let ago = |t: &str| {
@@ -664,7 +671,7 @@ fn status_text(c: &Container, ctx: &Context) -> (String, String) {
 
 /// `ps`'s COMMAND: Docker's daemon wraps arguments holding a space in
 /// single quotes, its CLI cuts at 20 characters and Go-quotes the result.
-fn short_command(c: &Container, no_trunc: bool) -> String {
+pub(super) fn short_command(c: &Container, no_trunc: bool) -> String {
     let command = c
         .process
         .args
@@ -1017,6 +1024,8 @@ pub fn restart(ctx: &Context, args: &StopArgs) -> Result<i32> {
     each(ctx, &args.containers, |c| {
         lifecycle::stop(&ctx.containers, c, stop_timeout(c, args.time))?;
         start_container(ctx, c, None)?;
+        ctx.containers
+            .record(mini_docker::events::Action::Restart, c, &[]);
         Ok(())
     })
 }
@@ -1132,17 +1141,23 @@ pub fn rename(ctx: &Context, args: &RenameArgs) -> Result<i32> {
     {
         bail!("Error when allocating new name: Conflict. The container name \"/{new}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.");
     }
-    c.name = format!("/{new}");
+    let old = std::mem::replace(&mut c.name, format!("/{new}"));
     ctx.containers.save_config(&c)?;
+    ctx.containers
+        .record(mini_docker::events::Action::Rename, &c, &[("oldName", old)]);
     Ok(0)
 }
 
 #[derive(Args, Debug)]
 pub struct TopArgs {
     container: String,
+    /// `ps` options (Docker's `docker top CONTAINER [ps OPTIONS]`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    ps_args: Vec<String>,
 }
 
-/// `top`: the processes of the container's cgroup, as `ps -ef` shows them.
+/// `top [PS-OPTIONS]`: the processes of the container's cgroup, as `ps`
+/// shows them (see `top.rs`).
 pub fn top(ctx: &Context, args: &TopArgs) -> Result<i32> {
     let c = ctx.containers.find(&args.container)?;
     if !is_running(&ctx.containers.runtime(&c.id)?) {
@@ -1150,6 +1165,16 @@ pub fn top(ctx: &Context, args: &TopArgs) -> Result<i32> {
             "container {} is not running",
             c.name.trim_start_matches('/')
         );
+    }
+    // Docker's default is `ps -ef`; without a `ps` on the host, the same
+    // four columns as the table below are read from /proc.
+    let ps_args = if args.ps_args.is_empty() {
+        vec!["-ef".to_string()]
+    } else {
+        args.ps_args.clone()
+    };
+    if let Some(code) = super::top::ps(&c, &ps_args)? {
+        return Ok(code);
     }
     let mut rows = Vec::new();
     for pid in lifecycle::cgroup(&c)?.processes()? {

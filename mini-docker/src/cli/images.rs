@@ -6,6 +6,7 @@ use std::time::SystemTime;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use mini_docker::digest::Digest;
+use mini_docker::events::{Action, Event, Kind};
 use mini_docker::human;
 use mini_docker::image::{self, Details};
 use mini_docker::reference::Reference;
@@ -232,7 +233,15 @@ pub fn tag(ctx: &Context, source: &str, target: &str) -> Result<i32> {
     let _lock = ctx.store.lock()?;
     let id = ctx.store.resolve(source)?;
     ctx.store.tag(&target, &id)?;
+    image_event(ctx, Action::Tag, &id.to_string(), &target.familiar());
     Ok(0)
+}
+
+/// Records an image event (Docker's: the image ID as actor, `name`).
+pub fn image_event(ctx: &Context, action: Action, id: &str, name: &str) {
+    ctx.containers
+        .events()
+        .record(&Event::object(Kind::Image, action, id, &[("name", name)]));
 }
 
 #[derive(Args)]
@@ -291,6 +300,7 @@ fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
     };
     for r in &untag {
         ctx.store.untag(r)?;
+        image_event(ctx, Action::Untag, &id.to_string(), &id.to_string());
         println!("Untagged: {}", r.familiar());
         if let Some(digest) = ctx
             .store
@@ -310,6 +320,7 @@ fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
             }
         }
         println!("Deleted: {id}");
+        image_event(ctx, Action::Delete, &id.to_string(), &id.to_string());
     }
     Ok(())
 }
@@ -415,6 +426,11 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> Result<i32> {
         args.message.as_deref(),
         reference.as_ref(),
     )?;
+    // Docker's pair: the tag, then the import (named by the ID).
+    if let Some(r) = &reference {
+        image_event(ctx, Action::Tag, &id.to_string(), &r.familiar());
+    }
+    image_event(ctx, Action::Import, &id.to_string(), &id.to_string());
     println!("{id}");
     Ok(0)
 }
@@ -504,6 +520,7 @@ pub fn load(ctx: &Context, args: &LoadArgs) -> Result<i32> {
         None => Box::new(std::io::stdin().lock()),
     };
     for (id, tags) in mini_docker::archive::load(&ctx.store, input)? {
+        image_event(ctx, Action::Load, &id.to_string(), &id.to_string());
         if args.quiet {
             continue;
         }

@@ -4,6 +4,7 @@
 
 mod attach;
 mod containers;
+mod events;
 mod exec;
 mod files;
 mod filters;
@@ -12,8 +13,12 @@ mod images;
 mod networks;
 mod prune;
 mod registry;
+mod stats;
+mod system;
 mod table;
 mod template;
+mod top;
+mod update;
 mod volumes;
 
 use std::ffi::OsString;
@@ -140,6 +145,16 @@ enum Command {
     System(SystemCommand),
     /// List port mappings or a specific mapping for the container.
     Port(networks::PortArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(stats::StatsArgs),
+    /// Get real time events from the server.
+    Events(events::EventsArgs),
+    /// Show the mini-docker version information.
+    Version(system::FormatArgs),
+    /// Display system-wide information.
+    Info(system::FormatArgs),
 }
 
 #[derive(Subcommand)]
@@ -190,12 +205,24 @@ enum ContainerCommand {
     Export(files::ExportArgs),
     /// Remove all stopped containers.
     Prune(prune::ContainerArgs),
+    /// List port mappings or a specific mapping for the container.
+    Port(networks::PortArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(stats::StatsArgs),
 }
 
 #[derive(Subcommand)]
 enum SystemCommand {
     /// Remove unused data: stopped containers, unused networks, dangling images (and volumes).
     Prune(prune::SystemArgs),
+    /// Show mini-docker disk usage.
+    Df(system::DfArgs),
+    /// Get real time events from the server.
+    Events(events::EventsArgs),
+    /// Display system-wide information.
+    Info(system::FormatArgs),
 }
 
 #[derive(Args)]
@@ -206,6 +233,9 @@ pub struct InspectArgs {
     /// Return JSON for the specified type only (container, image, network, volume).
     #[arg(long = "type", value_parser = ["container", "image", "network", "volume"])]
     kind: Option<String>,
+    /// Display total file sizes if the type is container.
+    #[arg(short, long)]
+    size: bool,
     #[arg(required = true)]
     names: Vec<String>,
 }
@@ -352,6 +382,8 @@ const CONTAINER_ORDER: &[&str] = &[
     "ExecIDs",
     "HostConfig",
     "GraphDriver",
+    "SizeRw",
+    "SizeRootFs",
     "Mounts",
     "Config",
     "NetworkSettings",
@@ -380,8 +412,13 @@ fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Res
     inspect_each(&args.names, args.format.as_deref(), |name| {
         if wants("container") {
             if let Ok(c) = ctx.containers.find(name) {
-                return containers::inspect_value(ctx, &c)
-                    .map(|v| in_docker_order(v, CONTAINER_ORDER));
+                let mut v = containers::inspect_value(ctx, &c)?;
+                if args.size {
+                    let (rw, root_fs) = system::container_sizes(ctx, &c)?;
+                    v["SizeRw"] = rw.into();
+                    v["SizeRootFs"] = root_fs.into();
+                }
+                return Ok(in_docker_order(v, CONTAINER_ORDER));
             }
         }
         if wants("image") {
@@ -495,6 +532,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Volume(v) => volumes::run(&ctx, v),
         Command::Network(n) => networks::run(&ctx, n),
         Command::System(SystemCommand::Prune(a)) => prune::system_prune(&ctx, &a),
+        Command::System(SystemCommand::Df(a)) => system::df(&ctx, &a),
+        Command::System(SystemCommand::Events(a)) | Command::Events(a) => events::events(&ctx, &a),
+        Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(&ctx, &a),
+        Command::Version(a) => system::version(&ctx, &a),
+        Command::Update(a) => update::update(&ctx, &a),
+        Command::Stats(a) => stats::stats(&ctx, &a),
         Command::Image(ImageCommand::Prune(a)) => prune::image_prune(&ctx, &a),
         Command::Port(a) => networks::port(&ctx, &a),
         Command::Run(a) => containers::run(&ctx, &a),
@@ -545,5 +588,8 @@ fn container_command(ctx: &Context, command: ContainerCommand) -> anyhow::Result
         C::Commit(a) => files::commit(ctx, &a),
         C::Export(a) => files::export(ctx, &a),
         C::Prune(_) => prune::container_prune(ctx),
+        C::Port(a) => networks::port(ctx, &a),
+        C::Update(a) => update::update(ctx, &a),
+        C::Stats(a) => stats::stats(ctx, &a),
     }
 }

@@ -6,7 +6,8 @@ use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use mini_docker::container::lifecycle::is_running;
 use mini_docker::container::wiring;
-use mini_docker::network::{Networks, DEFAULT};
+use mini_docker::events::{Action, Event, Kind};
+use mini_docker::network::{Network, Networks, DEFAULT};
 use serde_json::json;
 
 use super::filters::Filters;
@@ -114,10 +115,67 @@ fn attached(ctx: &Context) -> Result<BTreeMap<String, Vec<serde_json::Value>>> {
     Ok(out)
 }
 
+/// Docker's pre-defined `host` and `none` networks (drivers `host` and
+/// `null`): nothing to set up, so they are not stored; shown and inspected
+/// as Docker shows them, with IDs derived from the store's path so that
+/// they are stable for one store and differ between stores, like Docker's.
+fn builtin(ctx: &Context) -> Vec<Network> {
+    [("host", "host"), ("none", "null")]
+        .iter()
+        .map(|(name, driver)| {
+            let seed = format!("{}\0{name}", ctx.store.root().display());
+            Network {
+                name: (*name).into(),
+                id: mini_docker::digest::Digest::of(seed.as_bytes())
+                    .hex()
+                    .to_string(),
+                // When the store was made: the nearest thing to Docker's
+                // "when the daemon first started".
+                created: mini_docker::human::docker_time(
+                    std::fs::metadata(ctx.store.root())
+                        .and_then(|m| m.modified())
+                        .unwrap_or(std::time::UNIX_EPOCH),
+                ),
+                scope: "local".into(),
+                driver: (*driver).into(),
+                enable_ipv6: false,
+                ipam: mini_docker::network::IpamConfig {
+                    driver: "default".into(),
+                    config: Vec::new(),
+                },
+                internal: false,
+                options: BTreeMap::new(),
+                labels: BTreeMap::new(),
+            }
+        })
+        .collect()
+}
+
+/// A pre-defined network by name or ID prefix.
+fn find_builtin(ctx: &Context, key: &str) -> Option<Network> {
+    builtin(ctx)
+        .into_iter()
+        .find(|n| n.name == key || (!key.is_empty() && n.id.starts_with(key)))
+}
+
+/// Records a network event (Docker's: the network ID as actor).
+fn network_event(ctx: &Context, action: Action, id: &str, attributes: &[(&str, &str)]) {
+    ctx.containers
+        .events()
+        .record(&Event::object(Kind::Network, action, id, attributes));
+}
+
 pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
     let networks = Networks::open(ctx.store.root())?;
     match command {
         NetworkCommand::Create(args) => {
+            if builtin(ctx).iter().any(|n| n.name == args.name) {
+                eprintln!(
+                    "Error response from daemon: operation is not permitted on predefined {} network",
+                    args.name
+                );
+                return Ok(1);
+            }
             if args.driver != "bridge" {
                 bail!(
                     "plugin \"{}\" not found (this mini-docker has the bridge driver)",
@@ -142,16 +200,20 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
                     (k.to_string(), v.to_string())
                 })
                 .collect();
-            println!(
-                "{}",
-                networks.create(&args.name, subnet, gateway, labels)?.id
+            let n = networks.create(&args.name, subnet, gateway, labels)?;
+            network_event(
+                ctx,
+                Action::Create,
+                &n.id,
+                &[("name", &n.name), ("type", &n.driver)],
             );
+            println!("{}", n.id);
         }
-        NetworkCommand::Ls(args) => return list(&networks, &args),
+        NetworkCommand::Ls(args) => return list(ctx, &networks, &args),
         NetworkCommand::Inspect(args) => {
             let attached = attached(ctx)?;
             return inspect_each(&args.names, args.format.as_deref(), |name| {
-                inspect_value(&networks, &attached, name)
+                inspect_value(ctx, &networks, &attached, name)
             });
         }
         NetworkCommand::Connect(args) => connect(ctx, &networks, &args, true)?,
@@ -160,6 +222,14 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
             let attached = attached(ctx)?;
             let mut failed = false;
             for name in &args.names {
+                if let Some(n) = find_builtin(ctx, name) {
+                    eprintln!(
+                        "Error response from daemon: {} is a pre-defined network and cannot be removed",
+                        n.name
+                    );
+                    failed = true;
+                    continue;
+                }
                 let result = networks.get(name).map_err(anyhow::Error::from).and_then(|n| {
                     if n.name == DEFAULT {
                         bail!("bridge is a pre-defined network and cannot be removed");
@@ -167,7 +237,9 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
                     if attached.contains_key(&n.name) {
                         bail!("error while removing network: network {} id {} has active endpoints", n.name, n.id);
                     }
-                    Ok(networks.remove(&n)?)
+                    networks.remove(&n)?;
+                    network_event(ctx, Action::Destroy, &n.id, &[("name", &n.name), ("type", &n.driver)]);
+                    Ok(())
                 });
                 match result {
                     Ok(()) => println!("{name}"),
@@ -241,6 +313,21 @@ fn connect(ctx: &Context, networks: &Networks, args: &ConnectArgs, join: bool) -
             &c.id,
         );
     }
+    let action = if join {
+        Action::Connect
+    } else {
+        Action::Disconnect
+    };
+    network_event(
+        ctx,
+        action,
+        &net.id,
+        &[
+            ("container", &c.id),
+            ("name", &net.name),
+            ("type", &net.driver),
+        ],
+    );
     if join {
         c.connected_networks.push(net.name.clone());
     } else {
@@ -284,12 +371,40 @@ pub fn port(ctx: &Context, args: &PortArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `host` or `none` as `network inspect` shows it: the containers running
+/// in that mode are its members.
+fn builtin_value(ctx: &Context, n: &Network) -> Result<serde_json::Value> {
+    let mut v = serde_json::to_value(n)?;
+    let mut members = serde_json::Map::new();
+    for c in ctx.containers.list()? {
+        let running = ctx.containers.runtime(&c.id).is_ok_and(|r| is_running(&r));
+        if running && c.host_config.network_mode == n.name {
+            members.insert(
+                c.id.clone(),
+                json!({
+                    "Name": c.name.trim_start_matches('/'),
+                    "EndpointID": "",
+                    "MacAddress": "",
+                    "IPv4Address": "",
+                    "IPv6Address": "",
+                }),
+            );
+        }
+    }
+    v["Containers"] = serde_json::Value::Object(members);
+    Ok(v)
+}
+
 /// Docker's `network inspect` object: the record plus its running members.
 fn inspect_value(
+    ctx: &Context,
     networks: &Networks,
     attached: &BTreeMap<String, Vec<serde_json::Value>>,
     name: &str,
 ) -> Result<serde_json::Value> {
+    if let Some(n) = find_builtin(ctx, name) {
+        return builtin_value(ctx, &n);
+    }
     let n = networks.get(name)?;
     let mut v = serde_json::to_value(&n)?;
     let members: serde_json::Map<String, serde_json::Value> = attached
@@ -310,15 +425,15 @@ fn inspect_value(
 /// `inspect NAME` for a network, when no container or image has that name.
 pub fn inspect_by_name(ctx: &Context, name: &str) -> Result<Option<serde_json::Value>> {
     let networks = Networks::open(ctx.store.root())?;
-    if networks.get(name).is_err() {
+    if networks.get(name).is_err() && find_builtin(ctx, name).is_none() {
         return Ok(None);
     }
-    inspect_value(&networks, &attached(ctx)?, name).map(Some)
+    inspect_value(ctx, &networks, &attached(ctx)?, name).map(Some)
 }
 
 /// `network ls`: Docker's filters (name and id match anywhere, driver
 /// exactly, type custom|builtin) and `--format`.
-fn list(networks: &Networks, args: &ListArgs) -> Result<i32> {
+fn list(ctx: &Context, networks: &Networks, args: &ListArgs) -> Result<i32> {
     let filters = match Filters::parse(&args.filter, &["name", "id", "driver", "label", "type"]) {
         Ok(f) => f,
         Err(e) => return Ok(e.report()),
@@ -330,7 +445,7 @@ fn list(networks: &Networks, args: &ListArgs) -> Result<i32> {
         }
     }
     let mut rows = Vec::new();
-    for n in networks.list()? {
+    for n in networks.list()?.into_iter().chain(builtin(ctx)) {
         let builtin = matches!(n.name.as_str(), "bridge" | "host" | "none");
         let keep = filters.any("name", |v| n.name.contains(v))
             && filters.any("id", |v| n.id.starts_with(v))

@@ -24,6 +24,12 @@ pub fn pull(ctx: &Context, args: &PullArgs) -> Result<i32> {
     let reference: Reference = args.image.parse()?;
     let auth = AuthStore::new(ctx.store.root());
     distribution::pull(&ctx.store, &auth, &reference, progress(args.quiet).as_ref())?;
+    super::images::image_event(
+        ctx,
+        mini_docker::events::Action::Pull,
+        &reference.familiar(),
+        &reference.familiar_name(),
+    );
     if args.quiet {
         println!(
             "{}/{}{}",

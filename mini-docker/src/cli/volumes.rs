@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use mini_docker::container::mounts::volumes_in_use;
+use mini_docker::events::{Action, Event, Kind};
 use mini_docker::volume::Volumes;
 
 use super::filters::Filters;
@@ -67,6 +68,16 @@ pub struct PruneArgs {
     force: bool,
 }
 
+/// Records a volume event (Docker's: the name as actor, `driver`).
+fn volume_event(ctx: &Context, action: Action, name: &str, driver: &str) {
+    ctx.containers.events().record(&Event::object(
+        Kind::Volume,
+        action,
+        name,
+        &[("driver", driver)],
+    ));
+}
+
 pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
     let volumes = Volumes::open(ctx.store.root())?;
     match command {
@@ -82,7 +93,9 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
             let name = args
                 .name
                 .unwrap_or_else(mini_docker::container::dir::random_id);
-            println!("{}", volumes.create(&name, labels)?.name);
+            let v = volumes.create(&name, labels)?;
+            volume_event(ctx, Action::Create, &v.name, &v.driver);
+            println!("{}", v.name);
             Ok(0)
         }
         VolumeCommand::Ls(args) => {
@@ -142,7 +155,9 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
                         "remove {name}: volume is in use - [{}]",
                         ids.join(", ")
                     )),
-                    None => volumes.remove(name).map_err(Into::into),
+                    None => volumes.remove(name).map_err(Into::into).map(|()| {
+                        volume_event(ctx, Action::Destroy, name, "local");
+                    }),
                 };
                 match result {
                     Ok(()) => println!("{name}"),

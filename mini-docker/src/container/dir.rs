@@ -81,6 +81,18 @@ impl Containers {
         self.run.join(format!("{}.sock", &id[..12.min(id.len())]))
     }
 
+    /// The run root's event log (`events`), shared by every command and
+    /// monitor using this run root.
+    pub fn events(&self) -> crate::events::Log {
+        crate::events::Log::in_run_root(self.run.parent().unwrap_or(&self.run))
+    }
+
+    /// Records a container event (best effort).
+    pub fn record(&self, action: crate::events::Action, c: &Container, extra: &[(&str, String)]) {
+        self.events()
+            .record(&crate::events::Event::container(action, c, extra));
+    }
+
     pub fn log_path(&self, id: &str) -> PathBuf {
         self.dir(id).join(format!("{id}-json.log"))
     }
@@ -124,6 +136,7 @@ impl Containers {
             write_json(&tmp.join("config.json"), &container)?;
             write_json(&tmp.join("state.json"), &Runtime::default())?;
             fs::rename(&tmp, self.dir(&id)).map_err(|e| Error::io(&tmp, e))?;
+            self.record(crate::events::Action::Create, &container, &[]);
             Ok(container)
         });
         if built.is_err() {

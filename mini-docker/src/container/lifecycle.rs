@@ -15,6 +15,7 @@ use nix::unistd::Pid;
 
 use super::dir::Containers;
 use super::record::{Container, Runtime, State};
+use crate::events::Action;
 use crate::volume::Volumes;
 use crate::{Error, Result};
 
@@ -80,7 +81,9 @@ pub fn signal(containers: &Containers, c: &Container, sig: Signal) -> Result<()>
     }
     tracing::info!(target: "explain", "kill -{} {}", sig.as_str().trim_start_matches("SIG"), runtime.state.pid);
     kill(Pid::from_raw(runtime.state.pid), sig)
-        .map_err(|e| Error::System(chroot_demo::Error::sys("kill", e)))
+        .map_err(|e| Error::System(chroot_demo::Error::sys("kill", e)))?;
+    containers.record(Action::Kill, c, &[("signal", (sig as i32).to_string())]);
+    Ok(())
 }
 
 /// Waits until the monitor has finished with the container (recorded the
@@ -122,10 +125,12 @@ pub fn stop(containers: &Containers, c: &Container, timeout: Duration) -> Result
         .unwrap_or(Signal::SIGTERM);
     let _ = signal(containers, c, stop_signal);
     if wait_for_monitor(containers, &c.id, timeout) {
+        containers.record(Action::Stop, c, &[]);
         return Ok(());
     }
     let _ = signal(containers, c, Signal::SIGKILL);
     wait_for_monitor(containers, &c.id, Duration::from_secs(10));
+    containers.record(Action::Stop, c, &[]);
     Ok(())
 }
 
@@ -148,6 +153,12 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
         r.state.paused = frozen;
         r.state.status = if frozen { "paused" } else { "running" }.into();
     })?;
+    let action = if frozen {
+        Action::Pause
+    } else {
+        Action::Unpause
+    };
+    containers.record(action, c, &[]);
     Ok(())
 }
 
@@ -186,7 +197,9 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
         }
     }
     let _lock = containers.lock(&c.id)?;
-    containers.remove_dir(&c.id)
+    containers.remove_dir(&c.id)?;
+    containers.record(Action::Destroy, c, &[]);
+    Ok(())
 }
 
 /// `rm -v` and `--rm`: the container's anonymous volumes go with it,

@@ -14,6 +14,7 @@
 //! travel on it, followed by one status line. After that the monitor
 //! closes it, so a command such as `run -d … | cat` never waits on it.
 
+use crate::events::Action;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -365,8 +366,10 @@ impl Monitor {
             if let Some(mut checker) = self.health.take() {
                 checker.stop();
             }
-            self.unwire();
             let code = run.status.unwrap_or(137);
+            // Docker's order: the exit, then the networks let go.
+            self.record(Action::Die, &[("exitCode", code.to_string())]);
+            self.unwire();
             self.log.flush_partial();
             let oom = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0) > oom_before;
             let restart = self.wants_restart(code);
@@ -400,10 +403,46 @@ impl Monitor {
         }
     }
 
+    /// Records an event about this container, as it is named now (it may
+    /// have been renamed since the monitor started).
+    fn record(&self, action: Action, extra: &[(&str, String)]) {
+        let current = self.containers.find(&self.config.id);
+        self.containers
+            .record(action, current.as_ref().unwrap_or(&self.config), extra);
+    }
+
+    /// Docker's `network connect`/`disconnect` events for each network the
+    /// container is on, as its daemon sends them at every start and exit.
+    fn record_networks(&self, action: Action) {
+        for name in self.endpoints.keys() {
+            let Ok(n) = self.networks.get(name) else {
+                continue;
+            };
+            let event = crate::events::Event::object(
+                crate::events::Kind::Network,
+                action,
+                &n.id,
+                &[
+                    ("container", &self.config.id),
+                    ("name", &n.name),
+                    ("type", &n.driver),
+                ],
+            );
+            self.containers.events().record(&event);
+        }
+    }
+
     /// Docker's policies: `always`, and `on-failure[:N]` for a non-zero
-    /// exit while fewer than N restarts happened. `stop`/`kill` win.
+    /// exit while fewer than N restarts happened. `stop`/`kill` win. The
+    /// policy is read from the record, which `update --restart` may have
+    /// changed while the container ran.
     fn wants_restart(&self, code: i32) -> bool {
-        let policy = &self.config.host_config.restart_policy;
+        let current = self.containers.find(&self.config.id);
+        let policy = &current
+            .as_ref()
+            .unwrap_or(&self.config)
+            .host_config
+            .restart_policy;
         let Ok(runtime) = self.containers.runtime(&self.config.id) else {
             return false;
         };
@@ -627,6 +666,10 @@ impl Monitor {
         });
         let joined: Vec<String> = self.endpoints.keys().cloned().collect();
         super::wiring::refresh_peers(&self.networks, &self.containers, &joined, &c.id);
+        // Before the launcher hears of it: its next command's events
+        // (pause, stop…) come after these.
+        self.record_networks(Action::Connect);
+        self.record(Action::Start, &[]);
         if !self.reported {
             status(&format!("running {pid}"));
             self.reported = true;
@@ -703,6 +746,7 @@ impl Monitor {
     /// After a run: the proxies stop, the peers forget us. Addresses stay
     /// held for a restart; [`tear_down`](Self::tear_down) gives them back.
     fn unwire(&mut self) {
+        self.record_networks(Action::Disconnect);
         self.published.clear();
         self.ports.clear();
         let _ = self.containers.update(&self.config.id, |r| {
@@ -909,10 +953,16 @@ impl Monitor {
             r.monitor_start = 0;
         });
         if self.config.host_config.auto_remove {
+            let current = self.containers.find(&self.config.id);
             {
                 let _lock = self.containers.lock(&self.config.id);
                 let _ = self.containers.remove_dir(&self.config.id);
             }
+            self.containers.record(
+                Action::Destroy,
+                current.as_ref().unwrap_or(&self.config),
+                &[],
+            );
             if let Ok(volumes) = crate::volume::Volumes::open(self.store.root()) {
                 super::lifecycle::remove_anonymous_volumes(
                     &volumes,

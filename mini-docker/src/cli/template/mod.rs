@@ -43,6 +43,16 @@ pub enum Mode {
     Header,
 }
 
+/// Parses and runs `src` once over `value` as a Go struct: the commands
+/// that format one object (`version`, `info`, `system df`, `events`,
+/// `stats` rows).
+pub fn render(src: &str, value: &Value) -> Result<String, String> {
+    let template = Template::parse(src).map_err(|e| format!("template parsing error: {e}"))?;
+    template
+        .execute(&Val::typed(value, ""), Mode::Typed)
+        .map_err(|e| e.to_string())
+}
+
 #[derive(Debug, Clone)]
 pub struct Template {
     src: String,
