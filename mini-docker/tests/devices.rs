@@ -164,6 +164,64 @@ fn a_default_container_cannot_reach_a_host_disk() {
         "echo x > /dev/null && head -c 4 /dev/zero | wc -c",
     );
     assert_eq!(out.trim(), "4");
+
+    // `update` writes the policy again (on v2: a new program swapped in for
+    // the old one); the running container is exactly as confined as before.
+    ok(
+        &env,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "dev-upd",
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "100",
+        ],
+    );
+    ok(
+        &env,
+        &[
+            "update",
+            "--memory",
+            "64m",
+            "--memory-swap",
+            "128m",
+            "dev-upd",
+        ],
+    );
+    let probe = format!(
+        "mknod /dev/hostdisk b {} && head -c 32 /dev/hostdisk; echo read=$?; echo x > /dev/null && echo null=ok",
+        disk.numbers()
+    );
+    let out = ok(
+        &env,
+        &[
+            "exec",
+            "dev-upd",
+            "sh",
+            "-c",
+            &format!("{{ {probe} ; }} 2>&1"),
+        ],
+    );
+    assert!(
+        !out.contains(MARKER) && out.contains("read=1") && out.contains("null=ok"),
+        "{out}"
+    );
+    if cgroup_demo::Layout::detect().unwrap().version() == cgroup_demo::Version::V2 {
+        let id = inspect(&env, "dev-upd", "{{.Id}}");
+        let dir = std::fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join(&id))
+            .find(|p| p.is_dir())
+            .expect("the container's cgroup");
+        let cgroup = File::open(dir).unwrap();
+        assert_eq!(cgroup_demo::bpf::attached(&cgroup).unwrap().len(), 1);
+    }
+    ok(&env, &["rm", "-f", "dev-upd"]);
     drop(disk);
     assert_settled(&mut env);
 }

@@ -8,6 +8,7 @@
 use anyhow::Result;
 use clap::Args;
 use mini_docker::container::create::parse_restart;
+use mini_docker::container::devices;
 use mini_docker::container::lifecycle::{self, is_running};
 use mini_docker::container::monitor::{limits_of, online_cpus};
 use mini_docker::container::record::{Container, HostConfig};
@@ -302,6 +303,12 @@ fn update_one(ctx: &Context, key: &str, request: &Request) -> Result<Vec<String>
     if is_running(&ctx.containers.runtime(&c.id)?) {
         let cgroup = lifecycle::cgroup(&updated)?;
         warnings = cgroup.set(&resolved).map_err(|e| cannot(&e))?;
+        // As runc's update: the device policy is written again with the
+        // other resources (on v2 a fresh program swapped in atomically),
+        // so the cgroup always holds exactly the policy on record.
+        let h = &updated.host_config;
+        let policy = devices::policy(h.privileged, &h.devices, &h.device_cgroup_rules)?;
+        cgroup.set_devices(&policy.rules).map_err(|e| cannot(&e))?;
     }
     c.host_config = updated.host_config;
     ctx.containers.save_config(&c)?;
