@@ -119,6 +119,10 @@ pub struct Endpoint {
     pub host_end: String,
     #[serde(default)]
     pub interface: String,
+    /// `--network-alias`es and, on a user network, the short ID: other
+    /// names the embedded DNS answers for.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// The networks of one store.

@@ -147,6 +147,21 @@ pub struct CreateArgs {
     /// Set custom DNS servers.
     #[arg(long)]
     dns: Vec<String>,
+    /// Add link to another container (NAME[:ALIAS]).
+    #[arg(long)]
+    link: Vec<String>,
+    /// Set custom DNS search domains.
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// Set DNS options.
+    #[arg(long, alias = "dns-opt")]
+    dns_option: Vec<String>,
+    /// Add network-scoped alias for the container.
+    #[arg(long, alias = "net-alias")]
+    network_alias: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33).
+    #[arg(long)]
+    mac_address: Option<String>,
     /// Bind mount a volume (NAME:/path[:ro], /host/path:/path[:ro], /path).
     #[arg(short, long = "volume")]
     volume: Vec<String>,
@@ -268,6 +283,13 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         ip: args.ip.clone(),
         add_host: args.add_host.clone(),
         dns: args.dns.clone(),
+        naming: mini_docker::container::dns::NamingFlags {
+            links: args.link.clone(),
+            dns_search: args.dns_search.clone(),
+            dns_options: args.dns_option.clone(),
+            network_aliases: args.network_alias.clone(),
+            mac_address: args.mac_address.clone(),
+        },
     })
 }
 

@@ -68,6 +68,9 @@ pub struct Request {
     pub ip: Option<String>,
     pub add_host: Vec<String>,
     pub dns: Vec<String>,
+    /// `--link`, `--dns-search`, `--dns-option`, `--network-alias`,
+    /// `--mac-address`.
+    pub naming: super::dns::NamingFlags,
 }
 
 /// Docker's `--restart` values.
@@ -214,6 +217,7 @@ pub fn create(
         publish_all_ports: request.publish_all,
         extra_hosts: request.add_host.clone(),
         dns: request.dns.clone(),
+        naming: super::dns::Naming::from_flags(&request.naming, containers)?,
         ipv4_address,
         restart_policy: request
             .restart
@@ -390,7 +394,13 @@ pub fn create(
             .hostname
             .clone()
             .unwrap_or_else(|| id[..12].to_string());
-        setup::write_etc_files(dir, &c.config.hostname, &c.host_config.dns)?;
+        let resolv = super::dns::resolv_conf(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            &c.host_config.dns,
+            &c.host_config.naming,
+            super::dns::is_user_network(&c.host_config.network_mode),
+        );
+        setup::write_etc_files(dir, &c.config.hostname, &resolv)?;
         Ok(c)
     });
     let container = created.inspect_err(|_| {
