@@ -487,7 +487,13 @@ pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, as `ps` words it.
 fn status_text(c: &Container, ctx: &Context) -> (String, String) {
-    let runtime = ctx.containers.runtime(&c.id).unwrap_or_default();
+    let runtime = ctx.containers.runtime(&c.id).unwrap_or_else(|e| {
+        if mini_docker::damage::is_damage(&e) {
+            let record = ctx.containers.dir(&c.id).join("state.json");
+            mini_docker::damage::report(&record, &e);
+        }
+        Default::default()
+    });
     let state = effective(&runtime);
     let ago = |t: &str| {
         human::parse_rfc3339(t)
@@ -831,7 +837,19 @@ pub struct RmArgs {
 
 pub fn rm(ctx: &Context, args: &RmArgs) -> Result<i32> {
     let volumes = mini_docker::volume::Volumes::open(ctx.store.root())?;
-    each(ctx, &args.containers, |c| {
+    // A container whose config.json is damaged is found by its ID alone.
+    let (damaged, keys): (Vec<String>, Vec<String>) =
+        args.containers.iter().cloned().partition(|key| {
+            args.force && ctx.containers.find(key).is_err() && ctx.containers.damaged(key).is_some()
+        });
+    for key in &damaged {
+        let id = ctx.containers.damaged(key).expect("checked above");
+        match lifecycle::remove_damaged(&ctx.containers, &id) {
+            Ok(()) => println!("{key}"),
+            Err(e) => eprintln!("Error response from daemon: {e}"),
+        }
+    }
+    each(ctx, &keys, |c| {
         lifecycle::remove(&ctx.containers, c, args.force)?;
         if args.volumes {
             lifecycle::remove_anonymous_volumes(&volumes, &ctx.containers, c);

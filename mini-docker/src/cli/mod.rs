@@ -368,7 +368,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         std::path::absolute(&cli.root)?,
         std::path::absolute(&cli.runroot)?,
     );
-    std::fs::create_dir_all(&runroot).map_err(|e| anyhow::anyhow!("{}: {e}", runroot.display()))?;
+    // Both roots are private when mini-docker makes them (see `damage`).
+    mini_docker::damage::create_private(&runroot)?;
     let mut global: Vec<OsString> = vec![
         "--root".into(),
         root.clone().into(),
