@@ -4,6 +4,7 @@
 
 mod attach;
 mod containers;
+mod docs;
 mod exec;
 mod files;
 mod images;
@@ -57,6 +58,11 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print a shell completion script (bash, zsh, fish).
+    Completion(docs::CompletionArgs),
+    /// Write man pages for every command to a directory.
+    #[command(hide = true)]
+    Manpages(docs::ManpagesArgs),
     /// List images.
     Images(images::ListArgs),
     /// Manage images.
@@ -362,6 +368,12 @@ pub fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    // Generated from the definitions alone: no store is opened.
+    match &cli.command {
+        Command::Completion(a) => return docs::completion(a),
+        Command::Manpages(a) => return docs::manpages(a),
+        _ => {}
+    }
     // Runtime state (locks, sockets of running containers) lives here.
     // Absolute, because the monitor (which gets them too) works from `/`.
     let (root, runroot) = (
@@ -437,6 +449,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Diff(a) => files::diff(&ctx, &a),
         Command::Commit(a) => files::commit(&ctx, &a),
         Command::Export(a) => files::export(&ctx, &a),
+        Command::Completion(_) | Command::Manpages(_) => unreachable!("handled before the store"),
     }
 }
 
