@@ -6,6 +6,7 @@
 pub mod archive;
 pub mod auth;
 pub mod container;
+pub mod damage;
 pub mod digest;
 pub mod distribution;
 mod error;

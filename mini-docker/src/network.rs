@@ -119,6 +119,10 @@ pub struct Endpoint {
     pub host_end: String,
     #[serde(default)]
     pub interface: String,
+    /// `--network-alias`es and, on a user network, the short ID: other
+    /// names the embedded DNS answers for.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// The networks of one store.
@@ -162,13 +166,22 @@ impl Networks {
     }
 
     /// Every network, the default one included (created on first use).
+    /// A damaged record is left out (and reported).
     pub fn list(&self) -> Result<Vec<Network>> {
-        self.get(DEFAULT)?;
+        if let Err(e) = self.get(DEFAULT) {
+            if !crate::damage::is_damage(&e) {
+                return Err(e);
+            }
+        }
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
             let path = entry.map_err(|e| Error::io(&self.dir, e))?.path();
             if path.extension().is_some_and(|e| e == "json") {
-                out.push(read_json::<Network>(&path)?);
+                match read_json::<Network>(&path) {
+                    Ok(n) => out.push(n),
+                    Err(e) if crate::damage::is_damage(&e) => crate::damage::report(&path, &e),
+                    Err(e) => return Err(e),
+                }
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));

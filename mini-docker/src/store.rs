@@ -88,6 +88,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 impl Store {
     pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
+        crate::damage::create_private(&root)?;
         for dir in ["blobs/sha256", "images/db", "layers", "tmp"] {
             let d = root.join(dir);
             fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
@@ -255,9 +256,18 @@ impl Store {
     }
 
     /// Every tag (`busybox:latest`) with its image ID, sorted.
+    /// A damaged tag file lists no tags (and says so); changing tags still
+    /// fails on it, so that nothing overwrites what may be repaired.
     pub fn tags(&self) -> Result<Vec<(Reference, ImageId)>> {
+        let repositories = match self.repositories() {
+            Err(e) if crate::damage::is_damage(&e) => {
+                crate::damage::report(&self.repositories_path(), &e);
+                Repositories::default()
+            }
+            other => other?,
+        };
         let mut out = Vec::new();
-        for refs in self.repositories()?.repositories.into_values() {
+        for refs in repositories.repositories.into_values() {
             for (name, id) in refs {
                 if let Ok(r) = name.parse::<Reference>() {
                     out.push((r, id));

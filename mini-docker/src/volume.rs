@@ -108,8 +108,12 @@ impl Volumes {
             let name = entry.map_err(|e| Error::io(&self.dir, e))?.file_name();
             let name = name.to_string_lossy();
             if !name.starts_with('.') {
-                if let Ok(v) = self.get(&name) {
-                    out.push(v);
+                match self.get(&name) {
+                    Ok(v) => out.push(v),
+                    Err(e) if crate::damage::is_damage(&e) => {
+                        crate::damage::report(&self.record(&name), &e);
+                    }
+                    Err(_) => {}
                 }
             }
         }

@@ -91,7 +91,10 @@ fn user_networks_resolve_names_and_the_default_bridge_does_not() {
         lines.iter().any(|l| l.starts_with("10.213.0.50\tnamed ")),
         "{files}"
     );
-    assert_eq!(lines.last(), Some(&"nameserver 10.213.0.1"), "{files}");
+    // On a user network --dns is the embedded resolver's upstream: the
+    // container itself asks 127.0.0.11, as with Docker.
+    assert!(lines.contains(&"nameserver 127.0.0.11"), "{files}");
+    assert!(!files.contains("10.213.0.1"), "{files}");
     let err = fails(
         &env,
         &["run", "--rm", "--ip", "172.17.0.99", "busybox", "true"],

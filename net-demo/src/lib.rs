@@ -8,10 +8,13 @@
 //! - [`attach`]: a bridge, and a veth pair from it into a namespace;
 //! - [`publish`]: `-p [hostIP:]hostPort:containerPort[/proto]` by a
 //!   userland proxy;
-//! - [`nat`]: outbound masquerading for a bridge subnet.
+//! - [`nat`]: outbound masquerading for a bridge subnet;
+//! - [`dns`]: the DNS messages of an embedded resolver (Docker's
+//!   127.0.0.11).
 
 pub mod attach;
 pub mod cleanup;
+pub mod dns;
 mod error;
 pub mod ipam;
 pub mod nat;

@@ -143,6 +143,9 @@ impl TestEnv {
             ),
             ("MINI_DOCKER_LINK_PREFIX", self.token.clone()),
             ("MINI_DOCKER_NAT", "off".into()),
+            // Names the embedded DNS does not know are refused, never
+            // forwarded off the machine (a test may point it at a stub).
+            ("MINI_DOCKER_DNS_UPSTREAM", "off".into()),
         ]
     }
 

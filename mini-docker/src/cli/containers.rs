@@ -152,6 +152,21 @@ pub struct CreateArgs {
     /// Set custom DNS servers.
     #[arg(long)]
     dns: Vec<String>,
+    /// Add link to another container (NAME[:ALIAS]).
+    #[arg(long)]
+    link: Vec<String>,
+    /// Set custom DNS search domains.
+    #[arg(long)]
+    dns_search: Vec<String>,
+    /// Set DNS options.
+    #[arg(long, alias = "dns-opt")]
+    dns_option: Vec<String>,
+    /// Add network-scoped alias for the container.
+    #[arg(long, alias = "net-alias")]
+    network_alias: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33).
+    #[arg(long)]
+    mac_address: Option<String>,
     /// Bind mount a volume (NAME:/path[:ro], /host/path:/path[:ro], /path).
     #[arg(short, long = "volume")]
     volume: Vec<String>,
@@ -365,6 +380,13 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         },
         log_driver: args.log_driver.clone(),
         log_opts: args.log_opt.clone(),
+        naming: mini_docker::container::dns::NamingFlags {
+            links: args.link.clone(),
+            dns_search: args.dns_search.clone(),
+            dns_options: args.dns_option.clone(),
+            network_aliases: args.network_alias.clone(),
+            mac_address: args.mac_address.clone(),
+        },
     })
 }
 
@@ -637,7 +659,13 @@ pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, as `ps` words it.
 pub(super) fn status_text(c: &Container, ctx: &Context) -> (String, String) {
-    let runtime = ctx.containers.runtime(&c.id).unwrap_or_default();
+    let runtime = ctx.containers.runtime(&c.id).unwrap_or_else(|e| {
+        if mini_docker::damage::is_damage(&e) {
+            let record = ctx.containers.dir(&c.id).join("state.json");
+            mini_docker::damage::report(&record, &e);
+        }
+        Default::default()
+    });
     let state = effective(&runtime);
     let ago = |t: &str| {
         human::parse_rfc3339(t)
@@ -1064,7 +1092,19 @@ pub struct RmArgs {
 
 pub fn rm(ctx: &Context, args: &RmArgs) -> Result<i32> {
     let volumes = mini_docker::volume::Volumes::open(ctx.store.root())?;
-    each(ctx, &args.containers, |c| {
+    // A container whose config.json is damaged is found by its ID alone.
+    let (damaged, keys): (Vec<String>, Vec<String>) =
+        args.containers.iter().cloned().partition(|key| {
+            args.force && ctx.containers.find(key).is_err() && ctx.containers.damaged(key).is_some()
+        });
+    for key in &damaged {
+        let id = ctx.containers.damaged(key).expect("checked above");
+        match lifecycle::remove_damaged(&ctx.containers, &id) {
+            Ok(()) => println!("{key}"),
+            Err(e) => eprintln!("Error response from daemon: {e}"),
+        }
+    }
+    each(ctx, &keys, |c| {
         lifecycle::remove(&ctx.containers, c, args.force)?;
         if args.volumes {
             lifecycle::remove_anonymous_volumes(&volumes, &ctx.containers, c);

@@ -131,7 +131,17 @@ fn rows(ctx: &Context) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     let tags = ctx.store.tags()?;
     for id in ctx.store.images()? {
-        let details = image::details_with_tags(&ctx.store, &id, &tags)?;
+        let details = match image::details_with_tags(&ctx.store, &id, &tags) {
+            Err(e) if mini_docker::damage::is_damage(&e) => {
+                let record = ctx
+                    .store
+                    .root()
+                    .join(format!("images/db/{}.json", id.hex()));
+                mini_docker::damage::report(&record, &e);
+                continue;
+            }
+            other => other?,
+        };
         let digest_of = |name: &str| {
             details
                 .record

@@ -4,6 +4,7 @@
 
 mod attach;
 mod containers;
+mod docs;
 mod events;
 mod exec;
 mod files;
@@ -64,6 +65,11 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print a shell completion script (bash, zsh, fish).
+    Completion(docs::CompletionArgs),
+    /// Write man pages for every command to a directory.
+    #[command(hide = true)]
+    Manpages(docs::ManpagesArgs),
     /// List images.
     Images(images::ListArgs),
     /// Manage images.
@@ -480,13 +486,20 @@ pub fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
+    // Generated from the definitions alone: no store is opened.
+    match &cli.command {
+        Command::Completion(a) => return docs::completion(a),
+        Command::Manpages(a) => return docs::manpages(a),
+        _ => {}
+    }
     // Runtime state (locks, sockets of running containers) lives here.
     // Absolute, because the monitor (which gets them too) works from `/`.
     let (root, runroot) = (
         std::path::absolute(&cli.root)?,
         std::path::absolute(&cli.runroot)?,
     );
-    std::fs::create_dir_all(&runroot).map_err(|e| anyhow::anyhow!("{}: {e}", runroot.display()))?;
+    // Both roots are private when mini-docker makes them (see `damage`).
+    mini_docker::damage::create_private(&runroot)?;
     let mut global: Vec<OsString> = vec![
         "--root".into(),
         root.clone().into(),
@@ -560,6 +573,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Diff(a) => files::diff(&ctx, &a),
         Command::Commit(a) => files::commit(&ctx, &a),
         Command::Export(a) => files::export(&ctx, &a),
+        Command::Completion(_) | Command::Manpages(_) => unreachable!("handled before the store"),
     }
 }
 

@@ -298,20 +298,14 @@ fn connect(ctx: &Context, networks: &Networks, args: &ConnectArgs, join: bool) -
             let updated = ctx.containers.update(&c.id, |r| {
                 r.networks.insert(net.name.clone(), endpoint);
             })?;
-            wiring::write_hosts(networks, &ctx.containers, &c, &updated.networks)?;
+            wiring::write_hosts(&ctx.containers, &c, &updated.networks)?;
         } else if let Some(endpoint) = runtime.networks.get(&net.name) {
             wiring::disconnect(networks, &net.name, endpoint, true);
             let updated = ctx.containers.update(&c.id, |r| {
                 r.networks.remove(&net.name);
             })?;
-            wiring::write_hosts(networks, &ctx.containers, &c, &updated.networks)?;
+            wiring::write_hosts(&ctx.containers, &c, &updated.networks)?;
         }
-        wiring::refresh_peers(
-            networks,
-            &ctx.containers,
-            std::slice::from_ref(&net.name),
-            &c.id,
-        );
     }
     let action = if join {
         Action::Connect

@@ -88,6 +88,9 @@ pub struct Request {
     /// `--log-driver`, `--log-opt`.
     pub log_driver: Option<String>,
     pub log_opts: Vec<String>,
+    /// `--link`, `--dns-search`, `--dns-option`, `--network-alias`,
+    /// `--mac-address`.
+    pub naming: super::dns::NamingFlags,
 }
 
 /// The issue-14 flags that shape `HostConfig`, checked (Docker's order of
@@ -330,6 +333,7 @@ pub fn create(
         publish_all_ports: request.publish_all,
         extra_hosts: request.add_host.clone(),
         dns: request.dns.clone(),
+        naming: super::dns::Naming::from_flags(&request.naming, containers)?,
         ipv4_address,
         restart_policy: request
             .restart
@@ -525,7 +529,13 @@ pub fn create(
                 .unwrap_or_default(),
             (None, _) => id[..12].to_string(),
         };
-        setup::write_etc_files(dir, &c.config.hostname, &c.host_config.dns)?;
+        let resolv = super::dns::resolv_conf(
+            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            &c.host_config.dns,
+            &c.host_config.naming,
+            super::dns::is_user_network(&c.host_config.network_mode),
+        );
+        setup::write_etc_files(dir, &c.config.hostname, &resolv)?;
         Ok(c)
     });
     let container = created.inspect_err(|_| {

@@ -158,6 +158,10 @@ impl Containers {
                 Ok(c) => out.push(c),
                 // Removed while we looked: not there any more.
                 Err(Error::Io { error, .. }) if error.kind() == std::io::ErrorKind::NotFound => {}
+                // One damaged record breaks only itself.
+                Err(e) if crate::damage::is_damage(&e) => {
+                    crate::damage::report(&entry.path().join("config.json"), &e);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -190,6 +194,28 @@ impl Containers {
             _ => Err(Error::Usage(format!(
                 "multiple containers found with provided prefix: {key}"
             ))),
+        }
+    }
+
+    /// The full ID of the one container whose ID starts with `key` and
+    /// whose `config.json` is damaged (for `rm -f`).
+    pub fn damaged(&self, key: &str) -> Option<String> {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let found: Vec<String> = fs::read_dir(&self.dir)
+            .ok()?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with(key))
+            .filter(|name| {
+                read_json::<Container>(&self.dir(name).join("config.json"))
+                    .is_err_and(|e| crate::damage::is_damage(&e))
+            })
+            .collect();
+        match found.as_slice() {
+            [one] => Some(one.clone()),
+            _ => None,
         }
     }
 

@@ -165,7 +165,11 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
 /// `rm [-f]`: a running container needs `force` (then it is killed).
 /// Whatever a dead monitor left — its cgroup — is removed too.
 pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()> {
-    let runtime = containers.runtime(&c.id)?;
+    // A damaged state.json: nothing is known to run (`-f` only).
+    let runtime = match containers.runtime(&c.id) {
+        Err(e) if force && crate::damage::is_damage(&e) => Runtime::default(),
+        other => other?,
+    };
     if is_running(&runtime) || (runtime.state.restarting && runtime.monitor_alive()) {
         if !force {
             return Err(Error::Usage(format!(
@@ -200,6 +204,21 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
     containers.remove_dir(&c.id)?;
     containers.record(Action::Destroy, c, &[]);
     Ok(())
+}
+
+/// `rm -f` of a container whose `config.json` is damaged: its monitor, if
+/// its `state.json` still names a live one, is killed (the container dies
+/// with it), then its directory goes. Its cgroup is named in the damaged
+/// record, so a dead monitor's leftover one stays.
+pub fn remove_damaged(containers: &Containers, id: &str) -> Result<()> {
+    if let Ok(runtime) = containers.runtime(id) {
+        if runtime.monitor_alive() {
+            kill(Pid::from_raw(runtime.monitor_pid), Signal::SIGKILL).ok();
+            wait_for_monitor(containers, id, Duration::from_secs(10));
+        }
+    }
+    let _lock = containers.lock(id)?;
+    containers.remove_dir(id)
 }
 
 /// `rm -v` and `--rm`: the container's anonymous volumes go with it,

@@ -6,6 +6,7 @@ pub mod child;
 pub mod create;
 pub mod devices;
 pub mod dir;
+pub mod dns;
 pub mod files;
 pub mod health;
 pub mod lifecycle;

@@ -242,6 +242,8 @@ struct Monitor {
     planned: Vec<super::wiring::Planned>,
     /// The proxies of its published ports; dropping them stops them.
     published: Vec<net_demo::publish::Published>,
+    /// The embedded DNS of a run on user networks (127.0.0.11).
+    dns: Option<super::dns::Resolver>,
     ports: std::collections::BTreeMap<String, Vec<super::record::HostPort>>,
     /// The running container's mount namespace, held open. Tearing down a
     /// mount namespace waits for an RCU grace period; without this
@@ -313,6 +315,7 @@ impl Monitor {
             endpoints: Default::default(),
             planned: Vec::new(),
             published: Vec::new(),
+            dns: None,
             ports: Default::default(),
             store,
             containers,
@@ -664,8 +667,6 @@ impl Monitor {
             r.networks = self.endpoints.clone();
             r.ports = self.ports.clone();
         });
-        let joined: Vec<String> = self.endpoints.keys().cloned().collect();
-        super::wiring::refresh_peers(&self.networks, &self.containers, &joined, &c.id);
         // Before the launcher hears of it: its next command's events
         // (pause, stop…) come after these.
         self.record_networks(Action::Connect);
@@ -707,7 +708,22 @@ impl Monitor {
         if self.endpoints.is_empty() {
             return Ok(());
         }
-        super::wiring::write_hosts(&self.networks, &self.containers, c, &self.endpoints)?;
+        super::wiring::write_hosts(&self.containers, c, &self.endpoints)?;
+        // The embedded DNS, bound before the command can ask it anything.
+        let user_networks: Vec<String> = self
+            .endpoints
+            .keys()
+            .filter(|n| self.networks.get(n).is_ok_and(|net| net.resolves_names()))
+            .cloned()
+            .collect();
+        if !user_networks.is_empty() {
+            self.dns = Some(super::dns::Resolver::start(
+                self.containers.clone(),
+                c,
+                user_networks,
+                pid.as_raw(),
+            )?);
+        }
         let primary = super::wiring::network_names(c)
             .first()
             .and_then(|n| self.endpoints.get(n))
@@ -753,8 +769,8 @@ impl Monitor {
             r.networks.clear();
             r.ports.clear();
         });
-        let joined: Vec<String> = self.endpoints.keys().cloned().collect();
-        super::wiring::refresh_peers(&self.networks, &self.containers, &joined, &self.config.id);
+        // Stops answering: the namespace it served is gone.
+        self.dns = None;
     }
 
     /// The event loop of one run: output to the log and the clients, client

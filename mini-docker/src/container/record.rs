@@ -155,6 +155,10 @@ pub struct HostConfig {
     /// `--dns`.
     #[serde(default)]
     pub dns: Vec<String>,
+    /// `--link`, `--dns-search`, `--dns-option`, `--network-alias`,
+    /// `--mac-address` (see [`super::dns`]).
+    #[serde(flatten)]
+    pub naming: super::dns::Naming,
     /// mini-docker's own: `--ip` on a user network.
     #[serde(
         default,

@@ -463,64 +463,18 @@ fn remount_readonly(path: &Path, extra: MsFlags) -> Result<()> {
 }
 
 /// The files [`etc_files`] binds, written at create time.
-pub fn write_etc_files(dir: &Path, hostname: &str, dns: &[String]) -> Result<()> {
+pub fn write_etc_files(dir: &Path, hostname: &str, resolv: &str) -> Result<()> {
     let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
                  fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n\
                  ff02::2\tip6-allrouters\n"
         .to_string();
-    let resolv = if dns.is_empty() {
-        resolv_conf(&std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
-    } else {
-        dns.iter().map(|d| format!("nameserver {d}\n")).collect()
-    };
     for (name, text) in [
         ("hosts", hosts),
         ("hostname", format!("{hostname}\n")),
-        ("resolv.conf", resolv),
+        ("resolv.conf", resolv.to_string()),
     ] {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
-}
-
-/// The host's resolver configuration without loopback name servers (a
-/// container's 127.0.0.1 is its own), falling back to public resolvers
-/// when none is left — what Docker does.
-fn resolv_conf(host: &str) -> String {
-    let kept: Vec<&str> = host
-        .lines()
-        .filter(|l| {
-            let mut words = l.split_whitespace();
-            !(words.next() == Some("nameserver")
-                && words
-                    .next()
-                    .is_some_and(|a| a.starts_with("127.") || a == "::1"))
-        })
-        .collect();
-    let mut out = kept.join("\n");
-    if !out.is_empty() {
-        out.push('\n');
-    }
-    if !kept.iter().any(|l| l.starts_with("nameserver")) {
-        out.push_str("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_resolvers_are_left_out() {
-        assert_eq!(
-            resolv_conf("search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n"),
-            "search lan\nnameserver 10.0.0.1\n"
-        );
-        assert_eq!(
-            resolv_conf("nameserver 127.0.0.53\n"),
-            "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
-        );
-    }
 }

@@ -12,7 +12,6 @@ use net_demo::netns::NetNs;
 use net_demo::publish::{PortSpec, Published};
 
 use super::dir::Containers;
-use super::lifecycle::is_running;
 use super::record::{Container, HostPort, Ports};
 use crate::network::{self, Endpoint, Networks};
 use crate::{Error, Result};
@@ -77,7 +76,20 @@ pub fn plan(
         networks.release(&net.name, &address.addr().to_string());
         return Err(e.into());
     }
-    let mac = mac_for(address.addr());
+    // `--mac-address` names the first interface's; Docker derives the rest.
+    let mac = match (index, c.host_config.naming.mac_address) {
+        (0, Some(mac)) => mac.0,
+        _ => mac_for(address.addr()),
+    };
+    // Docker's endpoint aliases: `--network-alias` on the first network,
+    // and the short ID on any user network.
+    let mut aliases = Vec::new();
+    if net.resolves_names() {
+        if index == 0 {
+            aliases.extend(c.host_config.naming.network_aliases.iter().cloned());
+        }
+        aliases.push(c.id[..12].to_string());
+    }
     let nic = Nic {
         name: format!("eth{index}"),
         host_end: networks.host_end(&c.id, index),
@@ -98,6 +110,7 @@ pub fn plan(
             mac_address: mac.map(|b| format!("{b:02x}")).join(":"),
             host_end: nic.host_end.clone(),
             interface: nic.name.clone(),
+            aliases,
         },
         nic,
     })
@@ -138,10 +151,10 @@ pub fn disconnect(networks: &Networks, name: &str, endpoint: &Endpoint, unplug: 
 }
 
 /// Rewrites the `/etc/hosts` of container `c` from its endpoints: its own
-/// name and addresses, `--add-host` entries, and — on user networks — the
-/// other running containers there, by name.
+/// name and addresses, `--add-host` entries, and its `--link` targets (on
+/// user networks peers are found by the embedded DNS instead, as with
+/// Docker).
 pub fn write_hosts(
-    networks: &Networks,
     containers: &Containers,
     c: &Container,
     endpoints: &BTreeMap<String, Endpoint>,
@@ -158,54 +171,9 @@ pub fn write_hosts(
         .values()
         .map(|e| (e.ip_address.clone(), names(c)))
         .collect();
-    let mut peers = Vec::new();
-    for net_name in endpoints.keys() {
-        if !networks.get(net_name).is_ok_and(|n| n.resolves_names()) {
-            continue;
-        }
-        for other in containers.list()? {
-            if other.id == c.id {
-                continue;
-            }
-            let Ok(runtime) = containers.runtime(&other.id) else {
-                continue;
-            };
-            if let (true, Some(e)) = (is_running(&runtime), runtime.networks.get(net_name)) {
-                peers.push((e.ip_address.clone(), names(&other)));
-            }
-        }
-    }
+    let peers = super::dns::link_entries(containers, c)?;
     let text = network::hosts_file(&own, &c.host_config.extra_hosts, &peers);
     network::rewrite_in_place(&containers.dir(&c.id).join("hosts"), &text)
-}
-
-/// Rewrites the hosts files of every running container on the user
-/// networks `names`, but `changed` itself (which joined or left them).
-pub fn refresh_peers(
-    networks: &Networks,
-    containers: &Containers,
-    names: &[String],
-    changed: &str,
-) {
-    // Only user networks put peers in /etc/hosts.
-    let names: Vec<&String> = names
-        .iter()
-        .filter(|n| networks.get(n).is_ok_and(|net| net.resolves_names()))
-        .collect();
-    if names.is_empty() {
-        return;
-    }
-    let Ok(all) = containers.list() else {
-        return;
-    };
-    for other in all.into_iter().filter(|o| o.id != changed) {
-        let Ok(runtime) = containers.runtime(&other.id) else {
-            continue;
-        };
-        if is_running(&runtime) && names.iter().any(|n| runtime.networks.contains_key(*n)) {
-            let _ = write_hosts(networks, containers, &other, &runtime.networks);
-        }
-    }
 }
 
 /// Starts the proxies of `-p` and `-P` towards `address`; returns them and

@@ -18,7 +18,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
 
 /// `mini-docker --root ENV/<root> --runroot ENV/run ARGS…`, with the
 /// containers' cgroups under a parent named after the test's token (so the
-/// leak check finds any left behind).
+/// leak check finds any left behind) and no DNS forwarding.
 pub fn md_command(env: &TestEnv, root: &str) -> Command {
     let mut command = env.command(BIN);
     command
@@ -29,7 +29,10 @@ pub fn md_command(env: &TestEnv, root: &str) -> Command {
         .env(
             "MINI_DOCKER_CGROUP_PARENT",
             format!("mini-docker-{}", env.token()),
-        );
+        )
+        // The embedded DNS refuses names it does not know rather than
+        // forwarding them off the machine (a test may name a stub).
+        .env("MINI_DOCKER_DNS_UPSTREAM", "off");
     command
 }
 
