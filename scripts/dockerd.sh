@@ -3,7 +3,9 @@
 # client of mini-runc): its own data root, exec root, socket, pid file,
 # bridge and cgroup parent, so that nothing is shared with a system Docker,
 # and no iptables rules or forwarding (published ports are served by its
-# userland proxy, on loopback for the tests).
+# userland proxy, on loopback for the tests). Its containers' name server is
+# 127.0.0.1 in their own namespace (where nothing answers), as mini-docker's
+# are in the tests: no DNS query leaves the machine.
 #
 #   scripts/dockerd.sh start DIR   # starts it, prints DOCKER_HOST=unix://DIR/docker.sock
 #   scripts/dockerd.sh stop DIR    # stops it by PID and removes everything it left
@@ -37,6 +39,7 @@ start() {
     -H "unix://$dir/docker.sock" --pidfile "$dir/docker.pid" \
     --bridge "$bridge" --iptables=false --ip-forward=false --ip-masq=false \
     --cgroup-parent "$cgroup_parent" --storage-driver overlay2 \
+    --dns 127.0.0.1 \
     "$@" >"$dir/dockerd.log" 2>&1 &
   for _ in $(seq 1 300); do
     if DOCKER_HOST="unix://$dir/docker.sock" /usr/bin/docker version >/dev/null 2>&1; then

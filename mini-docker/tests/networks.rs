@@ -357,9 +357,11 @@ fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
     ok(&env, &["rm", "-f", "c0", "c1", "c2", "c3"]);
     ok(&env, &["network", "prune", "-f"]);
     assert_eq!(
-        ok(&env, &["network", "ls", "-q"]).lines().count(),
-        1,
-        "only the default network"
+        ok(&env, &["network", "ls", "-q", "--filter", "type=custom"])
+            .lines()
+            .count(),
+        0,
+        "only the predefined networks"
     );
     assert_settled(&mut env);
 }

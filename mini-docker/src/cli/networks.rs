@@ -299,6 +299,9 @@ fn connect(ctx: &Context, networks: &Networks, args: &ConnectArgs, join: bool) -
                 r.networks.insert(net.name.clone(), endpoint);
             })?;
             wiring::write_hosts(&ctx.containers, &c, &updated.networks)?;
+            if net.resolves_names() {
+                mini_docker::container::dns::use_embedded_resolver(&ctx.containers, &c)?;
+            }
         } else if let Some(endpoint) = runtime.networks.get(&net.name) {
             wiring::disconnect(networks, &net.name, endpoint, true);
             let updated = ctx.containers.update(&c.id, |r| {

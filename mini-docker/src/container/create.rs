@@ -530,7 +530,7 @@ pub fn create(
             (None, _) => id[..12].to_string(),
         };
         let resolv = super::dns::resolv_conf(
-            &std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+            super::dns::host_resolv_conf().as_deref(),
             &c.host_config.dns,
             &c.host_config.naming,
             super::dns::is_user_network(&c.host_config.network_mode),

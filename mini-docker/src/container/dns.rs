@@ -193,7 +193,48 @@ pub fn is_user_network(mode: &str) -> bool {
 /// `ndots:0` unless one is given (so that a bare name is tried as is
 /// first). Elsewhere: `--dns` or the host's servers (without loopback
 /// ones), with `--dns-search`/`--dns-option` replacing the host's.
-pub fn resolv_conf(host: &str, dns: &[String], naming: &Naming, user_network: bool) -> String {
+/// The host's resolv.conf, the model of a container's; `None` when real
+/// name servers may not be asked (`MINI_DOCKER_DNS_UPSTREAM=off`, as the
+/// tests run: no query may leave the machine).
+pub fn host_resolv_conf() -> Option<String> {
+    if std::env::var(UPSTREAM_ENV).is_ok_and(|v| v == "off") {
+        return None;
+    }
+    Some(std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default())
+}
+
+/// After `network connect` to a user network, the container's resolv.conf
+/// names the embedded resolver, as Docker rewrites it. Rewritten in place:
+/// the file is bind-mounted into the container, which would not see a new
+/// inode.
+pub fn use_embedded_resolver(containers: &Containers, c: &Container) -> crate::Result<()> {
+    use std::io::Write as _;
+    let text = resolv_conf(
+        host_resolv_conf().as_deref(),
+        &c.host_config.dns,
+        &c.host_config.naming,
+        true,
+    );
+    let path = containers.dir(&c.id).join("resolv.conf");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| crate::Error::io(&path, e))
+}
+
+/// Without the host's resolvers (`host` is `None`), a container on a
+/// network without the embedded resolver asks `127.0.0.1` in its own
+/// namespace, where nothing answers.
+pub fn resolv_conf(
+    host: Option<&str>,
+    dns: &[String],
+    naming: &Naming,
+    user_network: bool,
+) -> String {
+    let offline = host.is_none();
+    let host = host.unwrap_or_default();
     let host_lines = |key: &str| -> Vec<String> {
         host.lines()
             .filter_map(|l| l.strip_prefix(key))
@@ -219,6 +260,8 @@ pub fn resolv_conf(host: &str, dns: &[String], naming: &Naming, user_network: bo
         vec![RESOLVER.to_string()]
     } else if !dns.is_empty() {
         dns.to_vec()
+    } else if offline {
+        vec!["127.0.0.1".into()]
     } else {
         let found: Vec<String> = host_lines("nameserver")
             .into_iter()
@@ -384,13 +427,27 @@ fn forward(upstreams: &[SocketAddr], query: &[u8]) -> Option<Vec<u8>> {
 struct Answerer {
     containers: Containers,
     me: Container,
-    /// The user networks it serves (known at start: the container's own
-    /// record may not list them yet when its first query comes).
+    /// The user networks it serves from the start (the container's own
+    /// record may not list them yet when its first query comes); those
+    /// joined later (`network connect`) are read from the record.
     nets: Vec<String>,
     upstreams: Option<Vec<SocketAddr>>,
 }
 
 impl Answerer {
+    fn nets(&self) -> Vec<String> {
+        let mut nets = self.nets.clone();
+        if let Ok(runtime) = self.containers.runtime(&self.me.id) {
+            nets.extend(
+                runtime
+                    .networks
+                    .into_keys()
+                    .filter(|n| is_user_network(n) && !self.nets.contains(n)),
+            );
+        }
+        nets
+    }
+
     /// The answer to one message, or none for bytes that are not a query.
     fn answer(&self, bytes: &[u8]) -> Option<Vec<u8>> {
         let query = match Query::parse(bytes) {
@@ -406,7 +463,7 @@ impl Answerer {
             Err(_) => return None,
         };
         if query.qclass == CLASS_IN {
-            if let Some(addresses) = lookup(&self.containers, &self.me, &self.nets, &query.name) {
+            if let Some(addresses) = lookup(&self.containers, &self.me, &self.nets(), &query.name) {
                 // Our names have IPv4 addresses only: other types get an
                 // empty answer, not an error, so the client keeps the A.
                 let addresses = if query.qtype == TYPE_A {
@@ -588,7 +645,7 @@ mod tests {
         let host = "search lan\nnameserver 127.0.0.53\noptions edns0\n";
         let none = Naming::default();
         assert_eq!(
-            resolv_conf(host, &[], &none, true),
+            resolv_conf(Some(host), &[], &none, true),
             "search lan\nnameserver 127.0.0.11\noptions edns0 ndots:0\n"
         );
         let given = Naming {
@@ -597,7 +654,7 @@ mod tests {
             ..Naming::default()
         };
         assert_eq!(
-            resolv_conf(host, &["10.1.1.1".into()], &given, true),
+            resolv_conf(Some(host), &["10.1.1.1".into()], &given, true),
             "search foo.example\nnameserver 127.0.0.11\noptions timeout:2 ndots:0\n"
         );
         let ndots = Naming {
@@ -605,7 +662,7 @@ mod tests {
             ..Naming::default()
         };
         assert_eq!(
-            resolv_conf("", &[], &ndots, true),
+            resolv_conf(Some(""), &[], &ndots, true),
             "nameserver 127.0.0.11\noptions ndots:3\n"
         );
     }
@@ -615,11 +672,11 @@ mod tests {
         let host = "search lan\nnameserver 127.0.0.53\nnameserver 10.0.0.1\n";
         let none = Naming::default();
         assert_eq!(
-            resolv_conf(host, &[], &none, false),
+            resolv_conf(Some(host), &[], &none, false),
             "search lan\nnameserver 10.0.0.1\n"
         );
         assert_eq!(
-            resolv_conf("nameserver 127.0.0.53\n", &[], &none, false),
+            resolv_conf(Some("nameserver 127.0.0.53\n"), &[], &none, false),
             "nameserver 8.8.8.8\nnameserver 8.8.4.4\n"
         );
         let given = Naming {
@@ -628,8 +685,14 @@ mod tests {
             ..Naming::default()
         };
         assert_eq!(
-            resolv_conf(host, &["10.9.9.9".into()], &given, false),
+            resolv_conf(Some(host), &["10.9.9.9".into()], &given, false),
             "search a.b\nnameserver 10.9.9.9\noptions ndots:1\n"
+        );
+        // Offline (the tests): the container's own loopback, never the
+        // host's servers nor Google's.
+        assert_eq!(
+            resolv_conf(None, &[], &none, false),
+            "nameserver 127.0.0.1\n"
         );
     }
 

@@ -709,21 +709,21 @@ impl Monitor {
             return Ok(());
         }
         super::wiring::write_hosts(&self.containers, c, &self.endpoints)?;
-        // The embedded DNS, bound before the command can ask it anything.
+        // The embedded DNS, bound before the command can ask it anything;
+        // on the default bridge too, unused until a `network connect` to a
+        // user network points the container's resolv.conf at it.
         let user_networks: Vec<String> = self
             .endpoints
             .keys()
             .filter(|n| self.networks.get(n).is_ok_and(|net| net.resolves_names()))
             .cloned()
             .collect();
-        if !user_networks.is_empty() {
-            self.dns = Some(super::dns::Resolver::start(
-                self.containers.clone(),
-                c,
-                user_networks,
-                pid.as_raw(),
-            )?);
-        }
+        self.dns = Some(super::dns::Resolver::start(
+            self.containers.clone(),
+            c,
+            user_networks,
+            pid.as_raw(),
+        )?);
         let primary = super::wiring::network_names(c)
             .first()
             .and_then(|n| self.endpoints.get(n))
