@@ -9,6 +9,7 @@ use std::io::Write as _;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use cgroup_demo::{Layout, Version};
 use support::*;
 use testkit::{wait_until, TestEnv};
 
@@ -535,6 +536,50 @@ fn init_forwards_the_stop_signal_and_exec_joins_the_container() {
     assert_all_removed(&mut env);
 }
 
+/// The trimmed content of a cgroup file.
+fn cgroup_file(path: String) -> String {
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// `-m 64m --memory-swap 64m -c 512 --cpus 0.5 --pids-limit 20` in the v1
+/// files of `cgroup` (relative to each hierarchy's root).
+fn assert_v1_limits(cgroup: &str) {
+    let file = |controller: &str, name: &str| {
+        cgroup_file(format!("/sys/fs/cgroup/{controller}/{cgroup}/{name}"))
+    };
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes"),
+        (64 << 20).to_string()
+    );
+    assert_eq!(
+        file("memory", "memory.memsw.limit_in_bytes"),
+        (64 << 20).to_string()
+    );
+    assert_eq!(file("cpu", "cpu.shares"), "512");
+    assert_eq!(file("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(file("pids", "pids.max"), "20");
+    assert!(file("devices", "devices.list").contains("c 1:3 rwm"));
+}
+
+/// The same limits in the v2 files: swap is what exceeds memory (none
+/// here), shares become a weight (runc's conversion), quota and period
+/// share one file. v2 has no devices files (that needs an eBPF program).
+fn assert_v2_limits(cgroup: &str) {
+    let file = |name: &str| cgroup_file(format!("/sys/fs/cgroup/{cgroup}/{name}"));
+    assert_eq!(file("memory.max"), (64 << 20).to_string());
+    assert_eq!(file("memory.swap.max"), "0");
+    assert_eq!(
+        file("cpu.weight"),
+        "59",
+        "runc maps 512 shares to weight 59"
+    );
+    assert_eq!(file("cpu.max"), "50000 100000");
+    assert_eq!(file("pids.max"), "20");
+}
+
 #[test]
 fn limits_reach_the_cgroup_and_oom_is_reported() {
     let Some(mut env) = with_busybox("md-limits", &[]) else {
@@ -563,21 +608,11 @@ fn limits_reach_the_cgroup_and_oom_is_reported() {
         ],
     );
     let id = inspect(&env, "lim", "{{.Id}}");
-    let parent = format!("mini-docker-{}", env.token());
-    let file = |controller: &str, name: &str| {
-        std::fs::read_to_string(format!("/sys/fs/cgroup/{controller}/{parent}/{id}/{name}"))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    assert_eq!(
-        file("memory", "memory.limit_in_bytes"),
-        (64 << 20).to_string()
-    );
-    assert_eq!(file("cpu", "cpu.shares"), "512");
-    assert_eq!(file("cpu", "cpu.cfs_quota_us"), "50000");
-    assert_eq!(file("pids", "pids.max"), "20");
-    assert!(file("devices", "devices.list").contains("c 1:3 rwm"));
+    let cgroup = format!("mini-docker-{}/{id}", env.token());
+    match Layout::detect().unwrap().version() {
+        Version::V1 => assert_v1_limits(&cgroup),
+        Version::V2 => assert_v2_limits(&cgroup),
+    }
     assert_eq!(
         inspect(
             &env,
@@ -795,6 +830,7 @@ fn attach_and_detach_keep_the_container_running() {
             "MINI_DOCKER_CGROUP_PARENT",
             format!("mini-docker-{}", env.token()),
         )
+        .env("MINI_DOCKER_NAT", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

@@ -18,7 +18,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
 
 /// `mini-docker --root ENV/<root> --runroot ENV/run ARGS…`, with the
 /// containers' cgroups under a parent named after the test's token (so the
-/// leak check finds any left behind).
+/// leak check finds any left behind), and no outbound NAT rules: the tests
+/// never send traffic off the machine, and a minimal host (the cgroup v2
+/// lane's guest) has no iptables.
 pub fn md_command(env: &TestEnv, root: &str) -> Command {
     let mut command = env.command(BIN);
     command
@@ -29,7 +31,8 @@ pub fn md_command(env: &TestEnv, root: &str) -> Command {
         .env(
             "MINI_DOCKER_CGROUP_PARENT",
             format!("mini-docker-{}", env.token()),
-        );
+        )
+        .env("MINI_DOCKER_NAT", "off");
     command
 }
 
