@@ -5,9 +5,8 @@
 
 mod support;
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::process::{Output, Stdio};
-use std::time::Duration;
 
 use cgroup_demo::{Layout, Version};
 use support::*;
@@ -764,6 +763,24 @@ fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
     assert_all_removed(&mut env);
 }
 
+/// Reads `from` until what it has read contains `needle` (a fixed pause
+/// before the next keystroke was too short on a slow machine, such as the
+/// emulated guest of the cgroup v2 lane). Fails at end of stream.
+fn read_until(from: &mut impl std::io::Read, needle: &str) -> String {
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        let n = from.read(&mut chunk).unwrap();
+        assert!(
+            n > 0,
+            "stream ended before {needle:?}: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
 #[test]
 fn attach_and_detach_keep_the_container_running() {
     let Some(mut env) = with_busybox("md-attach", &[]) else {
@@ -781,12 +798,15 @@ fn attach_and_detach_keep_the_container_running() {
         .spawn()
         .unwrap();
     let mut input = client.stdin.take().unwrap();
+    let mut output = client.stdout.take().unwrap();
     input.write_all(b"echoed back\n").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(read_until(&mut output, "echoed back\n"), "echoed back\n");
     input.write_all(&[0x10, 0x11]).unwrap(); // Ctrl-P Ctrl-Q
+    let mut rest = String::new();
+    output.read_to_string(&mut rest).unwrap();
     let out = client.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "echoed back\n");
+    assert_eq!(rest, "", "nothing after the echo");
     assert_eq!(
         inspect(&env, "cat", "{{.State.Running}}"),
         "true",
@@ -836,19 +856,13 @@ fn attach_and_detach_keep_the_container_running() {
         .spawn()
         .unwrap();
     let mut keys = terminal.stdin.take().unwrap();
-    wait_until("the terminal container", || {
-        md(&env, &["inspect", "-f", "{{.State.Running}}", "term"])
-            .stdout
-            .starts_with(b"true")
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    let mut screen = terminal.stdout.take().unwrap();
+    // The size is printed once the container runs in raw mode; only then
+    // do the detach keys mean anything.
+    read_until(&mut screen, "30 100");
     keys.write_all(&[0x10, 0x11]).unwrap();
-    let out = terminal.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("30 100"),
-        "{out:?}"
-    );
+    std::io::copy(&mut screen, &mut std::io::sink()).unwrap();
+    assert!(terminal.wait().unwrap().success());
     assert_eq!(
         inspect(&env, "term", "{{.State.Running}}"),
         "true",
