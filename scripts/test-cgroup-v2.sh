@@ -53,6 +53,8 @@ fetch_kernel() {
       mv "$tmp/tree" "$dir/tree"
       rm -rf "$tmp"
       touch "$dir/.complete"
+      # Kernels the archive has moved on from are not needed any more.
+      find "$cache" -mindepth 1 -maxdepth 1 -name 'linux-image-*' ! -name "$pkg" -exec rm -rf {} +
       return 0
     fi
     rm -rf "$tmp"
@@ -193,14 +195,21 @@ for module in $(cat /lane/modules.order); do insmod "/lane/modules/$module.ko"; 
 ip link set lo up
 hostname v2-lane
 echo "@@v2-lane kernel $(uname -r), $(nproc) cpus, controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+# Busy and idle CPU time so far, in ticks: how much of a target's time the
+# emulated CPUs were working.
+cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $5 + $6 }' /proc/stat; }
 # Through a pipe, as under cargo: no colours in the log.
 set -o pipefail
 while IFS='	' read -r name dir exe args; do
   echo "@@v2-lane begin $name"
   start=$(date +%s)
+  set -- $(cpu_ticks)
   (cd "$dir" && exec "$exe" $args) </dev/null 2>&1 | cat
   rc=$?
-  echo "@@v2-lane result $name rc=$rc $(($(date +%s) - start))s"
+  busy=$1 idle=$2
+  set -- $(cpu_ticks)
+  load=$((100 * ($1 - busy) / ($1 - busy + $2 - idle + 1)))
+  echo "@@v2-lane result $name rc=$rc cpu=$load% $(($(date +%s) - start))s"
 done </lane/tests
 echo "@@v2-lane done"
 poweroff -f
@@ -282,7 +291,7 @@ while IFS='	' read -r name _; do
     echo "  $name: FAILED, ran no test (does its filter still match?)"
     failed=1
   else
-    echo "  $name: ${counts:-ok} (${result##* })"
+    echo "  $name: ${counts:-ok} (${result#@@v2-lane result "$name" rc=0 })"
   fi
 done <"$stage/lane/tests"
 if ! grep -q '^@@v2-lane done' "$guest_log"; then
