@@ -220,7 +220,7 @@ EOF
 # --- run
 
 [ "$(id -u)" -eq 0 ] || die "run as root (the guest image holds device nodes)"
-for tool in qemu-system-x86_64 cpio jq strip dpkg-deb apt-get; do
+for tool in qemu-system-x86_64 cpio jq strip dpkg-deb apt-get flock; do
   command -v "$tool" >/dev/null || die "$tool is missing (scripts/setup.sh installs it)"
 done
 mkdir -p "$cache"
@@ -233,11 +233,18 @@ if [ -z "$pkg" ]; then
 fi
 [ -n "$pkg" ] || die "apt knows no linux-image-amd64 (is a Debian archive in sources.list?)"
 log "kernel: $pkg"
+# Lanes of several worktrees may share the cache: one fetches at a time, and
+# each builds and boots its guest in a directory of its own.
+exec 9>"$cache/.lock"
+flock 9
 fetch_kernel "$pkg" || die "could not download $pkg"
+flock -u 9
 vmlinuz=$(ls "$cache/$pkg"/tree/boot/vmlinuz-*)
 modroot=$(ls -d "$cache/$pkg"/tree/lib/modules/*)
 
-stage=$cache/guest
+work=$(mktemp -d "$cache/run.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+stage=$work/guest
 make_base
 for m in "${modules[@]}"; do add_module "$m"; done
 
@@ -258,11 +265,11 @@ cp -a lessons "$stage$workspace/"
 write_init
 write_stage2
 
-initrd=$cache/initrd.cpio
+initrd=$work/initrd.cpio
 (cd "$stage" && find . | cpio -o -H newc --quiet >"$initrd")
 log "guest image: $(du -m "$initrd" | cut -f1) MiB, built in $(($(date +%s) - started)) s; booting"
 
-guest_log=$cache/guest.log
+guest_log=$work/guest.log
 booted=$(date +%s)
 set +e
 timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m "$memory" \
@@ -298,8 +305,9 @@ if ! grep -q '^@@v2-lane done' "$guest_log"; then
   echo "  the guest did not finish (qemu exit status $qemu_status; timeout ${timeout}s)"
   failed=1
 fi
+cp "$guest_log" "$cache/guest.log" # the last run's, for a second look
 if [ "$failed" -ne 0 ]; then
-  echo "cgroup v2 lane: FAILED (guest log: $guest_log)"
+  echo "cgroup v2 lane: FAILED (guest log: $cache/guest.log)"
   exit 1
 fi
 echo "cgroup v2 lane: all listed targets passed"
