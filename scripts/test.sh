@@ -10,3 +10,5 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 # The end-to-end tests and lesson transcripts run the workspace's binaries.
 cargo build --workspace --all-targets --quiet
 cargo test --workspace --quiet
+# The same kernel-facing tests on cgroup v2, in a QEMU guest (this host is v1).
+./scripts/test-cgroup-v2.sh

@@ -5,10 +5,10 @@
 
 mod support;
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::process::{Output, Stdio};
-use std::time::Duration;
 
+use cgroup_demo::{Layout, Version};
 use support::*;
 use testkit::{wait_until, TestEnv};
 
@@ -535,6 +535,50 @@ fn init_forwards_the_stop_signal_and_exec_joins_the_container() {
     assert_all_removed(&mut env);
 }
 
+/// The trimmed content of a cgroup file.
+fn cgroup_file(path: String) -> String {
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// `-m 64m --memory-swap 64m -c 512 --cpus 0.5 --pids-limit 20` in the v1
+/// files of `cgroup` (relative to each hierarchy's root).
+fn assert_v1_limits(cgroup: &str) {
+    let file = |controller: &str, name: &str| {
+        cgroup_file(format!("/sys/fs/cgroup/{controller}/{cgroup}/{name}"))
+    };
+    assert_eq!(
+        file("memory", "memory.limit_in_bytes"),
+        (64 << 20).to_string()
+    );
+    assert_eq!(
+        file("memory", "memory.memsw.limit_in_bytes"),
+        (64 << 20).to_string()
+    );
+    assert_eq!(file("cpu", "cpu.shares"), "512");
+    assert_eq!(file("cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(file("pids", "pids.max"), "20");
+    assert!(file("devices", "devices.list").contains("c 1:3 rwm"));
+}
+
+/// The same limits in the v2 files: swap is what exceeds memory (none
+/// here), shares become a weight (runc's conversion), quota and period
+/// share one file. v2 has no devices files (that needs an eBPF program).
+fn assert_v2_limits(cgroup: &str) {
+    let file = |name: &str| cgroup_file(format!("/sys/fs/cgroup/{cgroup}/{name}"));
+    assert_eq!(file("memory.max"), (64 << 20).to_string());
+    assert_eq!(file("memory.swap.max"), "0");
+    assert_eq!(
+        file("cpu.weight"),
+        "59",
+        "runc maps 512 shares to weight 59"
+    );
+    assert_eq!(file("cpu.max"), "50000 100000");
+    assert_eq!(file("pids.max"), "20");
+}
+
 #[test]
 fn limits_reach_the_cgroup_and_oom_is_reported() {
     let Some(mut env) = with_busybox("md-limits", &[]) else {
@@ -563,21 +607,11 @@ fn limits_reach_the_cgroup_and_oom_is_reported() {
         ],
     );
     let id = inspect(&env, "lim", "{{.Id}}");
-    let parent = format!("mini-docker-{}", env.token());
-    let file = |controller: &str, name: &str| {
-        std::fs::read_to_string(format!("/sys/fs/cgroup/{controller}/{parent}/{id}/{name}"))
-            .unwrap()
-            .trim()
-            .to_string()
-    };
-    assert_eq!(
-        file("memory", "memory.limit_in_bytes"),
-        (64 << 20).to_string()
-    );
-    assert_eq!(file("cpu", "cpu.shares"), "512");
-    assert_eq!(file("cpu", "cpu.cfs_quota_us"), "50000");
-    assert_eq!(file("pids", "pids.max"), "20");
-    assert!(file("devices", "devices.list").contains("c 1:3 rwm"));
+    let cgroup = format!("mini-docker-{}/{id}", env.token());
+    match Layout::detect().unwrap().version() {
+        Version::V1 => assert_v1_limits(&cgroup),
+        Version::V2 => assert_v2_limits(&cgroup),
+    }
     assert_eq!(
         inspect(
             &env,
@@ -729,6 +763,24 @@ fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
     assert_all_removed(&mut env);
 }
 
+/// Reads `from` until what it has read contains `needle` (a fixed pause
+/// before the next keystroke was too short on a slow machine, such as the
+/// emulated guest of the cgroup v2 lane). Fails at end of stream.
+fn read_until(from: &mut impl std::io::Read, needle: &str) -> String {
+    let mut seen = Vec::new();
+    let mut chunk = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        let n = from.read(&mut chunk).unwrap();
+        assert!(
+            n > 0,
+            "stream ended before {needle:?}: {:?}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&chunk[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
 #[test]
 fn attach_and_detach_keep_the_container_running() {
     let Some(mut env) = with_busybox("md-attach", &[]) else {
@@ -746,12 +798,15 @@ fn attach_and_detach_keep_the_container_running() {
         .spawn()
         .unwrap();
     let mut input = client.stdin.take().unwrap();
+    let mut output = client.stdout.take().unwrap();
     input.write_all(b"echoed back\n").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(read_until(&mut output, "echoed back\n"), "echoed back\n");
     input.write_all(&[0x10, 0x11]).unwrap(); // Ctrl-P Ctrl-Q
+    let mut rest = String::new();
+    output.read_to_string(&mut rest).unwrap();
     let out = client.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "echoed back\n");
+    assert_eq!(rest, "", "nothing after the echo");
     assert_eq!(
         inspect(&env, "cat", "{{.State.Running}}"),
         "true",
@@ -795,24 +850,19 @@ fn attach_and_detach_keep_the_container_running() {
             "MINI_DOCKER_CGROUP_PARENT",
             format!("mini-docker-{}", env.token()),
         )
+        .env("MINI_DOCKER_NAT", "off")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut keys = terminal.stdin.take().unwrap();
-    wait_until("the terminal container", || {
-        md(&env, &["inspect", "-f", "{{.State.Running}}", "term"])
-            .stdout
-            .starts_with(b"true")
-    });
-    std::thread::sleep(Duration::from_millis(300));
+    let mut screen = terminal.stdout.take().unwrap();
+    // The size is printed once the container runs in raw mode; only then
+    // do the detach keys mean anything.
+    read_until(&mut screen, "30 100");
     keys.write_all(&[0x10, 0x11]).unwrap();
-    let out = terminal.wait_with_output().unwrap();
-    assert!(out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("30 100"),
-        "{out:?}"
-    );
+    std::io::copy(&mut screen, &mut std::io::sink()).unwrap();
+    assert!(terminal.wait().unwrap().success());
     assert_eq!(
         inspect(&env, "term", "{{.State.Running}}"),
         "true",

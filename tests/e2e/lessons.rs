@@ -1,5 +1,8 @@
 //! Every lesson's console transcripts, run as root and compared (see
-//! `testkit::transcript`). One test per lesson file.
+//! `testkit::transcript`). One test per lesson file; a lesson with blocks
+//! marked for a cgroup version has those marks as its kind
+//! (`[cgroup-v1,cgroup-v2] 03-cgroups`), so the filter `cgroup-v2` selects
+//! the lessons that have v2 blocks (the cgroup v2 lane runs just those).
 
 use libtest_mimic::{Arguments, Trial};
 use testkit::{transcript, TestEnv};
@@ -22,6 +25,9 @@ fn main() {
                 .expect("lesson file name")
                 .to_string_lossy()
                 .into_owned();
+            let marks = transcript::lesson_steps(&path)
+                .map(|steps| transcript::cgroup_marks(&steps).join(","))
+                .unwrap_or_default();
             Trial::test(name.clone(), move || {
                 let Some(mut env) = TestEnv::root(&format!("lesson-{name}")) else {
                     return Ok(());
@@ -42,6 +48,7 @@ fn main() {
                 env.assert_no_leaks();
                 Ok(())
             })
+            .with_kind(marks)
         })
         .collect();
     libtest_mimic::run(&args, trials).exit();

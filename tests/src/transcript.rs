@@ -16,6 +16,13 @@
 //! | `[ID]` | a hex id of 6 to 64 digits |
 //! | `...` alone on a line | any number of lines, including none |
 //!
+//! A block whose info string is ```` ```console cgroup-v2 ```` (or
+//! `cgroup-v1`) runs only on a host whose containers get that cgroup
+//! version (`cgroup_demo::Layout::version`); unmarked blocks run everywhere.
+//! So a lesson can show both versions side by side, and each is checked
+//! where it is real: v1 on this project's hosts, v2 in the guest of
+//! `scripts/test-cgroup-v2.sh`.
+//!
 //! Each lesson runs as root in a fresh directory, its blocks in order and its
 //! commands one `bash -c` each, with the workspace's binaries first in `PATH`
 //! and mini-docker's state in that directory (`MINI_DOCKER_ROOT`,
@@ -28,6 +35,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use cgroup_demo::{Layout, Version};
 use regex::Regex;
 
 use crate::TestEnv;
@@ -42,21 +50,41 @@ pub struct Step {
     pub line: usize,
     pub command: String,
     pub expected: Vec<String>,
+    /// The only cgroup version the step's block runs on, if it is marked.
+    pub cgroup: Option<Version>,
+}
+
+/// What a fence line opens: `None` for anything but a console block, else
+/// the block's cgroup mark (`Some(None)` when unmarked). An unknown mark is
+/// an error, so a typo cannot quietly skip a block.
+fn console_fence(line: &str) -> Result<Option<Option<Version>>, String> {
+    let Some(rest) = line.strip_prefix("```console") else {
+        return Ok(None);
+    };
+    match rest.trim() {
+        "" => Ok(Some(None)),
+        "cgroup-v1" => Ok(Some(Some(Version::V1))),
+        "cgroup-v2" => Ok(Some(Some(Version::V2))),
+        _ if !rest.starts_with(' ') => Ok(None), // ```consoles, not ours
+        other => Err(format!(
+            "unknown console block mark `{other}` (cgroup-v1 or cgroup-v2)"
+        )),
+    }
 }
 
 /// The commands of every `console` block of a markdown text, in order.
-pub fn parse(markdown: &str) -> Vec<Step> {
+pub fn parse(markdown: &str) -> Result<Vec<Step>, String> {
     let mut steps: Vec<Step> = Vec::new();
-    let mut in_console = false;
+    let mut block: Option<Option<Version>> = None;
     let mut continuing = false;
     for (i, line) in markdown.lines().enumerate() {
         let trimmed = line.trim_end();
-        if !in_console {
-            in_console = trimmed == "```console";
+        let Some(cgroup) = block else {
+            block = console_fence(trimmed).map_err(|e| format!("line {}: {e}", i + 1))?;
             continue;
-        }
+        };
         if trimmed == "```" {
-            in_console = false;
+            block = None;
             continue;
         }
         if continuing {
@@ -69,13 +97,33 @@ pub fn parse(markdown: &str) -> Vec<Step> {
                 line: i + 1,
                 command: command.to_string(),
                 expected: Vec::new(),
+                cgroup,
             });
             continuing = trimmed.ends_with('\\');
         } else if let Some(step) = steps.last_mut() {
             step.expected.push(trimmed.to_string());
         }
     }
+    Ok(steps)
+}
+
+/// The cgroup marks (`cgroup-v1`, `cgroup-v2`) of a lesson's blocks, sorted.
+pub fn cgroup_marks(steps: &[Step]) -> Vec<String> {
+    let mut marks: Vec<String> = steps
+        .iter()
+        .filter_map(|s| s.cgroup.map(|v| format!("cgroup-{v}")))
+        .collect();
+    marks.sort();
+    marks.dedup();
+    marks
+}
+
+/// The steps that run on a host whose cgroup version is `host`.
+pub fn for_host(steps: Vec<Step>, host: Version) -> Vec<Step> {
     steps
+        .into_iter()
+        .filter(|s| s.cgroup.is_none_or(|v| v == host))
+        .collect()
 }
 
 /// One expected line, compiled; `None` stands for `...`.
@@ -207,13 +255,21 @@ pub fn binaries_used(steps: &[Step]) -> Vec<String> {
     found
 }
 
-/// Runs every console command of the lesson at `path` in `env`, in order,
-/// stopping at the first mismatch with a report a reader can act on. What
-/// the lesson's binaries name after themselves (`ns-demo-1234`) is watched
-/// by the leak check.
-pub fn check_lesson(path: &Path, env: &mut TestEnv) -> Result<usize, String> {
+/// The steps of the lesson at `path`.
+pub fn lesson_steps(path: &Path) -> Result<Vec<Step>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let steps = parse(&text);
+    parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Runs every console command of the lesson at `path` in `env` that is
+/// meant for this host's cgroup version, in order, stopping at the first
+/// mismatch with a report a reader can act on. What the lesson's binaries
+/// name after themselves (`ns-demo-1234`) is watched by the leak check.
+pub fn check_lesson(path: &Path, env: &mut TestEnv) -> Result<usize, String> {
+    let host = Layout::detect()
+        .map_err(|e| format!("cgroup layout: {e}"))?
+        .version();
+    let steps = for_host(lesson_steps(path)?, host);
     for binary in binaries_used(&steps) {
         env.watch(&format!("{binary}-"));
     }
@@ -247,7 +303,7 @@ mod tests {
     #[test]
     fn parses_commands_outputs_and_continuations() {
         let md = "text\n```console\n$ echo a \\\n  b\na b\n$ true\n```\n```sh\n$ not run\n```\n";
-        let steps = parse(md);
+        let steps = parse(md).unwrap();
         assert_eq!(steps.len(), 2);
         assert_eq!(steps[0].command, "echo a \\\n  b");
         assert_eq!(steps[0].expected, ["a b"]);
@@ -257,8 +313,41 @@ mod tests {
     }
 
     #[test]
+    fn blocks_marked_for_a_cgroup_version_run_only_there() {
+        let md = "```console\n$ both\n```\n\
+                  ```console cgroup-v2\n$ v2 \\\n  more\nout\n```\n\
+                  ```console cgroup-v1\n$ v1\n```\n";
+        let steps = parse(md).unwrap();
+        let marks: Vec<_> = steps.iter().map(|s| s.cgroup).collect();
+        assert_eq!(marks, [None, Some(Version::V2), Some(Version::V1)]);
+        assert_eq!(steps[1].command, "v2 \\\n  more");
+        assert_eq!(steps[1].expected, ["out"]);
+        assert_eq!(cgroup_marks(&steps), ["cgroup-v1", "cgroup-v2"]);
+        let commands = |host| -> Vec<String> {
+            for_host(steps.clone(), host)
+                .into_iter()
+                .map(|s| s.command)
+                .collect()
+        };
+        assert_eq!(commands(Version::V1), ["both", "v1"]);
+        assert_eq!(commands(Version::V2), ["both", "v2 \\\n  more"]);
+        assert!(cgroup_marks(&steps[..1]).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_mark_is_an_error_not_a_skip() {
+        let err = parse("x\n```console cgroup-v3\n$ true\n```\n").unwrap_err();
+        assert!(
+            err.starts_with("line 2: unknown console block mark `cgroup-v3`"),
+            "{err}"
+        );
+        // Other fences are not console blocks at all.
+        assert!(parse("```consoles\n$ true\n```\n").unwrap().is_empty());
+    }
+
+    #[test]
     fn finds_the_binaries_a_lesson_uses() {
-        let steps = parse("```console\n$ ns-demo uts; chroot-demo run x &\n$ ls\n```\n");
+        let steps = parse("```console\n$ ns-demo uts; chroot-demo run x &\n$ ls\n```\n").unwrap();
         assert_eq!(binaries_used(&steps), ["chroot-demo", "ns-demo"]);
     }
 

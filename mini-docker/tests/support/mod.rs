@@ -18,7 +18,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
 
 /// `mini-docker --root ENV/<root> --runroot ENV/run ARGS…`, with the
 /// containers' cgroups under a parent named after the test's token (so the
-/// leak check finds any left behind) and no DNS forwarding.
+/// leak check finds any left behind), no outbound NAT rules (the tests
+/// never send traffic off the machine, and a minimal host, the cgroup v2
+/// lane's guest, has no iptables) and no DNS forwarding.
 pub fn md_command(env: &TestEnv, root: &str) -> Command {
     let mut command = env.command(BIN);
     command
@@ -30,6 +32,7 @@ pub fn md_command(env: &TestEnv, root: &str) -> Command {
             "MINI_DOCKER_CGROUP_PARENT",
             format!("mini-docker-{}", env.token()),
         )
+        .env("MINI_DOCKER_NAT", "off")
         // The embedded DNS refuses names it does not know rather than
         // forwarding them off the machine (a test may name a stub).
         .env("MINI_DOCKER_DNS_UPSTREAM", "off");

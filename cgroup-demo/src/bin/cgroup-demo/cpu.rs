@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use cgroup_demo::{Cgroup, Limits};
+use cgroup_demo::{Cgroup, Limits, Version};
 use narrate::Steps;
 use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
@@ -82,7 +82,13 @@ pub fn shares(steps: &mut Steps, shares: [u64; 2], seconds: f64) -> Result<i32> 
         }
         groups.push(cgroup);
     }
-    let configured = shares[0] as f64 / shares[1] as f64;
+    // What the kernel divides the CPU by: the shares on v1, the weights runc's
+    // conversion makes of them on v2 (1024 : 256 is 100 : 35 there, not 4 : 1).
+    let weight = |s: u64| match version {
+        Version::V1 => s as f64,
+        Version::V2 => cgroup_demo::limits::shares_to_weight(s) as f64,
+    };
+    let configured = weight(shares[0]) / weight(shares[1]);
 
     steps.step(&format!(
         "a busy loop in each, both pinned to CPU 0, for {seconds}s: they must share it"
