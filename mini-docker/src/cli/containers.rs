@@ -153,10 +153,25 @@ pub struct CreateArgs {
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// IMAGE [COMMAND] [ARG...]
-    image: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The image, then the container's command line: everything after the
+    /// image belongs to the container, even what looks like our flags
+    /// (`IMAGE -c x`, `IMAGE --rm`), as Docker parses it.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
+    image_and_command: Vec<String>,
+}
+
+impl CreateArgs {
+    fn image(&self) -> &str {
+        &self.image_and_command[0]
+    }
+
+    fn command(&self) -> &[String] {
+        &self.image_and_command[1..]
+    }
 }
 
 #[derive(Args, Debug)]
@@ -194,11 +209,11 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         attach::parse_detach_keys(keys)?;
     }
     Ok(Request {
-        image: args.image.clone(),
+        image: args.image().to_string(),
         name: args.name.clone(),
         overrides: Overrides {
             entrypoint: args.entrypoint.clone(),
-            cmd: args.command.clone(),
+            cmd: args.command().to_vec(),
             env,
             workdir: args.workdir.clone(),
             user: args.user.clone(),
@@ -267,7 +282,7 @@ fn image_for_run(ctx: &Context, name: &str) -> Result<mini_docker::store::ImageI
 
 fn create_container(ctx: &Context, args: &CreateArgs, attached_stdin: bool) -> Result<Container> {
     let request = request(args, attached_stdin)?;
-    let image = image_for_run(ctx, &args.image)?;
+    let image = image_for_run(ctx, args.image())?;
     let (container, warnings) = create::create(&ctx.store, &ctx.containers, &image, &request)?;
     for w in warnings {
         eprintln!("WARNING: {w}");
@@ -953,4 +968,35 @@ pub fn inspect_value(ctx: &Context, c: &Container) -> Result<Value> {
         }),
     );
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::RunArgs;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn parse(line: &[&str]) -> RunArgs {
+        Run::try_parse_from(std::iter::once("run").chain(line.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn everything_after_the_image_belongs_to_the_container() {
+        let r = parse(&["--rm", "--entrypoint", "sh", "busybox", "-c", "echo x"]);
+        assert_eq!(r.create.image(), "busybox");
+        assert_eq!(r.create.command(), ["-c", "echo x"]);
+        assert!(r.create.rm);
+        let r = parse(&["busybox", "echo", "--rm", "-d", "--", "x"]);
+        assert_eq!(r.create.command(), ["echo", "--rm", "-d", "--", "x"]);
+        assert!(!r.create.rm && !r.detach);
+        assert!(parse(&["busybox"]).create.command().is_empty());
+    }
 }

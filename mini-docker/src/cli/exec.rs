@@ -43,13 +43,20 @@ pub struct ExecArgs {
     /// Give extended privileges to the command.
     #[arg(long)]
     privileged: bool,
-    container: String,
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The container, then the command: everything after the container
+    /// belongs to the command (`exec c sh -c x`), as Docker parses it.
+    #[arg(
+        required = true,
+        num_args = 2..,
+        trailing_var_arg = true,
+        value_name = "CONTAINER COMMAND [ARG...]"
+    )]
+    target: Vec<String>,
 }
 
 pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
-    let c = ctx.containers.find(&args.container)?;
+    let (container, command) = args.target.split_first().context("a container")?;
+    let c = ctx.containers.find(container)?;
     let runtime = ctx.containers.runtime(&c.id)?;
     let state = effective(&runtime);
     let name = c.name.trim_start_matches('/');
@@ -63,7 +70,7 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     let root = format!("/proc/{target}/root");
 
     let mut process: ProcessSpec = c.process.clone();
-    process.args = args.command.clone();
+    process.args = command.to_vec();
     for e in &args.env {
         let entry = match e.split_once('=') {
             Some(_) => e.clone(),
