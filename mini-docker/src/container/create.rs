@@ -366,6 +366,7 @@ pub fn create(
             .hostname
             .clone()
             .unwrap_or_else(|| id[..12].to_string());
+        c.process.env = spec::daemon_env(&c.process.env, &c.config.hostname, c.config.tty);
         setup::write_etc_files(dir, &c.config.hostname, &c.host_config.dns)?;
         Ok(c)
     });

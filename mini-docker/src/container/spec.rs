@@ -113,6 +113,36 @@ pub fn process(
     })
 }
 
+/// The home directory of `uid` in `passwd` (an `/etc/passwd` text), `/`
+/// when it has no entry: what a container's `HOME` defaults to.
+pub fn home_dir(uid: u32, passwd: &str) -> String {
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
+}
+
+/// What Docker's daemon adds to a container's environment (not to
+/// `Config.Env`): `HOSTNAME`, and `TERM=xterm` with a terminal, after the
+/// default `PATH`; the container's own settings win.
+pub fn daemon_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
+    let has = |key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
+    let mut added = Vec::new();
+    if !has("HOSTNAME") {
+        added.push(format!("HOSTNAME={hostname}"));
+    }
+    if tty && !has("TERM") {
+        added.push("TERM=xterm".to_string());
+    }
+    let at = usize::from(env.first().is_some_and(|e| *e == format!("PATH={DEFAULT_PATH}")));
+    let mut out = env.to_vec();
+    out.splice(at..at, added);
+    out
+}
+
 /// `name`, `uid`, `name:group`, `uid:gid` — as Docker resolves `-u`: names
 /// must exist in the image; numbers need not.
 pub fn resolve_user(user: &str, files: ImageFiles) -> Result<(u32, u32, Vec<u32>)> {
@@ -274,6 +304,21 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("absolute path"));
+    }
+
+    #[test]
+    fn home_and_daemon_env_as_docker_sets_them() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
+        assert_eq!(home_dir(0, passwd), "/root");
+        assert_eq!(home_dir(65534, passwd), "/nonexistent");
+        assert_eq!(home_dir(4321, passwd), "/");
+        let env = [format!("PATH={DEFAULT_PATH}"), "A=1".to_string()];
+        assert_eq!(
+            daemon_env(&env, "h", true)[1..],
+            ["HOSTNAME=h", "TERM=xterm", "A=1"]
+        );
+        let mine = ["HOSTNAME=mine".to_string()];
+        assert_eq!(daemon_env(&mine, "h", false), mine);
     }
 
     #[test]
