@@ -92,8 +92,11 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
     match source {
         None => Ok(volume(None, dest, rw)),
         Some(s) if s.starts_with('/') => {
-            // `-v` creates a missing host directory, as Docker does.
-            std::fs::create_dir_all(s).map_err(|e| Error::io(s, e))?;
+            // `-v` creates a missing host directory, as Docker does; an
+            // existing file (`/dev/null`, a config file) is bound as it is.
+            if std::fs::symlink_metadata(s).is_err() {
+                std::fs::create_dir_all(s).map_err(|e| Error::io(s, e))?;
+            }
             Ok(bind(s, dest, rw))
         }
         Some(name) => Ok(volume(Some(name), dest, rw)),
