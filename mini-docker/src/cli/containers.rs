@@ -2,7 +2,7 @@
 //! `wait`, `pause`, `unpause`, `rename`, `top`, `container inspect` and
 //! `container prune`.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, SystemTime};
 
@@ -360,6 +360,15 @@ fn prime_cgroup_migration() {
 }
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    if args.create.interactive && args.create.tty && !args.detach && !std::io::stdin().is_terminal()
+    {
+        // Docker's CLI refuses before creating anything.
+        return Err(Failure {
+            code: 1,
+            message: "the input device is not a TTY".into(),
+        }
+        .into());
+    }
     prime_cgroup_migration();
     let container = create_container(ctx, &args.create, !args.detach)?;
     if args.detach {
@@ -389,7 +398,7 @@ pub struct StartArgs {
 }
 
 pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
-    let mut failed = false;
+    let mut failed = Vec::new();
     for key in &args.containers {
         let result = (|| -> Result<i32> {
             let mut c = ctx.containers.find(key)?;
@@ -410,17 +419,28 @@ pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
             let options = client_options(&c, args.interactive, true)?;
             follow(client, &options)
         })();
+        // Unlike run, start exits 1 whatever stopped the command: Docker
+        // reports each failure, then the list of containers that failed.
         match result {
             Ok(code) if args.attach => return Ok(code),
             Ok(_) => {}
-            Err(e) if args.containers.len() == 1 => return Err(e),
+            Err(e) if args.attach => {
+                return Err(Failure {
+                    code: 1,
+                    message: format!("{e:#}"),
+                }
+                .into())
+            }
             Err(e) => {
-                eprintln!("Error: {e:#}");
-                failed = true;
+                eprintln!("Error response from daemon: {e:#}");
+                failed.push(key.as_str());
             }
         }
     }
-    Ok(i32::from(failed))
+    if !failed.is_empty() {
+        bail!("failed to start containers: {}", failed.join(", "));
+    }
+    Ok(0)
 }
 
 #[derive(Args, Debug)]
@@ -797,13 +817,37 @@ pub struct RmArgs {
 
 pub fn rm(ctx: &Context, args: &RmArgs) -> Result<i32> {
     let volumes = mini_docker::volume::Volumes::open(ctx.store.root())?;
-    each(ctx, &args.containers, |c| {
-        lifecycle::remove(&ctx.containers, c, args.force)?;
-        if args.volumes {
-            lifecycle::remove_anonymous_volumes(&volumes, &ctx.containers, c);
+    let mut failed = false;
+    for key in &args.containers {
+        let c = match ctx.containers.find(key) {
+            Ok(c) => c,
+            // As Docker's CLI: reported, but `-f` of a missing container
+            // is no failure (scripts clean up with it).
+            Err(mini_docker::Error::NotFound(e)) => {
+                eprintln!("Error: {e}");
+                failed |= !args.force;
+                continue;
+            }
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        match lifecycle::remove(&ctx.containers, &c, args.force) {
+            Ok(()) => {
+                if args.volumes {
+                    lifecycle::remove_anonymous_volumes(&volumes, &ctx.containers, &c);
+                }
+                println!("{key}");
+            }
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
         }
-        Ok(())
-    })
+    }
+    Ok(i32::from(failed))
 }
 
 #[derive(Args, Debug)]

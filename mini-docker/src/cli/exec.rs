@@ -5,10 +5,11 @@
 //! No monitor is involved: the process inherits this command's stdio and
 //! its exit code becomes ours, so an exec costs two forks and the joins.
 
+use std::io::IsTerminal as _;
 use std::os::fd::AsRawFd as _;
 use std::path::Path;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::Args;
 use mini_docker::container::child;
 use mini_docker::container::lifecycle::{self, effective};
@@ -18,7 +19,7 @@ use mini_docker::container::spec;
 use nix::unistd::Pid;
 use ns_demo::Kind;
 
-use super::Context;
+use super::{Context, Failure};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -56,15 +57,27 @@ pub struct ExecArgs {
 
 pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     let (container, command) = args.target.split_first().context("a container")?;
-    let c = ctx.containers.find(container)?;
+    // Docker's CLI refuses before asking the daemon anything; these and a
+    // missing or stopped container exit 1, not 125: nothing was created.
+    let refuse = |message: String| Failure { code: 1, message };
+    if args.interactive && args.tty && !args.detach && !std::io::stdin().is_terminal() {
+        return Err(refuse("the input device is not a TTY".into()).into());
+    }
+    let c = ctx
+        .containers
+        .find(container)
+        .map_err(|e| refuse(e.to_string()))?;
     let runtime = ctx.containers.runtime(&c.id)?;
     let state = effective(&runtime);
-    let name = c.name.trim_start_matches('/');
     if state.paused {
-        bail!("container {name} is paused, unpause the container before exec");
+        return Err(refuse(format!(
+            "Container {} is paused, unpause the container before exec",
+            c.id
+        ))
+        .into());
     }
     if !state.running {
-        bail!("container {} is not running", &c.id);
+        return Err(refuse(format!("Container {} is not running", c.id)).into());
     }
     let target = Pid::from_raw(state.pid);
     let root = format!("/proc/{target}/root");

@@ -154,7 +154,10 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
 /// `rm [-f]`: a running container needs `force` (then it is killed).
 /// Whatever a dead monitor left — its cgroup — is removed too.
 pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()> {
-    let runtime = containers.runtime(&c.id)?;
+    let runtime = match containers.runtime(&c.id) {
+        Err(_) if !containers.dir(&c.id).exists() => return Ok(()),
+        runtime => runtime?,
+    };
     if is_running(&runtime) || (runtime.state.restarting && runtime.monitor_alive()) {
         if !force {
             return Err(Error::Usage(format!(
@@ -185,7 +188,15 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
             }
         }
     }
-    let _lock = containers.lock(&c.id)?;
+    // A `--rm` container's monitor may have removed it meanwhile: then
+    // there is nothing left to lock or remove.
+    if !containers.dir(&c.id).exists() {
+        return Ok(());
+    }
+    let _lock = match containers.lock(&c.id) {
+        Err(_) if !containers.dir(&c.id).exists() => return Ok(()),
+        lock => lock?,
+    };
     containers.remove_dir(&c.id)
 }
 
