@@ -406,6 +406,11 @@ pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
                 attach::parse_detach_keys(keys)?;
                 c.host_config.detach_keys = Some(keys.clone());
             }
+            if is_running(&ctx.containers.runtime(&c.id)?) && !args.attach {
+                // Already running: nothing to do, reported as started.
+                println!("{key}");
+                return Ok(0);
+            }
             if is_running(&ctx.containers.runtime(&c.id)?) {
                 return Ok(0);
             }

@@ -16,7 +16,6 @@ use crate::network::{Networks, DEFAULT};
 use crate::store::{chain_ids, ImageId, Store};
 use crate::volume::Volumes;
 use crate::{Error, Result};
-use net_demo::publish::PortSpec;
 
 /// `run`/`create` flags, as given.
 #[derive(Debug, Clone, Default)]
@@ -170,15 +169,16 @@ pub fn create(
     let mut exposed: BTreeMap<String, serde_json::Value> =
         run.exposed_ports.clone().unwrap_or_default();
     for spec in &request.publish {
-        let port: PortSpec = spec
-            .parse()
+        let ports = net_demo::publish::parse_publish(spec)
             .map_err(|e: net_demo::Error| Error::Usage(e.to_string()))?;
-        let key = format!("{}/{}", port.container_port, port.proto);
-        exposed.insert(key.clone(), serde_json::json!({}));
-        port_bindings.entry(key).or_default().push(HostPort {
-            host_ip: port.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            host_port: port.host_port.map(|p| p.to_string()).unwrap_or_default(),
-        });
+        for port in ports {
+            let key = format!("{}/{}", port.container_port, port.proto);
+            exposed.insert(key.clone(), serde_json::json!({}));
+            port_bindings.entry(key).or_default().push(HostPort {
+                host_ip: port.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                host_port: port.host_port.map(|p| p.to_string()).unwrap_or_default(),
+            });
+        }
     }
     for port in &request.expose {
         let key = if port.contains('/') {
