@@ -693,13 +693,21 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
             } else {
                 e.log
             };
-            let _ = if e.stream == "stderr" {
+            let written = if e.stream == "stderr" {
                 err.write_all(line.as_bytes())
             } else {
                 out.write_all(line.as_bytes())
             };
+            if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+                super::stdout_closed();
+            }
         }
-        let _ = out.flush();
+        if out
+            .flush()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            super::stdout_closed();
+        }
     };
     let (entries, mut offset) = logs::read(&path, 0)?;
     print(filter.apply(entries));

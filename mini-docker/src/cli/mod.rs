@@ -332,7 +332,36 @@ fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Res
     })
 }
 
+/// Dies of SIGPIPE, as Docker's CLI does when its output is gone (`logs c
+/// | head -1`): the shell sees 141, nothing is printed. Rust ignores
+/// SIGPIPE, so a closed stdout is an error we turn back into the signal.
+pub fn stdout_closed() -> ! {
+    // SAFETY: restoring a signal's default action and raising it.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(141)
+}
+
+/// `println!` on a closed pipe panics; that panic is a closed stdout.
+fn die_quietly_on_a_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            stdout_closed();
+        }
+        default(info);
+    }));
+}
+
 pub fn main() {
+    die_quietly_on_a_closed_stdout();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
