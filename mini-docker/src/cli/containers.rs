@@ -807,13 +807,23 @@ pub struct KillArgs {
 
 pub fn kill(ctx: &Context, args: &KillArgs) -> Result<i32> {
     let signal = lifecycle::parse_signal(&args.signal)?;
-    each(ctx, &args.containers, |c| {
+    // Docker words a missing container as a failed kill.
+    let (found, missing): (Vec<&String>, Vec<&String>) = args
+        .containers
+        .iter()
+        .partition(|k| ctx.containers.find(k).is_ok());
+    for key in &missing {
+        eprintln!("Error response from daemon: Cannot kill container: {key}: No such container: {key}");
+    }
+    let found: Vec<String> = found.into_iter().cloned().collect();
+    let code = each(ctx, &found, |c| {
         lifecycle::signal(&ctx.containers, c, signal)?;
         if signal == nix::sys::signal::Signal::SIGKILL {
             lifecycle::wait_for_monitor(&ctx.containers, &c.id, Duration::from_secs(10));
         }
         Ok(())
-    })
+    })?;
+    Ok(if missing.is_empty() { code } else { 1 })
 }
 
 #[derive(Args, Debug)]
@@ -929,7 +939,9 @@ pub fn rename(ctx: &Context, args: &RenameArgs) -> Result<i32> {
         .iter()
         .any(|o| o.name == format!("/{new}"))
     {
-        bail!("Error when allocating new name: Conflict. The container name \"/{new}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.");
+        let holder = ctx.containers.find(new)?;
+        eprintln!("Error response from daemon: Error when allocating new name: Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", holder.id);
+        bail!("failed to rename container named {}", args.container);
     }
     c.name = format!("/{new}");
     ctx.containers.save_config(&c)?;
@@ -945,10 +957,7 @@ pub struct TopArgs {
 pub fn top(ctx: &Context, args: &TopArgs) -> Result<i32> {
     let c = ctx.containers.find(&args.container)?;
     if !is_running(&ctx.containers.runtime(&c.id)?) {
-        bail!(
-            "container {} is not running",
-            c.name.trim_start_matches('/')
-        );
+        bail!("Container {} is not running", c.id);
     }
     let mut rows = Vec::new();
     for pid in lifecycle::cgroup(&c)?.processes()? {

@@ -72,7 +72,7 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     if state.paused {
         return Err(refuse(format!(
             "Container {} is paused, unpause the container before exec",
-            c.id
+            c.name.trim_start_matches('/')
         ))
         .into());
     }

@@ -326,6 +326,9 @@ fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Res
                     (mini_docker::Error::NotFound(_), None) => {
                         anyhow::anyhow!("No such object: {name}")
                     }
+                    (mini_docker::Error::NotFound(_), _) => {
+                        anyhow::anyhow!("No such image: {name}")
+                    }
                     (e, _) => e.into(),
                 }),
         }
@@ -492,6 +495,6 @@ fn container_command(ctx: &Context, command: ContainerCommand) -> anyhow::Result
         C::Diff(a) => files::diff(ctx, &a),
         C::Commit(a) => files::commit(ctx, &a),
         C::Export(a) => files::export(ctx, &a),
-        C::Prune(_) => prune::container_prune(ctx),
+        C::Prune(a) => prune::container_prune(ctx, &a),
     }
 }

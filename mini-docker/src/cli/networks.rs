@@ -161,7 +161,7 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
         NetworkCommand::Inspect(args) => {
             let attached = attached(ctx)?;
             return inspect_each(&args.names, args.format.as_deref(), |name| {
-                let n = networks.get(name)?;
+                let n = networks.get(name).map_err(|e| no_such_network(e, name))?;
                 let mut v = serde_json::to_value(&n)?;
                 let members: serde_json::Map<String, serde_json::Value> = attached
                     .get(&n.name)
@@ -184,7 +184,7 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
             let attached = attached(ctx)?;
             let mut failed = false;
             for name in &args.names {
-                let result = networks.get(name).map_err(anyhow::Error::from).and_then(|n| {
+                let result = networks.get(name).map_err(|e| no_such_network(e, name)).and_then(|n| {
                     if n.name == DEFAULT {
                         bail!("bridge is a pre-defined network and cannot be removed");
                     }
@@ -203,9 +203,18 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
             }
             return Ok(i32::from(failed));
         }
-        NetworkCommand::Prune(_) => return super::prune::network_prune(ctx),
+        NetworkCommand::Prune(args) => return super::prune::network_prune(ctx, args.force),
     }
     Ok(0)
+}
+
+/// Docker's wording for a network `rm` or `inspect` cannot find (`run
+/// --network` keeps "network X not found").
+fn no_such_network(e: mini_docker::Error, name: &str) -> anyhow::Error {
+    match e {
+        mini_docker::Error::NotFound(_) => anyhow::anyhow!("No such network: {name}"),
+        e => e.into(),
+    }
 }
 
 /// `network connect`/`disconnect`: recorded in the container's

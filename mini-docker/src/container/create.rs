@@ -254,9 +254,18 @@ pub fn create(
         host_config: host_config.clone(),
         ..Default::default()
     };
-    let warnings = super::monitor::limits_of(&probe)
+    let mut warnings = super::monitor::limits_of(&probe)
         .resolve(super::monitor::online_cpus())?
         .warnings;
+    // A loopback resolver is the host's, unreachable from the container's
+    // own loopback: Docker warns.
+    for dns in &request.dns {
+        if dns.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+            warnings.push(format!(
+                "Localhost DNS setting (--dns={dns}) may fail in containers."
+            ));
+        }
+    }
 
     let mut seccomp = !request.privileged;
     let mut no_new_privileges = false;

@@ -70,8 +70,9 @@ pub fn signal(containers: &Containers, c: &Container, sig: Signal) -> Result<()>
     let runtime = containers.runtime(&c.id)?;
     if !is_running(&runtime) {
         return Err(Error::Usage(format!(
-            "cannot kill container: {0}: container {0} is not running",
-            c.name.trim_start_matches('/')
+            "Cannot kill container: {}: Container {} is not running",
+            c.name.trim_start_matches('/'),
+            c.id
         )));
     }
     containers.update(&c.id, |r| r.stopped_by_user = true)?;
@@ -134,7 +135,7 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
     let runtime = containers.runtime(&c.id)?;
     let name = c.name.trim_start_matches('/');
     if !is_running(&runtime) {
-        return Err(Error::Usage(format!("Container {name} is not running")));
+        return Err(Error::Usage(format!("Container {} is not running", c.id)));
     }
     if runtime.state.paused == frozen {
         return Err(Error::Usage(if frozen {
@@ -161,8 +162,8 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
     if is_running(&runtime) || (runtime.state.restarting && runtime.monitor_alive()) {
         if !force {
             return Err(Error::Usage(format!(
-                "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
-                c.name
+                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                c.id
             )));
         }
         let _ = containers.update(&c.id, |r| r.stopped_by_user = true);

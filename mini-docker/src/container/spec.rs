@@ -5,7 +5,9 @@
 //!   command (which then serves as default arguments);
 //! - arguments after the image name replace `CMD`;
 //! - `--entrypoint` replaces `ENTRYPOINT` *and* clears the image's `CMD`;
-//! - `-e` adds to or overrides the image's `ENV`; `PATH` has a default;
+//! - `-e` adds to or overrides the image's `ENV` (`Config.Env`); the
+//!   process also gets a default `PATH`, `HOSTNAME` and `HOME`, as Docker's
+//!   daemon and runc add them (see [`daemon_env`], [`home_dir`]);
 //! - `-w` replaces `WORKDIR` (default `/`); `-u` replaces `USER` (default
 //!   root) and is resolved in the image's `/etc/passwd` and `/etc/group`.
 
@@ -82,9 +84,6 @@ pub fn process(
         env.retain(|e| e.split('=').next() != Some(key.as_str()));
         env.push(entry);
     }
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, format!("PATH={DEFAULT_PATH}"));
-    }
 
     let cwd = flags
         .workdir
@@ -126,21 +125,22 @@ pub fn home_dir(uid: u32, passwd: &str) -> String {
 }
 
 /// What Docker's daemon adds to a container's environment (not to
-/// `Config.Env`): `HOSTNAME`, and `TERM=xterm` with a terminal, after the
-/// default `PATH`; the container's own settings win.
+/// `Config.Env`): a default `PATH`, `HOSTNAME`, and `TERM=xterm` with a
+/// terminal, first; the container's own settings win.
 pub fn daemon_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
     let has = |key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
     let mut added = Vec::new();
+    if !has("PATH") {
+        added.push(format!("PATH={DEFAULT_PATH}"));
+    }
     if !has("HOSTNAME") {
         added.push(format!("HOSTNAME={hostname}"));
     }
     if tty && !has("TERM") {
         added.push("TERM=xterm".to_string());
     }
-    let at = usize::from(env.first().is_some_and(|e| *e == format!("PATH={DEFAULT_PATH}")));
-    let mut out = env.to_vec();
-    out.splice(at..at, added);
-    out
+    added.extend(env.iter().cloned());
+    added
 }
 
 /// `name`, `uid`, `name:group`, `uid:gid` — as Docker resolves `-u`: names
@@ -205,6 +205,12 @@ pub fn resolve_user(user: &str, files: ImageFiles) -> Result<(u32, u32, Vec<u32>
             .filter(|g| *g != gid)
             .collect(),
         _ => Vec::new(),
+    };
+    // As runc: a user in no other group still lists its own.
+    let supplementary = if supplementary.is_empty() {
+        vec![gid]
+    } else {
+        supplementary
     };
     Ok((uid, gid, supplementary))
 }
@@ -294,7 +300,7 @@ mod tests {
             ..Default::default()
         };
         let p = process(&bare, &Overrides::default(), &none, |_| None).unwrap();
-        assert_eq!(p.env, [format!("PATH={DEFAULT_PATH}")]);
+        assert!(p.env.is_empty(), "the default PATH is the daemon's, not Config.Env");
         assert_eq!((p.cwd.as_str(), p.uid, p.gid), ("/", 0, 0));
         let rel = Overrides {
             workdir: Some("srv".into()),
@@ -312,12 +318,11 @@ mod tests {
         assert_eq!(home_dir(0, passwd), "/root");
         assert_eq!(home_dir(65534, passwd), "/nonexistent");
         assert_eq!(home_dir(4321, passwd), "/");
-        let env = [format!("PATH={DEFAULT_PATH}"), "A=1".to_string()];
         assert_eq!(
-            daemon_env(&env, "h", true)[1..],
-            ["HOSTNAME=h", "TERM=xterm", "A=1"]
+            daemon_env(&["A=1".to_string()], "h", true),
+            [format!("PATH={DEFAULT_PATH}"), "HOSTNAME=h".into(), "TERM=xterm".into(), "A=1".into()]
         );
-        let mine = ["HOSTNAME=mine".to_string()];
+        let mine = ["PATH=/bin".to_string(), "HOSTNAME=mine".to_string()];
         assert_eq!(daemon_env(&mine, "h", false), mine);
     }
 
@@ -336,7 +341,7 @@ mod tests {
         )
         .unwrap();
         let files = under(&root);
-        assert_eq!(resolve_user("", &files).unwrap(), (0, 0, vec![]));
+        assert_eq!(resolve_user("", &files).unwrap(), (0, 0, vec![0]));
         assert_eq!(resolve_user("app", &files).unwrap(), (1000, 1000, vec![10]));
         assert_eq!(
             resolve_user("1000", &files).unwrap(),
@@ -344,11 +349,11 @@ mod tests {
         );
         assert_eq!(
             resolve_user("app:staff", &files).unwrap(),
-            (1000, 50, vec![])
+            (1000, 50, vec![50])
         );
         assert_eq!(
             resolve_user("4242:4343", &files).unwrap(),
-            (4242, 4343, vec![])
+            (4242, 4343, vec![4343])
         );
         assert_eq!(
             resolve_user("ghost", &files).unwrap_err().to_string(),
