@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private Docker daemon, the oracle of the differential suites (and the
 # client of mini-runc): its own data root, exec root, socket, pid file,
-# bridge and cgroup parent, so that nothing is shared with a system Docker,
+# bridge, subnet and cgroup parent (named after DIR), so that nothing is
+# shared with a system Docker or another private daemon,
 # and no iptables rules or forwarding (published ports are served by its
 # userland proxy, on loopback for the tests).
 #
@@ -15,14 +16,17 @@ set -euo pipefail
 cmd=${1:?usage: dockerd.sh start|stop DIR [dockerd flags]}
 dir=${2:?usage: dockerd.sh start|stop DIR [dockerd flags]}
 shift 2
-# The daemon's own names: a bridge and a cgroup parent nobody else uses.
-bridge=mdkdockerd0
-cgroup_parent=mini-docker-oracle
-subnet=172.31.254.1/24
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+# The daemon's own names, derived from DIR so that several private daemons
+# (one per worktree, say) never share, or take down, each other's bridge
+# and subnet: a bridge, a /24 in 172.31.0.0/16, and a cgroup parent.
+hash=$(printf '%s' "$dir" | sha256sum | cut -c1-8)
+bridge=mdkd$hash
+cgroup_parent=mini-docker-oracle-$hash
+subnet=172.31.$((16#${hash:0:2} % 250 + 1)).1/24
 
 start() {
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
   if [ -e "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; then
     echo "DOCKER_HOST=unix://$dir/docker.sock"
     return
