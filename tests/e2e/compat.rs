@@ -104,6 +104,15 @@ fn busybox_tar() -> &'static Path {
     })
 }
 
+/// The trial's own /16 for mini-docker's networks (the default `bridge`
+/// included), in 10.100–163.0.0/16 by its token: parallel trials, and
+/// other stores on the host, do not compete for Docker's default pools.
+/// (Scenarios that name a subnet use 10.194–199.)
+fn address_pool(token: &str) -> String {
+    let n = u32::from_str_radix(token, 16).unwrap_or(0);
+    format!("10.{}.0.0/16", 100 + n % 64)
+}
+
 /// Which tool a command line's `docker` stands for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Tool {
@@ -142,6 +151,7 @@ impl Side<'_> {
             }
             Tool::Mini => {
                 cmd.env_remove("DOCKER_HOST")
+                    .env("MINI_DOCKER_ADDRESS_POOL", address_pool(self.env.token()))
                     .env("MINI_DOCKER_ROOT", self.env.path("root"))
                     .env("MINI_DOCKER_RUNROOT", self.env.path("run"))
                     .envs(self.env.mini_docker_env());
