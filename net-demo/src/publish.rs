@@ -192,7 +192,12 @@ fn bind_socket(bind: SocketAddr, proto: Proto, v6only: bool) -> io::Result<std::
     Ok(fd)
 }
 
-fn start(spec: &PortSpec, bind: SocketAddr, container: Ipv4Addr, v6only: bool) -> Result<Published> {
+fn start(
+    spec: &PortSpec,
+    bind: SocketAddr,
+    container: Ipv4Addr,
+    v6only: bool,
+) -> Result<Published> {
     let target = SocketAddr::new(IpAddr::V4(container), spec.container_port);
     let stop = Arc::new(AtomicBool::new(false));
     let in_use = |e: io::Error| {
@@ -358,7 +363,10 @@ mod tests {
         assert!(p("80/sctp").unwrap_err().to_string().contains("tcp or udp"));
         assert_eq!(p("80/x").unwrap_err().to_string(), "Invalid proto: x");
         assert_eq!(p("x:80").unwrap_err().to_string(), "Invalid hostPort: x");
-        assert_eq!(p("80000:80").unwrap_err().to_string(), "Invalid hostPort: 80000");
+        assert_eq!(
+            p("80000:80").unwrap_err().to_string(),
+            "Invalid hostPort: 80000"
+        );
         assert_eq!(
             p("1.2.3:80:80").unwrap_err().to_string(),
             "Invalid ip address: 1.2.3"
@@ -382,14 +390,21 @@ mod tests {
         let pairs: Vec<_> = r.iter().map(|s| (s.host_port, s.container_port)).collect();
         assert_eq!(pairs, [(Some(8000), 80), (Some(8001), 81)]);
         assert!(r.iter().all(|s| s.proto == Proto::Udp));
-        let random: Vec<_> = parse_publish("80-82").unwrap().iter().map(|s| s.host_port).collect();
+        let random: Vec<_> = parse_publish("80-82")
+            .unwrap()
+            .iter()
+            .map(|s| s.host_port)
+            .collect();
         assert_eq!(random, [None, None, None]);
         assert_eq!(
             parse_publish("8000-8002:80-81").unwrap_err().to_string(),
             "Invalid ranges specified for container and host Ports: 80-81 and 8000-8002"
         );
         assert!(parse_publish("8000:80-81").is_err());
-        assert_eq!(parse_publish("8000-8009:80").unwrap()[0].host_port, Some(8000));
+        assert_eq!(
+            parse_publish("8000-8009:80").unwrap()[0].host_port,
+            Some(8000)
+        );
         assert!("8000-8001:80-81".parse::<PortSpec>().is_err());
     }
 }

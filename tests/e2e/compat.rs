@@ -90,7 +90,8 @@ impl Drop for Daemon {
 fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let tar = testkit::target_dir().join(format!("testkit/compat-busybox-{}.tar", std::process::id()));
+        let tar = testkit::target_dir()
+            .join(format!("testkit/compat-busybox-{}.tar", std::process::id()));
         let status = Command::new("tar")
             .arg("-C")
             .arg(testkit::busybox_rootfs())
@@ -281,9 +282,15 @@ fn trial(scenario: &Scenario, host: &str) -> Result<(), Failed> {
         return Ok(());
     };
     let _guard = if scenario.exclusive {
-        (None, Some(EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner())))
+        (
+            None,
+            Some(EXCLUSIVE.write().unwrap_or_else(|e| e.into_inner())),
+        )
     } else {
-        (Some(EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner())), None)
+        (
+            Some(EXCLUSIVE.read().unwrap_or_else(|e| e.into_inner())),
+            None,
+        )
     };
     // Names in the shared daemon carry the test's token.
     let prefix = format!("c{}-", env.token());
@@ -313,9 +320,9 @@ fn trial(scenario: &Scenario, host: &str) -> Result<(), Failed> {
     let _ = std::fs::remove_dir_all(env.path("root"));
     env.settle();
     let leaks = env.leaks();
-    drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        env.assert_no_leaks()
-    })));
+    drop(std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || env.assert_no_leaks(),
+    )));
 
     let theirs = theirs.map_err(|e| format!("{scenario}: Docker side: {e}"))?;
     let ours = ours.map_err(|e| format!("{scenario}: mini-docker side: {e}"))?;
@@ -412,7 +419,10 @@ fn main() {
         match Daemon::get() {
             Ok(d) => Some(Arc::new(d)),
             Err(why) => {
-                assert!(!under_ci(), "Docker is needed and CI=true forbids skipping: {why}");
+                assert!(
+                    !under_ci(),
+                    "Docker is needed and CI=true forbids skipping: {why}"
+                );
                 eprintln!("skipped the compat suite: {why}");
                 None
             }

@@ -211,7 +211,9 @@ pub fn normalise_stdout(text: &str, prefix: &str, sort: bool) -> Vec<String> {
                 "<TIME>",
             ),
             (
-                re(r"(Less than a second|About an? \w+|\d+ (second|minute|hour|day|week|month|year)s?)( ago)?"),
+                re(
+                    r"(Less than a second|About an? \w+|\d+ (second|minute|hour|day|week|month|year)s?)( ago)?",
+                ),
                 "<TIME>",
             ),
             (re(r"\b\d+(\.\d+)?\s?(B|kB|KB|MB|GB)\b"), "<SIZE>"),
@@ -246,6 +248,11 @@ pub fn normalise_stdout(text: &str, prefix: &str, sort: bool) -> Vec<String> {
     lines
 }
 
+/// `See 'docker run --help'.`: Docker's pointer to the usage text.
+fn is_usage_hint(line: &str) -> bool {
+    line.starts_with("See '") && line.ends_with("--help'.")
+}
+
 /// Stderr reduced to its messages: Docker's `Error: `, `Error response
 /// from daemon: `, `docker: ` prefixes and the OCI runtime's wrapping
 /// removed, usage hints and client noise dropped, then masked as stdout.
@@ -253,7 +260,9 @@ pub fn normalise_stderr(text: &str, prefix: &str) -> Vec<String> {
     static WRAPPERS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         vec![
             re(r"^(docker: |Error response from daemon: |Error: )+"),
-            re(r"^failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: "),
+            re(
+                r"^failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: ",
+            ),
             re(r#"^failed to start container "[0-9a-f]+": "#),
             re(r"^OCI runtime exec failed: exec failed: unable to start container process: "),
             re(r"^OCI runtime exec failed: "),
@@ -263,11 +272,7 @@ pub fn normalise_stderr(text: &str, prefix: &str) -> Vec<String> {
     let kept: Vec<String> = text
         .lines()
         .map(str::trim_end)
-        .filter(|l| {
-            !l.is_empty()
-                && !(l.starts_with("See '") && l.ends_with("--help'."))
-                && !l.starts_with("time=\"")
-        })
+        .filter(|l| !(l.is_empty() || is_usage_hint(l) || l.starts_with("time=\"")))
         .map(|l| {
             let mut l = l.to_string();
             for w in WRAPPERS.iter() {
@@ -293,7 +298,10 @@ mod tests {
         assert_eq!(s[0].steps[2].kind, StepKind::Cleanup);
         assert!(s[1].exclusive);
         let e = s[1].steps[0].marks.expected.clone().unwrap();
-        assert_eq!((e.kind, e.exit, e.stdout), (ExpectKind::Current, 0, vec!["ok".to_string()]));
+        assert_eq!(
+            (e.kind, e.exit, e.stdout),
+            (ExpectKind::Current, 0, vec!["ok".to_string()])
+        );
     }
 
     #[test]
@@ -312,8 +320,14 @@ mod tests {
             "tk1-",
             false,
         );
-        assert_eq!(out, ["<ID>  busybox  \"sh\"  <TIME>  Up <TIME>  0.0.0.0:<PORT>->80/tcp  {P}web"]);
-        assert_eq!(normalise_stdout("172.17.0.2 127.0.0.1 1.2MB", "", false), ["<IP> 127.0.0.1 <SIZE>"]);
+        assert_eq!(
+            out,
+            ["<ID>  busybox  \"sh\"  <TIME>  Up <TIME>  0.0.0.0:<PORT>->80/tcp  {P}web"]
+        );
+        assert_eq!(
+            normalise_stdout("172.17.0.2 127.0.0.1 1.2MB", "", false),
+            ["<IP> 127.0.0.1 <SIZE>"]
+        );
     }
 
     #[test]

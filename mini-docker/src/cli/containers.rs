@@ -813,7 +813,9 @@ pub fn kill(ctx: &Context, args: &KillArgs) -> Result<i32> {
         .iter()
         .partition(|k| ctx.containers.find(k).is_ok());
     for key in &missing {
-        eprintln!("Error response from daemon: Cannot kill container: {key}: No such container: {key}");
+        eprintln!(
+            "Error response from daemon: Cannot kill container: {key}: No such container: {key}"
+        );
     }
     let found: Vec<String> = found.into_iter().cloned().collect();
     let code = each(ctx, &found, |c| {

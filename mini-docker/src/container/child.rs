@@ -198,7 +198,12 @@ fn exec(plan: &Plan) -> i32 {
 /// container, after `pivot_root`, so `/` is the container's.
 fn make_workdir(cwd: &Path) -> Result<()> {
     let resolved = super::scope::resolve(Path::new("/"), cwd)?;
-    let not_a_dir = || Error::Usage(format!("Cannot mkdir: {} is not a directory", cwd.display()));
+    let not_a_dir = || {
+        Error::Usage(format!(
+            "Cannot mkdir: {} is not a directory",
+            cwd.display()
+        ))
+    };
     for dir in resolved.ancestors() {
         match std::fs::metadata(dir) {
             Ok(meta) if meta.is_dir() => break,

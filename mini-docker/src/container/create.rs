@@ -260,7 +260,10 @@ pub fn create(
     // A loopback resolver is the host's, unreachable from the container's
     // own loopback: Docker warns.
     for dns in &request.dns {
-        if dns.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()) {
+        if dns
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        {
             warnings.push(format!(
                 "Localhost DNS setting (--dns={dns}) may fail in containers."
             ));

@@ -300,7 +300,10 @@ mod tests {
             ..Default::default()
         };
         let p = process(&bare, &Overrides::default(), &none, |_| None).unwrap();
-        assert!(p.env.is_empty(), "the default PATH is the daemon's, not Config.Env");
+        assert!(
+            p.env.is_empty(),
+            "the default PATH is the daemon's, not Config.Env"
+        );
         assert_eq!((p.cwd.as_str(), p.uid, p.gid), ("/", 0, 0));
         let rel = Overrides {
             workdir: Some("srv".into()),
@@ -314,13 +317,19 @@ mod tests {
 
     #[test]
     fn home_and_daemon_env_as_docker_sets_them() {
-        let passwd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
+        let passwd =
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
         assert_eq!(home_dir(0, passwd), "/root");
         assert_eq!(home_dir(65534, passwd), "/nonexistent");
         assert_eq!(home_dir(4321, passwd), "/");
         assert_eq!(
             daemon_env(&["A=1".to_string()], "h", true),
-            [format!("PATH={DEFAULT_PATH}"), "HOSTNAME=h".into(), "TERM=xterm".into(), "A=1".into()]
+            [
+                format!("PATH={DEFAULT_PATH}"),
+                "HOSTNAME=h".into(),
+                "TERM=xterm".into(),
+                "A=1".into()
+            ]
         );
         let mine = ["PATH=/bin".to_string(), "HOSTNAME=mine".to_string()];
         assert_eq!(daemon_env(&mine, "h", false), mine);
