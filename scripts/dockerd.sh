@@ -20,11 +20,14 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 # The daemon's own names, derived from DIR so that several private daemons
 # (one per worktree, say) never share, or take down, each other's bridge
-# and subnet: a bridge, a /24 in 172.31.0.0/16, and a cgroup parent.
+# and subnet: a bridge, a /24 and a cgroup parent. The /24 is in
+# 100.64.0.0/16, away from Docker's and mini-docker's default pools and
+# from every subnet the lessons and tests ask for (172.31.0.0/16 is lesson
+# 5's seed network).
 hash=$(printf '%s' "$dir" | sha256sum | cut -c1-8)
 bridge=mdkd$hash
 cgroup_parent=mini-docker-oracle-$hash
-subnet=172.31.$((16#${hash:0:2} % 250 + 1)).1/24
+subnet=100.64.$((16#${hash:0:2} % 250 + 1)).1/24
 
 start() {
   if [ -e "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; then

@@ -407,7 +407,10 @@ fn detached_lifecycle_ps_logs_stop_kill_rm() {
 
     // rm of a running container needs -f; a name in use cannot be reused.
     let err = fails(&env, &["rm", "ticker"], 1);
-    assert!(err.contains("You cannot remove a running container"), "{err}");
+    assert!(
+        err.contains("You cannot remove a running container"),
+        "{err}"
+    );
     let err = fails(
         &env,
         &["run", "-d", "--name", "ticker", "busybox", "true"],

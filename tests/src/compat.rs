@@ -222,7 +222,7 @@ pub fn normalise_stdout(text: &str, prefix: &str, sort: bool) -> Vec<String> {
                 ":<PORT>",
             ),
             (
-                re(r"\b(172\.(1[6-9]|2\d|3[01])|192\.168|10)\.\d+\.\d+\b"),
+                re(r"\b(172\.(1[6-9]|2\d|3[01])|192\.168|10|100\.64)\.\d+\.\d+\b"),
                 "<IP>",
             ),
         ]
