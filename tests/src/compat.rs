@@ -255,7 +255,8 @@ fn is_usage_hint(line: &str) -> bool {
 
 /// Stderr reduced to its messages: Docker's `Error: `, `Error response
 /// from daemon: `, `docker: ` prefixes and the OCI runtime's wrapping
-/// removed, usage hints and client noise dropped, then masked as stdout.
+/// removed, usage hints, usage text and client noise dropped, the program
+/// name `"mini-docker …"` read as `"docker …"`, then masked as stdout.
 pub fn normalise_stderr(text: &str, prefix: &str) -> Vec<String> {
     static WRAPPERS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         vec![
@@ -272,12 +273,16 @@ pub fn normalise_stderr(text: &str, prefix: &str) -> Vec<String> {
     let kept: Vec<String> = text
         .lines()
         .map(str::trim_end)
+        // A usage error ends with the command's usage text: not the message.
+        .take_while(|l| !l.starts_with("Usage:"))
         .filter(|l| !(l.is_empty() || is_usage_hint(l) || l.starts_with("time=\"")))
         .map(|l| {
             let mut l = l.to_string();
             for w in WRAPPERS.iter() {
                 l = w.replace(&l, "").into_owned();
             }
+            // The program's own name is the one difference allowed.
+            let l = l.replace("\"mini-docker ", "\"docker ");
             TAIL.replace(&l, "").into_owned()
         })
         .collect();
