@@ -932,7 +932,10 @@ fn cp_diff_commit_export() {
     );
     ok(&env, &["rm", "-f", "live"]);
     let err = fails(&env, &["cp", "work:/nothing", out.to_str().unwrap()], 1);
-    assert!(err.contains("Could not find the file /nothing"), "{err}");
+    assert!(
+        err.contains("No such container:path: work:/nothing"),
+        "{err}"
+    );
 
     // commit: a new layer and history entry; the new image runs.
     let image = ok(
