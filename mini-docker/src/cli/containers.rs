@@ -190,7 +190,12 @@ pub struct RunArgs {
 /// `--env-file`: `NAME=value` lines, `NAME` alone taken from our
 /// environment, `#` comments and blank lines skipped.
 fn env_file(path: &str) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("open {path}"))?;
+    // Worded as Docker's (Go's) error: `open F: no such file or directory`.
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = e.to_string();
+        let why = why.split(" (os error").next().unwrap_or_default();
+        anyhow::anyhow!("open {path}: {}", why.to_lowercase())
+    })?;
     Ok(text
         .lines()
         .map(str::trim_start)

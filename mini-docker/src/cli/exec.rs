@@ -60,9 +60,6 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     // Docker's CLI refuses before asking the daemon anything; these and a
     // missing or stopped container exit 1, not 125: nothing was created.
     let refuse = |message: String| Failure { code: 1, message };
-    if args.interactive && args.tty && !args.detach && !std::io::stdin().is_terminal() {
-        return Err(refuse("the input device is not a TTY".into()).into());
-    }
     let c = ctx
         .containers
         .find(container)
@@ -78,6 +75,10 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     }
     if !state.running {
         return Err(refuse(format!("Container {} is not running", c.id)).into());
+    }
+    // Checked once the container is known to run, as Docker does.
+    if args.interactive && args.tty && !args.detach && !std::io::stdin().is_terminal() {
+        return Err(refuse("the input device is not a TTY".into()).into());
     }
     let target = Pid::from_raw(state.pid);
     let root = format!("/proc/{target}/root");
