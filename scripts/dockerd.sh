@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A private Docker daemon, the oracle of the differential suites (and the
 # client of mini-runc): its own data root, exec root, socket, pid file,
-# bridge and cgroup parent, so that nothing is shared with a system Docker,
+# bridge, subnet and cgroup parent (named after DIR), so that nothing is
+# shared with a system Docker or another private daemon,
 # and no iptables rules or forwarding (published ports are served by its
 # userland proxy, on loopback for the tests). Its containers' name server is
 # 127.0.0.1 in their own namespace (where nothing answers), as mini-docker's
@@ -17,16 +18,20 @@ set -euo pipefail
 cmd=${1:?usage: dockerd.sh start|stop DIR [dockerd flags]}
 dir=${2:?usage: dockerd.sh start|stop DIR [dockerd flags]}
 shift 2
-# The daemon's own names, derived from DIR so that two daemons (two
-# worktrees) never share them: a bridge, a /24 and a cgroup parent.
-hash=$(printf '%s' "$(realpath -m "$dir")" | sha256sum | cut -c1-8)
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+# The daemon's own names, derived from DIR so that several private daemons
+# (one per worktree, say) never share, or take down, each other's bridge
+# and subnet: a bridge, a /24 and a cgroup parent. The /24 is in
+# 100.64.0.0/16, away from Docker's and mini-docker's default pools and
+# from every subnet the lessons and tests ask for (172.31.0.0/16 is lesson
+# 5's seed network).
+hash=$(printf '%s' "$dir" | sha256sum | cut -c1-8)
 bridge=mdkd$hash
 cgroup_parent=mini-docker-oracle-$hash
-subnet=172.31.$((200 + 0x${hash:0:2} % 50)).1/24
+subnet=100.64.$((16#${hash:0:2} % 250 + 1)).1/24
 
 start() {
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
   if [ -e "$dir/docker.pid" ] && kill -0 "$(cat "$dir/docker.pid")" 2>/dev/null; then
     echo "DOCKER_HOST=unix://$dir/docker.sock"
     return

@@ -21,7 +21,8 @@ memory=${MINI_DOCKER_V2_MEMORY:-6G}
 timeout=${MINI_DOCKER_V2_TIMEOUT:-900}
 list=${MINI_DOCKER_V2_LIST:-scripts/v2-lane/tests.list}
 # Built as modules by Debian; their dependencies (bridge → stp, llc) are added.
-modules=(overlay veth bridge)
+# loop: the escape test's host disk (a loop device over a file of its own).
+modules=(overlay veth bridge loop)
 # Host programs the tests run that busybox lacks or implements too thinly:
 # bash (lesson transcripts), ip (netns, the leak checker), script (a tty).
 host_tools=(bash ip script)

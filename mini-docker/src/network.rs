@@ -28,11 +28,23 @@ use crate::{Error, Result};
 /// Docker's name for the default network.
 pub const DEFAULT: &str = "bridge";
 /// Candidate subnets for networks created without `--subnet`, in order:
-/// Docker's default pools, 172.17–31.0.0/16 then 192.168.0–240.0/20.
-fn pools() -> impl Iterator<Item = Ipv4Net> {
+/// Docker's default pools, 172.17–31.0.0/16 then 192.168.0–240.0/20; or,
+/// like dockerd's `--default-address-pool`, the /24s of the network in
+/// `MINI_DOCKER_ADDRESS_POOL` (a store that must not compete for the
+/// defaults: a test, a second store on a busy host).
+fn pools() -> Vec<Ipv4Net> {
+    if let Some(base) = std::env::var("MINI_DOCKER_ADDRESS_POOL")
+        .ok()
+        .and_then(|v| v.parse::<Ipv4Net>().ok())
+    {
+        return base
+            .subnets(24.max(base.prefix_len()))
+            .map(Iterator::collect)
+            .unwrap_or_default();
+    }
     let big = (17..=31).map(|b| Ipv4Net::new(Ipv4Addr::new(172, b, 0, 0), 16));
     let small = (0..16).map(|n| Ipv4Net::new(Ipv4Addr::new(192, 168, n * 16, 0), 20));
-    big.chain(small).map(|n| n.expect("valid prefix"))
+    big.chain(small).map(|n| n.expect("valid prefix")).collect()
 }
 
 /// `network inspect`'s object, in Docker's shape (containers are added at
@@ -250,6 +262,7 @@ impl Networks {
                 s
             }
             None => pools()
+                .into_iter()
                 .find(|s| {
                     !taken
                         .iter()

@@ -97,7 +97,7 @@ impl Volumes {
 
     pub fn get(&self, name: &str) -> Result<Volume> {
         read_json(&self.record(name)).map_err(|e| match e {
-            Error::Io { .. } => Error::NotFound(format!("get {name}: no such volume")),
+            Error::Io { .. } => Error::NotFound(format!("No such volume: {name}")),
             e => e,
         })
     }

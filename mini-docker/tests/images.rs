@@ -134,7 +134,7 @@ fn errors_name_the_problem_with_dockers_exit_codes() {
     };
     assert_eq!(
         fails(&env, &["image", "inspect", "nope"], 1).trim(),
-        "Error: No such image: nope:latest"
+        "Error: No such image: nope"
     );
     // The top-level inspect looks for containers too, as Docker's does.
     assert_eq!(
@@ -143,7 +143,7 @@ fn errors_name_the_problem_with_dockers_exit_codes() {
     );
     assert_eq!(
         fails(&env, &["rmi", "nope"], 1).trim(),
-        "Error: No such image: nope:latest"
+        "Error: No such image: nope"
     );
     assert_eq!(
         fails(&env, &["tag", "x", "Bad:tag"], 1).trim(),

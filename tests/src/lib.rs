@@ -8,7 +8,9 @@
 //! - [`leaks`]: snapshot mounts, netns, links, cgroups and processes, and
 //!   report what the test created and left behind.
 //! - [`transcript`]: run the `console` blocks of the lessons and compare.
+//! - [`compat`]: the differential suite's scenario files and normalisation.
 
+pub mod compat;
 mod drive;
 mod env;
 mod fixtures;

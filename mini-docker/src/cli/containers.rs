@@ -2,7 +2,7 @@
 //! `wait`, `pause`, `unpause`, `rename`, `top`, `container inspect` and
 //! `container prune`.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, SystemTime};
 
@@ -250,10 +250,25 @@ pub struct CreateArgs {
     /// Print help.
     #[arg(long, action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// IMAGE [COMMAND] [ARG...]
-    image: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The image, then the container's command line: everything after the
+    /// image belongs to the container, even what looks like our flags
+    /// (`IMAGE -c x`, `IMAGE --rm`), as Docker parses it.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        value_name = "IMAGE [COMMAND] [ARG...]"
+    )]
+    image_and_command: Vec<String>,
+}
+
+impl CreateArgs {
+    fn image(&self) -> &str {
+        &self.image_and_command[0]
+    }
+
+    fn command(&self) -> &[String] {
+        &self.image_and_command[1..]
+    }
 }
 
 #[derive(Args, Debug)]
@@ -272,7 +287,12 @@ pub struct RunArgs {
 /// `--env-file`: `NAME=value` lines, `NAME` alone taken from our
 /// environment, `#` comments and blank lines skipped.
 fn env_file(path: &str) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("open {path}"))?;
+    // Worded as Docker's (Go's) error: `open F: no such file or directory`.
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let why = e.to_string();
+        let why = why.split(" (os error").next().unwrap_or_default();
+        anyhow::anyhow!("open {path}: {}", why.to_lowercase())
+    })?;
     Ok(text
         .lines()
         .map(str::trim_start)
@@ -305,11 +325,11 @@ fn request(args: &CreateArgs, attached_stdin: bool) -> Result<Request> {
         attach::parse_detach_keys(keys)?;
     }
     Ok(Request {
-        image: args.image.clone(),
+        image: args.image().to_string(),
         name: args.name.clone(),
         overrides: Overrides {
             entrypoint: args.entrypoint.clone(),
-            cmd: args.command.clone(),
+            cmd: args.command().to_vec(),
             env,
             workdir: args.workdir.clone(),
             user: args.user.clone(),
@@ -439,7 +459,7 @@ fn create_container(ctx: &Context, args: &CreateArgs, attached_stdin: bool) -> R
             bail!("Container ID file found, make sure the other container isn't running or delete {path}");
         }
     }
-    let image = image_for_run(ctx, &args.image, policy)?;
+    let image = image_for_run(ctx, args.image(), policy)?;
     let (mut container, warnings) = create::create(&ctx.store, &ctx.containers, &image, &request)?;
     for w in warnings {
         eprintln!("WARNING: {w}");
@@ -559,6 +579,15 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     if args.detach && !args.create.attach.is_empty() {
         bail!("Conflicting options: -a and -d");
     }
+    if args.create.interactive && args.create.tty && !args.detach && !std::io::stdin().is_terminal()
+    {
+        // Docker's CLI refuses before creating anything.
+        return Err(Failure {
+            code: 1,
+            message: "the input device is not a TTY".into(),
+        }
+        .into());
+    }
     prime_cgroup_migration();
     let container = create_container(ctx, &args.create, !args.detach)?;
     if args.detach {
@@ -593,13 +622,18 @@ pub struct StartArgs {
 }
 
 pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
-    let mut failed = false;
+    let mut failed = Vec::new();
     for key in &args.containers {
         let result = (|| -> Result<i32> {
             let mut c = ctx.containers.find(key)?;
             if let Some(keys) = &args.detach_keys {
                 attach::parse_detach_keys(keys)?;
                 c.host_config.detach_keys = Some(keys.clone());
+            }
+            if is_running(&ctx.containers.runtime(&c.id)?) && !args.attach {
+                // Already running: nothing to do, reported as started.
+                println!("{key}");
+                return Ok(0);
             }
             if is_running(&ctx.containers.runtime(&c.id)?) {
                 return Ok(0);
@@ -614,17 +648,28 @@ pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
             let options = client_options(&c, args.interactive, true)?;
             follow(client, &options)
         })();
+        // Unlike run, start exits 1 whatever stopped the command: Docker
+        // reports each failure, then the list of containers that failed.
         match result {
             Ok(code) if args.attach => return Ok(code),
             Ok(_) => {}
-            Err(e) if args.containers.len() == 1 => return Err(e),
+            Err(e) if args.attach => {
+                return Err(Failure {
+                    code: 1,
+                    message: format!("{e:#}"),
+                }
+                .into())
+            }
             Err(e) => {
-                eprintln!("Error: {e:#}");
-                failed = true;
+                eprintln!("Error response from daemon: {e:#}");
+                failed.push(key.as_str());
             }
         }
     }
-    Ok(i32::from(failed))
+    if !failed.is_empty() {
+        bail!("failed to start containers: {}", failed.join(", "));
+    }
+    Ok(0)
 }
 
 #[derive(Args, Debug)]
@@ -963,13 +1008,21 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
             } else {
                 e.log
             };
-            let _ = if e.stream == "stderr" {
+            let written = if e.stream == "stderr" {
                 err.write_all(line.as_bytes())
             } else {
                 out.write_all(line.as_bytes())
             };
+            if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+                super::stdout_closed();
+            }
         }
-        let _ = out.flush();
+        if out
+            .flush()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        {
+            super::stdout_closed();
+        }
     };
     let (entries, mut follower) = logs::read_all(&path, max_file)?;
     print(filter.apply(entries));
@@ -1069,13 +1122,25 @@ pub struct KillArgs {
 
 pub fn kill(ctx: &Context, args: &KillArgs) -> Result<i32> {
     let signal = lifecycle::parse_signal(&args.signal)?;
-    each(ctx, &args.containers, |c| {
+    // Docker words a missing container as a failed kill.
+    let (found, missing): (Vec<&String>, Vec<&String>) = args
+        .containers
+        .iter()
+        .partition(|k| ctx.containers.find(k).is_ok());
+    for key in &missing {
+        eprintln!(
+            "Error response from daemon: Cannot kill container: {key}: No such container: {key}"
+        );
+    }
+    let found: Vec<String> = found.into_iter().cloned().collect();
+    let code = each(ctx, &found, |c| {
         lifecycle::signal(&ctx.containers, c, signal)?;
         if signal == nix::sys::signal::Signal::SIGKILL {
             lifecycle::wait_for_monitor(&ctx.containers, &c.id, Duration::from_secs(10));
         }
         Ok(())
-    })
+    })?;
+    Ok(if missing.is_empty() { code } else { 1 })
 }
 
 #[derive(Args, Debug)]
@@ -1097,20 +1162,47 @@ pub fn rm(ctx: &Context, args: &RmArgs) -> Result<i32> {
         args.containers.iter().cloned().partition(|key| {
             args.force && ctx.containers.find(key).is_err() && ctx.containers.damaged(key).is_some()
         });
+    let mut failed = false;
     for key in &damaged {
         let id = ctx.containers.damaged(key).expect("checked above");
         match lifecycle::remove_damaged(&ctx.containers, &id) {
             Ok(()) => println!("{key}"),
-            Err(e) => eprintln!("Error response from daemon: {e}"),
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
         }
     }
-    each(ctx, &keys, |c| {
-        lifecycle::remove(&ctx.containers, c, args.force)?;
-        if args.volumes {
-            lifecycle::remove_anonymous_volumes(&volumes, &ctx.containers, c);
+    for key in &keys {
+        let c = match ctx.containers.find(key) {
+            Ok(c) => c,
+            // As Docker's CLI: reported, but `-f` of a missing container
+            // is no failure (scripts clean up with it).
+            Err(mini_docker::Error::NotFound(e)) => {
+                eprintln!("Error: {e}");
+                failed |= !args.force;
+                continue;
+            }
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+                continue;
+            }
+        };
+        match lifecycle::remove(&ctx.containers, &c, args.force) {
+            Ok(()) => {
+                if args.volumes {
+                    lifecycle::remove_anonymous_volumes(&volumes, &ctx.containers, &c);
+                }
+                println!("{key}");
+            }
+            Err(e) => {
+                eprintln!("Error response from daemon: {e}");
+                failed = true;
+            }
         }
-        Ok(())
-    })
+    }
+    Ok(i32::from(failed))
 }
 
 #[derive(Args, Debug)]
@@ -1179,7 +1271,9 @@ pub fn rename(ctx: &Context, args: &RenameArgs) -> Result<i32> {
         .iter()
         .any(|o| o.name == format!("/{new}"))
     {
-        bail!("Error when allocating new name: Conflict. The container name \"/{new}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.");
+        let holder = ctx.containers.find(new)?;
+        eprintln!("Error response from daemon: Error when allocating new name: Conflict. The container name \"/{new}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.", holder.id);
+        bail!("failed to rename container named {}", args.container);
     }
     let old = std::mem::replace(&mut c.name, format!("/{new}"));
     ctx.containers.save_config(&c)?;
@@ -1201,10 +1295,7 @@ pub struct TopArgs {
 pub fn top(ctx: &Context, args: &TopArgs) -> Result<i32> {
     let c = ctx.containers.find(&args.container)?;
     if !is_running(&ctx.containers.runtime(&c.id)?) {
-        bail!(
-            "container {} is not running",
-            c.name.trim_start_matches('/')
-        );
+        bail!("Container {} is not running", c.id);
     }
     // Docker's default is `ps -ef`; without a `ps` on the host, the same
     // four columns as the table below are read from /proc.
@@ -1291,4 +1382,35 @@ pub fn inspect_value(ctx: &Context, c: &Container) -> Result<Value> {
         }),
     );
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::RunArgs;
+
+    #[derive(Parser)]
+    struct Run {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn parse(line: &[&str]) -> RunArgs {
+        Run::try_parse_from(std::iter::once("run").chain(line.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn everything_after_the_image_belongs_to_the_container() {
+        let r = parse(&["--rm", "--entrypoint", "sh", "busybox", "-c", "echo x"]);
+        assert_eq!(r.create.image(), "busybox");
+        assert_eq!(r.create.command(), ["-c", "echo x"]);
+        assert!(r.create.rm);
+        let r = parse(&["busybox", "echo", "--rm", "-d", "--", "x"]);
+        assert_eq!(r.create.command(), ["echo", "--rm", "-d", "--", "x"]);
+        assert!(!r.create.rm && !r.detach);
+        assert!(parse(&["busybox"]).create.command().is_empty());
+    }
 }

@@ -5,10 +5,11 @@
 //! No monitor is involved: the process inherits this command's stdio and
 //! its exit code becomes ours, so an exec costs two forks and the joins.
 
+use std::io::IsTerminal as _;
 use std::os::fd::AsRawFd as _;
 use std::path::Path;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 use clap::Args;
 use mini_docker::container::child;
 use mini_docker::container::lifecycle::{self, effective};
@@ -18,7 +19,7 @@ use mini_docker::container::spec;
 use nix::unistd::Pid;
 use ns_demo::Kind;
 
-use super::Context;
+use super::{Context, Failure};
 
 #[derive(Args, Debug)]
 pub struct ExecArgs {
@@ -43,27 +44,47 @@ pub struct ExecArgs {
     /// Give extended privileges to the command.
     #[arg(long)]
     privileged: bool,
-    container: String,
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The container, then the command: everything after the container
+    /// belongs to the command (`exec c sh -c x`), as Docker parses it.
+    #[arg(
+        required = true,
+        num_args = 2..,
+        trailing_var_arg = true,
+        value_name = "CONTAINER COMMAND [ARG...]"
+    )]
+    target: Vec<String>,
 }
 
 pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
-    let c = ctx.containers.find(&args.container)?;
+    let (container, command) = args.target.split_first().context("a container")?;
+    // Docker's CLI refuses before asking the daemon anything; these and a
+    // missing or stopped container exit 1, not 125: nothing was created.
+    let refuse = |message: String| Failure { code: 1, message };
+    let c = ctx
+        .containers
+        .find(container)
+        .map_err(|e| refuse(e.to_string()))?;
     let runtime = ctx.containers.runtime(&c.id)?;
     let state = effective(&runtime);
-    let name = c.name.trim_start_matches('/');
     if state.paused {
-        bail!("container {name} is paused, unpause the container before exec");
+        return Err(refuse(format!(
+            "Container {} is paused, unpause the container before exec",
+            c.name.trim_start_matches('/')
+        ))
+        .into());
     }
     if !state.running {
-        bail!("container {} is not running", &c.id);
+        return Err(refuse(format!("Container {} is not running", c.id)).into());
+    }
+    // Checked once the container is known to run, as Docker does.
+    if args.interactive && args.tty && !args.detach && !std::io::stdin().is_terminal() {
+        return Err(refuse("the input device is not a TTY".into()).into());
     }
     let target = Pid::from_raw(state.pid);
     let root = format!("/proc/{target}/root");
 
     let mut process: ProcessSpec = c.process.clone();
-    process.args = args.command.clone();
+    process.args = command.to_vec();
     for e in &args.env {
         let entry = match e.split_once('=') {
             Some(_) => e.clone(),

@@ -32,7 +32,12 @@ fn split(ctx: &Context, arg: &str) -> Result<Option<(Container, String)>> {
         return Ok(None);
     }
     match arg.split_once(':') {
-        Some((name, path)) => Ok(Some((ctx.containers.find(name)?, path.to_string()))),
+        // Docker names the whole argument when the container is missing.
+        Some((name, path)) => match ctx.containers.find(name) {
+            Ok(c) => Ok(Some((c, path.to_string()))),
+            Err(Error::NotFound(_)) => bail!("No such container:path: {arg}"),
+            Err(e) => Err(e.into()),
+        },
         None => Ok(None),
     }
 }
@@ -45,11 +50,11 @@ pub fn cp(ctx: &Context, args: &CpArgs) -> Result<i32> {
         (None, None) => bail!("must specify at least one container source"),
         (Some((c, path)), None) => {
             // Packed inside the container's root, unpacked here.
-            let name = c.name.trim_start_matches('/').to_string();
+            let src = args.src.clone();
             let (mut reader, writer) = std::io::pipe()?;
             let job = files::in_root(&ctx.store, &ctx.containers, &c, move || {
                 files::pack_copy(&path, writer).map_err(|e| match e {
-                    Error::NotFound(m) => Error::NotFound(format!("{m} in container {name}")),
+                    Error::NotFound(_) => Error::NotFound(format!("No such container:path: {src}")),
                     e => e,
                 })
             })?;

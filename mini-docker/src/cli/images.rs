@@ -267,16 +267,48 @@ pub fn remove(ctx: &Context, args: &RemoveArgs) -> Result<i32> {
     let _lock = ctx.store.lock()?;
     let mut failed = false;
     for name in &args.images {
-        if let Err(e) = remove_one(ctx, name, args.force) {
-            eprintln!("Error: {e:#}");
-            failed = true;
+        match remove_one(ctx, name, args.force) {
+            Ok(()) => {}
+            // As Docker's CLI: reported, but `-f` of a missing image is no
+            // failure (scripts clean up with it).
+            Err(e) if is_not_found(&e) => {
+                eprintln!("Error: No such image: {name}");
+                failed |= !args.force;
+            }
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                failed = true;
+            }
         }
     }
     Ok(i32::from(failed))
 }
 
+fn is_not_found(e: &anyhow::Error) -> bool {
+    matches!(
+        e.downcast_ref::<mini_docker::Error>(),
+        Some(mini_docker::Error::NotFound(_))
+    )
+}
+
 fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
     let id = ctx.store.resolve(name)?;
+    // One of several tags only goes: the image stays under the others,
+    // whether or not a container uses it.
+    let tags: Vec<Reference> = ctx
+        .store
+        .tags()?
+        .into_iter()
+        .filter(|(_, t)| *t == id)
+        .map(|(r, _)| r)
+        .collect();
+    if let Some(r) = name.parse::<Reference>().ok().filter(|r| tags.contains(r)) {
+        if tags.len() > 1 {
+            ctx.store.untag(&r)?;
+            println!("Untagged: {}", r.familiar());
+            return Ok(());
+        }
+    }
     let users = ctx.store.containers_using(&id)?;
     if let Some(container) = users.first() {
         let short: String = container.chars().take(12).collect();
@@ -292,13 +324,6 @@ fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
             _ => {}
         }
     }
-    let tags: Vec<Reference> = ctx
-        .store
-        .tags()?
-        .into_iter()
-        .filter(|(_, t)| *t == id)
-        .map(|(r, _)| r)
-        .collect();
     let by_tag = name.parse::<Reference>().ok().filter(|r| tags.contains(r));
     let untag: Vec<Reference> = match by_tag {
         Some(r) => vec![r],

@@ -435,6 +435,9 @@ fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Res
             {
                 Ok(d) => return Ok(mini_docker::image::inspect(&ctx.store, &d)),
                 // `image inspect` reports why; plain `inspect` tries the next kind.
+                Err(mini_docker::Error::NotFound(_)) if only.is_some() => {
+                    return Err(anyhow::anyhow!("No such image: {name}"))
+                }
                 Err(e) if only.is_some() => return Err(e.into()),
                 Err(_) => {}
             }
@@ -456,18 +459,134 @@ fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Res
     })
 }
 
-pub fn main() {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) if e.use_stderr() => {
-            let _ = e.print();
-            std::process::exit(125);
+/// Dies of SIGPIPE, as Docker's CLI does when its output is gone (`logs c
+/// | head -1`): the shell sees 141, nothing is printed. Rust ignores
+/// SIGPIPE, so a closed stdout is an error we turn back into the signal.
+pub fn stdout_closed() -> ! {
+    // SAFETY: restoring a signal's default action and raising it.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(141)
+}
+
+/// `println!` on a closed pipe panics; that panic is a closed stdout.
+fn die_quietly_on_a_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            stdout_closed();
         }
-        Err(e) => {
+        default(info);
+    }));
+}
+
+/// The subcommand words of a command line (`["container", "rm"]`), as
+/// far as they name commands.
+fn command_path(args: &[String]) -> (Vec<String>, clap::Command) {
+    use clap::CommandFactory as _;
+    let mut command = Cli::command();
+    let mut path = Vec::new();
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        if word.starts_with('-') {
+            if matches!(word.as_str(), "--root" | "--runroot" | "--log-level") {
+                words.next();
+            }
+            continue;
+        }
+        match command.find_subcommand(word) {
+            Some(sub) => {
+                path.push(sub.get_name().to_string());
+                command = sub.clone();
+            }
+            None => break,
+        }
+    }
+    (path, command)
+}
+
+/// Docker's wording for a wrong number of arguments, from the command's
+/// positional arguments: `requires exactly 1 argument`, `requires at least
+/// 2 arguments`, `requires at least 1 and at most 2 arguments`.
+fn arity_message(command: &clap::Command) -> String {
+    let (mut least, mut most) = (0usize, Some(0usize));
+    for arg in command.get_positionals() {
+        let range = arg.get_num_args().unwrap_or_default();
+        let multiple = arg.get_action().takes_values() && range.max_values() > 1;
+        let min = if arg.is_required_set() {
+            range.min_values().max(1)
+        } else {
+            0
+        };
+        least += min;
+        most = match (most, multiple) {
+            (Some(m), false) => Some(m + 1),
+            _ => None,
+        };
+    }
+    let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
+    match most {
+        Some(m) if m == least => format!("requires exactly {least} {}", plural(least)),
+        Some(m) => format!("requires at least {least} and at most {m} {}", plural(m)),
+        None => format!("requires at least {least} {}", plural(least)),
+    }
+}
+
+/// A command line clap refuses, reported as Docker's CLI does: a wrong
+/// number of arguments exits 1 (`"mini-docker exec" requires at least 2
+/// arguments.`), an unknown flag 125 (`unknown flag: --x`); help exits 0.
+fn refuse_command_line(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ErrorKind};
+    let args: Vec<String> = std::env::args().collect();
+    let (path, command) = command_path(&args);
+    let name = format!("mini-docker {}", path.join(" "));
+    let hint = format!("See '{name} --help'.");
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = e.print();
             std::process::exit(0);
         }
-    };
+        ErrorKind::MissingRequiredArgument | ErrorKind::TooFewValues
+            if !path.is_empty() && command.get_positionals().next().is_some() =>
+        {
+            eprintln!("\"{name}\" {}.\n{hint}", arity_message(&command));
+            std::process::exit(1);
+        }
+        ErrorKind::UnknownArgument => {
+            let flag = e
+                .get(ContextKind::InvalidArg)
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            if flag.starts_with('-') {
+                eprintln!("unknown flag: {flag}\n{hint}");
+                std::process::exit(125);
+            }
+            // A word too many.
+            let why = if command.get_positionals().next().is_none() {
+                "accepts no arguments".to_string()
+            } else {
+                arity_message(&command)
+            };
+            eprintln!("\"{name}\" {why}.\n{hint}");
+            std::process::exit(1);
+        }
+        _ => {
+            let _ = e.print();
+            std::process::exit(125);
+        }
+    }
+}
+
+pub fn main() {
+    die_quietly_on_a_closed_stdout();
+    let cli = Cli::try_parse().unwrap_or_else(|e| refuse_command_line(e));
     narrate::init(cli.explain || cli.log_level == "debug");
     // Docker's rule: run, create and exec exit 125 when they fail before
     // the command starts; everything else exits 1.
@@ -601,9 +720,39 @@ fn container_command(ctx: &Context, command: ContainerCommand) -> anyhow::Result
         C::Diff(a) => files::diff(ctx, &a),
         C::Commit(a) => files::commit(ctx, &a),
         C::Export(a) => files::export(ctx, &a),
-        C::Prune(_) => prune::container_prune(ctx),
+        C::Prune(a) => prune::container_prune(ctx, &a),
         C::Port(a) => networks::port(ctx, &a),
         C::Update(a) => update::update(ctx, &a),
         C::Stats(a) => stats::stats(ctx, &a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(line: &[&str]) -> String {
+        let args: Vec<String> = line.iter().map(|s| s.to_string()).collect();
+        let (path, command) = command_path(&args);
+        format!("{} {}", path.join(" "), arity_message(&command))
+    }
+
+    #[test]
+    fn arity_is_worded_as_docker_words_it() {
+        assert_eq!(message(&["md", "run"]), "run requires at least 1 argument");
+        assert_eq!(
+            message(&["md", "exec"]),
+            "exec requires at least 2 arguments"
+        );
+        assert_eq!(message(&["md", "logs"]), "logs requires exactly 1 argument");
+        assert_eq!(message(&["md", "tag"]), "tag requires exactly 2 arguments");
+        assert_eq!(
+            message(&["md", "--root", "/x", "port"]),
+            "port requires at least 1 and at most 2 arguments"
+        );
+        assert_eq!(
+            message(&["md", "container", "rm", "-f"]),
+            "container rm requires at least 1 argument"
+        );
     }
 }

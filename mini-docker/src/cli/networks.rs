@@ -230,7 +230,7 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
                     failed = true;
                     continue;
                 }
-                let result = networks.get(name).map_err(anyhow::Error::from).and_then(|n| {
+                let result = networks.get(name).map_err(|e| no_such_network(e, name)).and_then(|n| {
                     if n.name == DEFAULT {
                         bail!("bridge is a pre-defined network and cannot be removed");
                     }
@@ -251,9 +251,18 @@ pub fn run(ctx: &Context, command: NetworkCommand) -> Result<i32> {
             }
             return Ok(i32::from(failed));
         }
-        NetworkCommand::Prune(_) => return super::prune::network_prune(ctx),
+        NetworkCommand::Prune(args) => return super::prune::network_prune(ctx, args.force),
     }
     Ok(0)
+}
+
+/// Docker's wording for a network `rm` or `inspect` cannot find (`run
+/// --network` keeps "network X not found").
+fn no_such_network(e: mini_docker::Error, name: &str) -> anyhow::Error {
+    match e {
+        mini_docker::Error::NotFound(_) => anyhow::anyhow!("No such network: {name}"),
+        e => e.into(),
+    }
 }
 
 /// `network connect`/`disconnect`: recorded in the container's
@@ -402,7 +411,7 @@ fn inspect_value(
     if let Some(n) = find_builtin(ctx, name) {
         return builtin_value(ctx, &n);
     }
-    let n = networks.get(name)?;
+    let n = networks.get(name).map_err(|e| no_such_network(e, name))?;
     let mut v = serde_json::to_value(&n)?;
     let members: serde_json::Map<String, serde_json::Value> = attached
         .get(&n.name)

@@ -1,6 +1,8 @@
 //! `container prune`, `image prune`, `volume prune`, `network prune` and
 //! `system prune`: each removes what nothing uses any more, and prints what
-//! it removed and how much space that gave back, as Docker does.
+//! it removed and how much space that gave back, as Docker does. Each asks
+//! first, with Docker's warning and `[y/N]`, unless `-f`; no answer (a
+//! closed or empty stdin) is no.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -45,6 +47,45 @@ impl Pruned {
             println!();
         }
     }
+}
+
+/// Docker's confirmation: the warning, then `Are you sure you want to
+/// continue? [y/N] ` on the same line as the answer; only `y` or `yes`
+/// (any case) go on.
+fn confirm(warning: &str) -> bool {
+    use std::io::Write as _;
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    is_yes(&answer)
+}
+
+fn is_yes(answer: &str) -> bool {
+    let answer = answer.trim();
+    answer.eq_ignore_ascii_case("y") || answer.eq_ignore_ascii_case("yes")
+}
+
+/// The `system prune` warning: one line per kind of thing it removes.
+fn system_warning(all: bool, volumes: bool) -> String {
+    let mut items = vec![
+        "all stopped containers",
+        "all networks not used by at least one container",
+    ];
+    if volumes {
+        items.push("all anonymous volumes not used by at least one container");
+    }
+    if all {
+        items.push("all images without at least one container associated to them");
+        items.push("all build cache");
+    } else {
+        items.push("all dangling images");
+        items.push("all dangling build cache");
+    }
+    let lines: Vec<String> = items.iter().map(|i| format!("  - {i}")).collect();
+    format!("WARNING! This will remove:\n{}\n", lines.join("\n"))
 }
 
 fn total(bytes: u64) {
@@ -147,7 +188,12 @@ pub struct ContainerArgs {
     force: bool,
 }
 
-pub fn container_prune(ctx: &Context) -> Result<i32> {
+pub fn container_prune(ctx: &Context, args: &ContainerArgs) -> Result<i32> {
+    if !args.force && !confirm("WARNING! This will remove all stopped containers.") {
+        // Docker's CLI reports nothing reclaimed when told no.
+        total(0);
+        return Ok(0);
+    }
     let pruned = containers(ctx)?;
     pruned.print("Deleted Containers");
     total(pruned.bytes);
@@ -179,7 +225,17 @@ fn until(filters: &[String]) -> Result<Option<SystemTime>> {
 }
 
 pub fn image_prune(ctx: &Context, args: &ImageArgs) -> Result<i32> {
-    let pruned = images(ctx, args.all, until(&args.filter)?)?;
+    let until = until(&args.filter)?;
+    let warning = if args.all {
+        "WARNING! This will remove all images without at least one container associated to them."
+    } else {
+        "WARNING! This will remove all dangling images."
+    };
+    if !args.force && !confirm(warning) {
+        total(0);
+        return Ok(0);
+    }
+    let pruned = images(ctx, args.all, until)?;
     pruned.print("Deleted Images");
     total(pruned.bytes);
     Ok(0)
@@ -205,6 +261,9 @@ pub struct SystemArgs {
 /// `-a` all unused) images, and with `--volumes` unused anonymous volumes.
 pub fn system_prune(ctx: &Context, args: &SystemArgs) -> Result<i32> {
     let until = until(&args.filter)?;
+    if !args.force && !confirm(&system_warning(args.all, args.volumes)) {
+        return Ok(0);
+    }
     let c = containers(ctx)?;
     c.print("Deleted Containers");
     let n = networks(ctx)?;
@@ -221,14 +280,54 @@ pub fn system_prune(ctx: &Context, args: &SystemArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn volume_prune(ctx: &Context, all: bool) -> Result<i32> {
+pub fn volume_prune(ctx: &Context, all: bool, force: bool) -> Result<i32> {
+    let warning = if all {
+        "WARNING! This will remove all local volumes not used by at least one container."
+    } else {
+        "WARNING! This will remove anonymous local volumes not used by at least one container."
+    };
+    if !force && !confirm(warning) {
+        total(0);
+        return Ok(0);
+    }
     let pruned = volumes(ctx, all)?;
     pruned.print("Deleted Volumes");
     total(pruned.bytes);
     Ok(0)
 }
 
-pub fn network_prune(ctx: &Context) -> Result<i32> {
+pub fn network_prune(ctx: &Context, force: bool) -> Result<i32> {
+    if !force
+        && !confirm(
+            "WARNING! This will remove all custom networks not used by at least one container.",
+        )
+    {
+        return Ok(0);
+    }
     networks(ctx)?.print("Deleted Networks");
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_y_or_yes_goes_on() {
+        for yes in ["y\n", "Y", "yes\n", "YES"] {
+            assert!(is_yes(yes), "{yes:?}");
+        }
+        for no in ["", "\n", "n", "no", "yy", "sure"] {
+            assert!(!is_yes(no), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn the_system_warning_lists_what_goes() {
+        let w = system_warning(true, true);
+        assert!(w.starts_with("WARNING! This will remove:\n  - all stopped containers\n"));
+        assert!(w.contains("  - all anonymous volumes not used by at least one container\n"));
+        assert!(w.ends_with("  - all build cache\n"));
+        assert!(system_warning(false, false).ends_with("  - all dangling build cache\n"));
+    }
 }

@@ -169,7 +169,7 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
             }
             Ok(i32::from(failed))
         }
-        VolumeCommand::Prune(args) => super::prune::volume_prune(ctx, args.all),
+        VolumeCommand::Prune(args) => super::prune::volume_prune(ctx, args.all, args.force),
     }
 }
 

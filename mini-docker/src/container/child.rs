@@ -148,7 +148,7 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
     }
     let cwd = Path::new(&plan.process.cwd);
     if !cwd.is_dir() {
-        std::fs::create_dir_all(cwd).map_err(|e| Error::io(cwd, e))?;
+        make_workdir(cwd)?;
     }
     chroot_demo::error::step(format!("cd {}", cwd.display()), || nix::unistd::chdir(cwd))?;
 
@@ -220,6 +220,28 @@ fn exec(plan: &Plan) -> i32 {
     code
 }
 
+/// Creates a missing working directory as Docker does: through the
+/// image's symlinks (a dangling `/link` gets its target made), refusing a
+/// path whose end or a parent is not a directory. Runs inside the
+/// container, after `pivot_root`, so `/` is the container's.
+fn make_workdir(cwd: &Path) -> Result<()> {
+    let resolved = super::scope::resolve(Path::new("/"), cwd)?;
+    let not_a_dir = || {
+        Error::Usage(format!(
+            "Cannot mkdir: {} is not a directory",
+            cwd.display()
+        ))
+    };
+    for dir in resolved.ancestors() {
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => break,
+            Ok(_) => return Err(not_a_dir()),
+            Err(_) => {}
+        }
+    }
+    std::fs::create_dir_all(&resolved).map_err(|e| Error::io(cwd, e))
+}
+
 /// Replaces this process with `p.args` in `p.env`; returns only on
 /// failure, with the exit code and Docker's wording of the error.
 pub fn exec_process(p: &ProcessSpec) -> (i32, String) {
@@ -227,10 +249,17 @@ pub fn exec_process(p: &ProcessSpec) -> (i32, String) {
         return (125, "no command specified".into());
     };
     let env = p.env.iter().filter_map(|e| e.split_once('='));
+    // As runc does: HOME from the user's entry in the container's own
+    // /etc/passwd (read now, inside the container), `/` without one.
+    let home = (!p.env.iter().any(|e| e.starts_with("HOME="))).then(|| {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        super::spec::home_dir(p.uid, &passwd)
+    });
     let err = Command::new(program)
         .args(args)
         .env_clear()
         .envs(env)
+        .envs(home.iter().map(|h| ("HOME", h.as_str())))
         .exec();
     let (code, why) = match err.kind() {
         std::io::ErrorKind::NotFound if !program.contains('/') => {

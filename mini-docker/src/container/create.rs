@@ -20,7 +20,6 @@ use crate::network::{Networks, DEFAULT};
 use crate::store::{chain_ids, ImageId, Store};
 use crate::volume::Volumes;
 use crate::{Error, Result};
-use net_demo::publish::PortSpec;
 
 /// `run`/`create` flags, as given.
 #[derive(Debug, Clone, Default)]
@@ -302,15 +301,16 @@ pub fn create(
     let mut exposed: BTreeMap<String, serde_json::Value> =
         run.exposed_ports.clone().unwrap_or_default();
     for spec in &request.publish {
-        let port: PortSpec = spec
-            .parse()
+        let ports = net_demo::publish::parse_publish(spec)
             .map_err(|e: net_demo::Error| Error::Usage(e.to_string()))?;
-        let key = format!("{}/{}", port.container_port, port.proto);
-        exposed.insert(key.clone(), serde_json::json!({}));
-        port_bindings.entry(key).or_default().push(HostPort {
-            host_ip: port.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-            host_port: port.host_port.map(|p| p.to_string()).unwrap_or_default(),
-        });
+        for port in ports {
+            let key = format!("{}/{}", port.container_port, port.proto);
+            exposed.insert(key.clone(), serde_json::json!({}));
+            port_bindings.entry(key).or_default().push(HostPort {
+                host_ip: port.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+                host_port: port.host_port.map(|p| p.to_string()).unwrap_or_default(),
+            });
+        }
     }
     for port in &request.expose {
         let key = if port.contains('/') {
@@ -406,9 +406,21 @@ pub fn create(
         host_config: host_config.clone(),
         ..Default::default()
     };
-    let warnings = super::monitor::limits_of(&probe)
+    let mut warnings = super::monitor::limits_of(&probe)
         .resolve(super::monitor::online_cpus())?
         .warnings;
+    // A loopback resolver is the host's, unreachable from the container's
+    // own loopback: Docker warns.
+    for dns in &request.dns {
+        if dns
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+        {
+            warnings.push(format!(
+                "Localhost DNS setting (--dns={dns}) may fail in containers."
+            ));
+        }
+    }
 
     let mut seccomp = !request.privileged;
     let mut no_new_privileges = false;
@@ -529,6 +541,7 @@ pub fn create(
                 .unwrap_or_default(),
             (None, _) => id[..12].to_string(),
         };
+        c.process.env = spec::daemon_env(&c.process.env, &c.config.hostname, c.config.tty);
         let resolv = super::dns::resolv_conf(
             super::dns::host_resolv_conf().as_deref(),
             &c.host_config.dns,

@@ -117,20 +117,20 @@ impl Containers {
         fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let built = build(&id, &tmp).and_then(|mut container| {
             let _lock = self.lock_all()?;
-            let taken: Vec<String> = self.list()?.into_iter().map(|c| c.name).collect();
+            let all = self.list()?;
             container.name = match name {
                 Some(n) => format!("/{n}"),
                 None => loop {
                     let candidate = format!("/{}", random_name());
-                    if !taken.contains(&candidate) {
+                    if !all.iter().any(|c| c.name == candidate) {
                         break candidate;
                     }
                 },
             };
-            if taken.contains(&container.name) {
+            if let Some(holder) = all.iter().find(|c| c.name == container.name) {
                 return Err(Error::Usage(format!(
-                    "Conflict. The container name \"{}\" is already in use. You have to remove (or rename) that container to be able to reuse that name.",
-                    container.name
+                    "Conflict. The container name \"{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    container.name, holder.id
                 )));
             }
             write_json(&tmp.join("config.json"), &container)?;

@@ -71,8 +71,9 @@ pub fn signal(containers: &Containers, c: &Container, sig: Signal) -> Result<()>
     let runtime = containers.runtime(&c.id)?;
     if !is_running(&runtime) {
         return Err(Error::Usage(format!(
-            "cannot kill container: {0}: container {0} is not running",
-            c.name.trim_start_matches('/')
+            "Cannot kill container: {}: Container {} is not running",
+            c.name.trim_start_matches('/'),
+            c.id
         )));
     }
     containers.update(&c.id, |r| r.stopped_by_user = true)?;
@@ -139,7 +140,7 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
     let runtime = containers.runtime(&c.id)?;
     let name = c.name.trim_start_matches('/');
     if !is_running(&runtime) {
-        return Err(Error::Usage(format!("Container {name} is not running")));
+        return Err(Error::Usage(format!("Container {} is not running", c.id)));
     }
     if runtime.state.paused == frozen {
         return Err(Error::Usage(if frozen {
@@ -165,16 +166,18 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
 /// `rm [-f]`: a running container needs `force` (then it is killed).
 /// Whatever a dead monitor left — its cgroup — is removed too.
 pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()> {
-    // A damaged state.json: nothing is known to run (`-f` only).
+    // A `--rm` container's monitor may have removed it meanwhile; a
+    // damaged state.json: nothing is known to run (`-f` only).
     let runtime = match containers.runtime(&c.id) {
+        Err(_) if !containers.dir(&c.id).exists() => return Ok(()),
         Err(e) if force && crate::damage::is_damage(&e) => Runtime::default(),
         other => other?,
     };
     if is_running(&runtime) || (runtime.state.restarting && runtime.monitor_alive()) {
         if !force {
             return Err(Error::Usage(format!(
-                "cannot remove container \"{}\": container is running: stop the container before removing or force remove",
-                c.name
+                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                c.id
             )));
         }
         let _ = containers.update(&c.id, |r| r.stopped_by_user = true);
@@ -200,7 +203,15 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
             }
         }
     }
-    let _lock = containers.lock(&c.id)?;
+    // A `--rm` container's monitor may have removed it meanwhile: then
+    // there is nothing left to lock or remove.
+    if !containers.dir(&c.id).exists() {
+        return Ok(());
+    }
+    let _lock = match containers.lock(&c.id) {
+        Err(_) if !containers.dir(&c.id).exists() => return Ok(()),
+        lock => lock?,
+    };
     containers.remove_dir(&c.id)?;
     containers.record(Action::Destroy, c, &[]);
     Ok(())

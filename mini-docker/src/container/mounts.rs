@@ -56,14 +56,20 @@ fn tmpfs(dest: &str, options: &str) -> MountPoint {
     }
 }
 
-fn absolute(dest: &str, spec: &str) -> Result<()> {
+/// A mount's target must be an absolute path other than `/`; the error is
+/// Docker's, for a `-v` (`volume_flag`) or a `--mount`/`--tmpfs` of `kind`.
+fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<()> {
     if dest.starts_with('/') && dest != "/" {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "invalid mount config: invalid mount path: '{dest}' mount path must be absolute ({spec})"
-        )))
+        return Ok(());
     }
+    let why = format!(
+        "invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute"
+    );
+    Err(Error::Usage(if volume_flag {
+        format!("invalid volume specification: '{spec}': {why}")
+    } else {
+        format!("{why} ({spec})")
+    }))
 }
 
 /// `-v SRC:DST[:OPTS]` or `-v DST`: a bind mount when SRC is a path, a
@@ -80,7 +86,11 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
             )))
         }
     };
-    absolute(dest, spec)?;
+    let kind = match source {
+        Some(s) if s.starts_with('/') => "bind",
+        _ => "volume",
+    };
+    absolute(dest, spec, kind, true)?;
     let mut rw = true;
     for opt in opts.split(',').filter(|o| !o.is_empty()) {
         match opt {
@@ -92,8 +102,11 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
     match source {
         None => Ok(volume(None, dest, rw)),
         Some(s) if s.starts_with('/') => {
-            // `-v` creates a missing host directory, as Docker does.
-            std::fs::create_dir_all(s).map_err(|e| Error::io(s, e))?;
+            // `-v` creates a missing host directory, as Docker does; an
+            // existing file (`/dev/null`, a config file) is bound as it is.
+            if std::fs::symlink_metadata(s).is_err() {
+                std::fs::create_dir_all(s).map_err(|e| Error::io(s, e))?;
+            }
             Ok(bind(s, dest, rw))
         }
         Some(name) => Ok(volume(Some(name), dest, rw)),
@@ -114,7 +127,7 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
             "invalid argument \"{spec}\" for \"--mount\" flag: target is required"
         ))
     })?;
-    absolute(dest, spec)?;
+    absolute(dest, spec, get(&["type"]).unwrap_or("volume"), false)?;
     let rw = !matches!(get(&["readonly", "ro"]), Some("true" | "1"));
     let source = get(&["source", "src"]);
     match kind {
@@ -173,7 +186,7 @@ pub fn resolve(
     }
     for spec in &flags.tmpfs {
         let (dest, options) = spec.split_once(':').unwrap_or((spec, ""));
-        absolute(dest, spec)?;
+        absolute(dest, spec, "tmpfs", false)?;
         add(tmpfs(dest, options), &mut out)?;
     }
     for spec in &flags.volumes_from {

@@ -5,7 +5,9 @@
 //!   command (which then serves as default arguments);
 //! - arguments after the image name replace `CMD`;
 //! - `--entrypoint` replaces `ENTRYPOINT` *and* clears the image's `CMD`;
-//! - `-e` adds to or overrides the image's `ENV`; `PATH` has a default;
+//! - `-e` adds to or overrides the image's `ENV` (`Config.Env`); the
+//!   process also gets a default `PATH`, `HOSTNAME` and `HOME`, as Docker's
+//!   daemon and runc add them (see [`daemon_env`], [`home_dir`]);
 //! - `-w` replaces `WORKDIR` (default `/`); `-u` replaces `USER` (default
 //!   root) and is resolved in the image's `/etc/passwd` and `/etc/group`.
 
@@ -82,9 +84,6 @@ pub fn process(
         env.retain(|e| e.split('=').next() != Some(key.as_str()));
         env.push(entry);
     }
-    if !env.iter().any(|e| e.starts_with("PATH=")) {
-        env.insert(0, format!("PATH={DEFAULT_PATH}"));
-    }
 
     let cwd = flags
         .workdir
@@ -111,6 +110,37 @@ pub fn process(
         gid,
         groups,
     })
+}
+
+/// The home directory of `uid` in `passwd` (an `/etc/passwd` text), `/`
+/// when it has no entry: what a container's `HOME` defaults to.
+pub fn home_dir(uid: u32, passwd: &str) -> String {
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 6 && f[2].parse() == Ok(uid))
+        .map(|f| f[5].to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
+}
+
+/// What Docker's daemon adds to a container's environment (not to
+/// `Config.Env`): a default `PATH`, `HOSTNAME`, and `TERM=xterm` with a
+/// terminal, first; the container's own settings win.
+pub fn daemon_env(env: &[String], hostname: &str, tty: bool) -> Vec<String> {
+    let has = |key: &str| env.iter().any(|e| e.split('=').next() == Some(key));
+    let mut added = Vec::new();
+    if !has("PATH") {
+        added.push(format!("PATH={DEFAULT_PATH}"));
+    }
+    if !has("HOSTNAME") {
+        added.push(format!("HOSTNAME={hostname}"));
+    }
+    if tty && !has("TERM") {
+        added.push("TERM=xterm".to_string());
+    }
+    added.extend(env.iter().cloned());
+    added
 }
 
 /// `name`, `uid`, `name:group`, `uid:gid` — as Docker resolves `-u`: names
@@ -175,6 +205,12 @@ pub fn resolve_user(user: &str, files: ImageFiles) -> Result<(u32, u32, Vec<u32>
             .filter(|g| *g != gid)
             .collect(),
         _ => Vec::new(),
+    };
+    // As runc: a user in no other group still lists its own.
+    let supplementary = if supplementary.is_empty() {
+        vec![gid]
+    } else {
+        supplementary
     };
     Ok((uid, gid, supplementary))
 }
@@ -264,7 +300,10 @@ mod tests {
             ..Default::default()
         };
         let p = process(&bare, &Overrides::default(), &none, |_| None).unwrap();
-        assert_eq!(p.env, [format!("PATH={DEFAULT_PATH}")]);
+        assert!(
+            p.env.is_empty(),
+            "the default PATH is the daemon's, not Config.Env"
+        );
         assert_eq!((p.cwd.as_str(), p.uid, p.gid), ("/", 0, 0));
         let rel = Overrides {
             workdir: Some("srv".into()),
@@ -274,6 +313,26 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("absolute path"));
+    }
+
+    #[test]
+    fn home_and_daemon_env_as_docker_sets_them() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n";
+        assert_eq!(home_dir(0, passwd), "/root");
+        assert_eq!(home_dir(65534, passwd), "/nonexistent");
+        assert_eq!(home_dir(4321, passwd), "/");
+        assert_eq!(
+            daemon_env(&["A=1".to_string()], "h", true),
+            [
+                format!("PATH={DEFAULT_PATH}"),
+                "HOSTNAME=h".into(),
+                "TERM=xterm".into(),
+                "A=1".into()
+            ]
+        );
+        let mine = ["PATH=/bin".to_string(), "HOSTNAME=mine".to_string()];
+        assert_eq!(daemon_env(&mine, "h", false), mine);
     }
 
     #[test]
@@ -291,7 +350,7 @@ mod tests {
         )
         .unwrap();
         let files = under(&root);
-        assert_eq!(resolve_user("", &files).unwrap(), (0, 0, vec![]));
+        assert_eq!(resolve_user("", &files).unwrap(), (0, 0, vec![0]));
         assert_eq!(resolve_user("app", &files).unwrap(), (1000, 1000, vec![10]));
         assert_eq!(
             resolve_user("1000", &files).unwrap(),
@@ -299,11 +358,11 @@ mod tests {
         );
         assert_eq!(
             resolve_user("app:staff", &files).unwrap(),
-            (1000, 50, vec![])
+            (1000, 50, vec![50])
         );
         assert_eq!(
             resolve_user("4242:4343", &files).unwrap(),
-            (4242, 4343, vec![])
+            (4242, 4343, vec![4343])
         );
         assert_eq!(
             resolve_user("ghost", &files).unwrap_err().to_string(),

@@ -195,25 +195,49 @@ pub fn publish(c: &Container, address: Ipv4Addr) -> Result<(Vec<Published>, Port
     let mut published = Vec::new();
     let mut shown = Ports::new();
     for (key, host) in wanted {
-        let (port, proto) = key.split_once('/').unwrap_or((&key, "tcp"));
-        let mut spec = format!("{port}/{proto}");
-        if !host.host_port.is_empty() || !host.host_ip.is_empty() {
-            spec = format!("{}:{}:{spec}", host.host_ip, host.host_port);
-        }
-        let spec: PortSpec = spec
-            .parse()
-            .map_err(|e: net_demo::Error| Error::Usage(e.to_string()))?;
+        let spec = port_spec(&key, &host)?;
         let p = net_demo::publish::publish(&spec, address).map_err(|e| match e {
             net_demo::Error::Invalid(m) => Error::Usage(m),
             e => e.into(),
         })?;
-        shown.entry(key.clone()).or_default().push(HostPort {
-            host_ip: p.host.ip().to_string(),
-            host_port: p.host.port().to_string(),
-        });
-        published.push(p);
+        let mut bound = vec![p];
+        // Every address means IPv6 too, on the same port, as Docker does.
+        if spec.host_ip.is_none() {
+            let port = bound[0].host.port();
+            bound.extend(net_demo::publish::publish_ipv6_twin(&spec, port, address));
+        }
+        for p in bound {
+            shown.entry(key.clone()).or_default().push(HostPort {
+                host_ip: p.host.ip().to_string(),
+                host_port: p.host.port().to_string(),
+            });
+            published.push(p);
+        }
     }
     Ok((published, shown))
+}
+
+/// One recorded binding (`"80/tcp"` → `{HostIp, HostPort}`) as the proxy
+/// takes it: an empty address is every address, an empty or `0` port a
+/// random one.
+fn port_spec(key: &str, host: &HostPort) -> Result<PortSpec> {
+    let bad = || Error::Corrupt(format!("a recorded port binding: {key} {host:?}"));
+    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+    Ok(PortSpec {
+        host_ip: match host.host_ip.as_str() {
+            "" => None,
+            ip => Some(ip.parse().map_err(|_| bad())?),
+        },
+        host_port: match host.host_port.as_str() {
+            "" => None,
+            p => Some(p.parse().map_err(|_| bad())?),
+        },
+        container_port: port.parse().map_err(|_| bad())?,
+        proto: match proto {
+            "udp" => net_demo::publish::Proto::Udp,
+            _ => net_demo::publish::Proto::Tcp,
+        },
+    })
 }
 
 /// `0.0.0.0:8080->80/tcp, …`: the PORTS column of `ps`.
