@@ -43,7 +43,14 @@ impl Disk {
         const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
         let control = File::open("/dev/loop-control").ok()?;
         let backing_path = env.path("disk.img");
-        let mut backing = File::create(&backing_path).unwrap();
+        // Readable too: the loop driver reads through this descriptor.
+        let mut backing = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&backing_path)
+            .unwrap();
         backing.write_all(MARKER.as_bytes()).unwrap();
         backing.set_len(1 << 20).unwrap();
         // Another test may take the same free device between the two

@@ -242,8 +242,9 @@ fn blkio_weight_reaches_the_cgroup_or_is_discarded_with_dockers_warning() {
             ("blkio", "blkio.weight", "300"),
             ("blkio", "blkio.bfq.weight", "300"),
         ],
-        // 300 on blkio's scale [10, 1000] is 2929 on io.weight's [1, 10000].
-        Version::V2 => &[("io", "io.bfq.weight", "300"), ("io", "io.weight", "2929")],
+        // 300 on blkio's scale [10, 1000] is 1 + 290 * 9999 / 990 = 2930
+        // on io.weight's [1, 10000] (runc's conversion).
+        Version::V2 => &[("io", "io.bfq.weight", "300"), ("io", "io.weight", "2930")],
     };
     let written = candidates
         .iter()

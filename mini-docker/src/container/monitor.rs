@@ -398,11 +398,38 @@ impl Monitor {
             }
             self.clients.clear();
             self.mount_ns = None;
-            std::thread::sleep(delay);
+            if self.stopped_while_waiting(delay) {
+                let _ = self.containers.update(&self.config.id, |r| {
+                    r.state.restarting = false;
+                    r.state.status = "exited".into();
+                });
+                return 0;
+            }
             delay = (delay * 2).min(Duration::from_secs(10));
             let _ = self
                 .containers
                 .update(&self.config.id, |r| r.restart_count += 1);
+        }
+    }
+
+    /// Waits out a restart delay, watching for `stop`/`kill`: a container
+    /// stopped while it waits to restart stays stopped, at once (the delay
+    /// grows to 10 s), as Docker's does.
+    fn stopped_while_waiting(&self, delay: Duration) -> bool {
+        let deadline = std::time::Instant::now() + delay;
+        loop {
+            if self
+                .containers
+                .runtime(&self.config.id)
+                .is_ok_and(|r| r.stopped_by_user)
+            {
+                return true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
         }
     }
 
