@@ -4,6 +4,13 @@ use std::time::{Duration, SystemTime};
 
 /// `4.26MB`: decimal units, three significant digits.
 pub fn size(bytes: u64) -> String {
+    let (value, unit) = decimal(bytes);
+    format!("{}{unit}", significant(value, 3))
+}
+
+/// `bytes` in the largest decimal unit (go-units' scale) that keeps the
+/// value at least 1: `(4.26, "MB")`.
+pub fn decimal(bytes: u64) -> (f64, &'static str) {
     const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -11,7 +18,7 @@ pub fn size(bytes: u64) -> String {
         value /= 1000.0;
         unit += 1;
     }
-    format!("{}{}", significant(value, 3), UNITS[unit])
+    (value, UNITS[unit])
 }
 
 /// `%.3g` without the exponent form (values here are below 1000).

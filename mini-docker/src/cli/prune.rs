@@ -20,7 +20,7 @@ use mini_docker::{human, image};
 use super::Context;
 
 /// Bytes under `path` (files, not following symlinks).
-fn disk_usage(path: &Path) -> u64 {
+pub(super) fn disk_usage(path: &Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return 0;
     };

@@ -226,26 +226,8 @@ pub fn tabwriter(rows: &[Vec<String>]) -> String {
 
 /// [`tabwriter`] with another minimum column width (`top` uses 20).
 pub fn tabwriter_min(rows: &[Vec<String>], min: usize) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0usize; columns];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max((cell.chars().count() + 3).max(min));
-        }
-    }
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            if i + 1 < row.len() {
-                line.push_str(&" ".repeat(widths[i] - cell.chars().count()));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    let text: String = rows.iter().map(|row| row.join("\t") + "\n").collect();
+    super::table::tabwrite(&text, min, super::table::PADDING)
 }
 
 /// The stats table.

@@ -13,6 +13,7 @@ use mini_docker::human;
 use mini_docker::volume::Volumes;
 use serde_json::{json, Value};
 
+use super::prune::disk_usage;
 use super::stats::{binary_size, go_g, host_memory, tabwriter};
 use super::{template, Context};
 
@@ -216,19 +217,6 @@ pub fn info(ctx: &Context, args: &FormatArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// Bytes under `path` (files, not following symlinks).
-fn disk_usage(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::symlink_metadata(path) else {
-        return 0;
-    };
-    if !meta.is_dir() {
-        return meta.len();
-    }
-    std::fs::read_dir(path)
-        .map(|d| d.flatten().map(|e| disk_usage(&e.path())).sum())
-        .unwrap_or(0)
-}
-
 /// `inspect -s`: the container's writable layer (`SizeRw`) and its whole
 /// root filesystem, image included (`SizeRootFs`), in bytes.
 pub fn container_sizes(
@@ -247,14 +235,8 @@ pub fn container_sizes(
 
 /// go-units' `HumanSize`: four significant digits, decimal units.
 fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 7] = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    format!("{}{}", go_g(value, 4), UNITS[unit])
+    let (value, unit) = mini_docker::human::decimal(bytes);
+    format!("{}{unit}", go_g(value, 4))
 }
 
 /// One line of `system df`.

@@ -22,10 +22,11 @@
 use std::path::{Path, PathBuf};
 
 use cgroup_demo::{Layout, Version};
-use nix::mount::{mount, MsFlags};
+use nix::mount::MsFlags;
 
 use super::record::CgroupnsMode;
 use super::scope;
+use super::setup::mnt;
 use crate::{Error, Result};
 
 /// Where a container sees its cgroups.
@@ -271,18 +272,6 @@ fn mkdir(target: &Path, dir: &str) -> Result<PathBuf> {
     let path = target.join(dir);
     std::fs::create_dir(&path).map_err(|e| Error::io(&path, e))?;
     Ok(path)
-}
-
-fn mnt(
-    source: &str,
-    target: &Path,
-    fstype: Option<&str>,
-    flags: MsFlags,
-    data: Option<&str>,
-    shown: String,
-) -> Result<()> {
-    chroot_demo::error::step(shown, || mount(Some(source), target, fstype, flags, data))?;
-    Ok(())
 }
 
 #[cfg(test)]

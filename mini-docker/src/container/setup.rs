@@ -80,7 +80,8 @@ pub struct Filesystem<'a> {
     pub sysctls: &'a std::collections::BTreeMap<String, String>,
 }
 
-fn mnt(
+/// One mount, announced as the shell command it amounts to.
+pub(super) fn mnt(
     source: &str,
     target: &Path,
     fstype: Option<&str>,
