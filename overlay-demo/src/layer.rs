@@ -7,6 +7,11 @@
 //! nodes. [`apply`] refuses each of those with an error naming the entry,
 //! never follows a symlink while writing, and touches nothing outside the
 //! target directory.
+//!
+//! A symlink's *target* is stored as is, even one that climbs above `/`
+//! (`etc/x -> ../../../../etc/passwd`), as Docker stores it: it is only
+//! text until someone follows it, and whoever follows it on a container's
+//! behalf resolves it inside the container's root, where `..` stops at `/`.
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsStr;
@@ -255,7 +260,6 @@ pub fn apply(input: impl Read, root: &Path, options: ApplyOptions) -> Result<App
                     .link_name_bytes()
                     .ok_or_else(|| Error::hostile(&shown, "symlink without a target"))?
                     .into_owned();
-                check_symlink_target(&rel, &link, &shown)?;
                 remove_any(&target)?;
                 std::os::unix::fs::symlink(OsStr::from_bytes(&link), &target)
                     .map_err(|e| Error::io(&target, e))?;
@@ -392,31 +396,6 @@ fn ensure_parents(root: &Path, rel: &Path, shown: &str) -> Result<()> {
     Ok(())
 }
 
-/// A relative symlink target that climbs above the root is an attack on
-/// whoever follows it later. Absolute targets are fine: they are resolved
-/// inside the container's root when used.
-fn check_symlink_target(rel: &Path, target: &[u8], shown: &str) -> Result<()> {
-    let target = Path::new(OsStr::from_bytes(target));
-    if target.is_absolute() {
-        return Ok(());
-    }
-    let mut depth: i64 = rel.components().count() as i64 - 1;
-    for component in target.components() {
-        match component {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Err(Error::hostile(
-                shown,
-                format!("symlink target {} leads out of the root", target.display()),
-            ));
-        }
-    }
-    Ok(())
-}
-
 fn apply_whiteout(
     root: &Path,
     rel: &Path,
@@ -519,4 +498,80 @@ fn set_xattrs<R: Read>(entry: &mut tar::Entry<'_, R>, target: &Path) -> Result<(
         xattr::set(target, name, ext.value_bytes()).map_err(|e| Error::io(target, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(tar: &mut tar::Builder<Vec<u8>>, name: &str, kind: EntryType, link: Option<&str>) {
+        let mut header = Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(0);
+        header.set_mode(0o644);
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        if let Some(link) = link {
+            header.set_link_name(link).unwrap();
+        }
+        header.set_cksum();
+        tar.append(&header, io::empty()).unwrap();
+    }
+
+    fn apply_one(root: &Path, build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Result<Applied> {
+        let mut tar = tar::Builder::new(Vec::new());
+        build(&mut tar);
+        let bytes = tar.into_inner().unwrap();
+        let options = ApplyOptions {
+            same_owner: false,
+            ..ApplyOptions::default()
+        };
+        apply(&bytes[..], root, options)
+    }
+
+    /// Docker stores a relative symlink that climbs above `/` as it is;
+    /// writing through it, `..` in paths and hard links out stay refused.
+    #[test]
+    fn climbing_symlinks_are_stored_as_is_but_not_written_through() {
+        let root = std::env::temp_dir().join(format!("layer-climb-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        apply_one(&root, |t| {
+            entry(t, "etc/", EntryType::Directory, None);
+            entry(
+                t,
+                "etc/x",
+                EntryType::Symlink,
+                Some("../../../../etc/passwd"),
+            );
+            entry(t, "up", EntryType::Symlink, Some(".."));
+        })
+        .unwrap();
+        assert_eq!(
+            fs::read_link(root.join("etc/x")).unwrap(),
+            Path::new("../../../../etc/passwd")
+        );
+        assert_eq!(fs::read_link(root.join("up")).unwrap(), Path::new(".."));
+        let refused = |build: &dyn Fn(&mut tar::Builder<Vec<u8>>), why: &str| {
+            let err = apply_one(&root, build).unwrap_err().to_string();
+            assert!(err.contains(why), "{why}: {err}");
+        };
+        refused(
+            &|t| entry(t, "up/escaped", EntryType::Regular, None),
+            "is a symlink",
+        );
+        refused(
+            &|t| entry(t, "../escaped", EntryType::Regular, None),
+            "path climbs out with '..'",
+        );
+        refused(
+            &|t| entry(t, "hard", EntryType::Link, Some("up/etc/passwd")),
+            "is a symlink",
+        );
+        refused(
+            &|t| entry(t, "hard", EntryType::Link, Some("../../etc/passwd")),
+            "path climbs out with '..'",
+        );
+        assert!(!root.join("hard").exists() && !root.parent().unwrap().join("escaped").exists());
+        fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use mini_docker::container::files::{self, CommitOptions};
+use mini_docker::container::files::{self, CommitOptions, Follow};
 use mini_docker::container::lifecycle::{self, is_running};
 use mini_docker::container::record::Container;
 use mini_docker::reference::Reference;
@@ -19,6 +19,9 @@ pub struct CpArgs {
     /// Archive mode (copy all uid/gid information).
     #[arg(short, long)]
     archive: bool,
+    /// Always follow symbol link in SRC_PATH.
+    #[arg(short = 'L', long)]
+    follow_link: bool,
     /// CONTAINER:SRC_PATH, a local path, or - (a tar stream on stdin)
     src: String,
     /// CONTAINER:DEST_PATH, a local path, or - (a tar stream on stdout)
@@ -43,6 +46,11 @@ fn split(ctx: &Context, arg: &str) -> Result<Option<(Container, String)>> {
 }
 
 pub fn cp(ctx: &Context, args: &CpArgs) -> Result<i32> {
+    let follow = |stream: bool| match (args.follow_link, stream) {
+        (false, _) => Follow::No,
+        (true, false) => Follow::KeepName,
+        (true, true) => Follow::TargetName,
+    };
     let from = split(ctx, &args.src)?;
     let to = split(ctx, &args.dest)?;
     match (from, to) {
@@ -51,9 +59,10 @@ pub fn cp(ctx: &Context, args: &CpArgs) -> Result<i32> {
         (Some((c, path)), None) => {
             // Packed inside the container's root, unpacked here.
             let src = args.src.clone();
+            let follow = follow(args.dest == "-");
             let (mut reader, writer) = std::io::pipe()?;
             let job = files::in_root(&ctx.store, &ctx.containers, &c, move || {
-                files::pack_copy(&path, writer).map_err(|e| match e {
+                files::pack_copy(&path, follow, writer).map_err(|e| match e {
                     Error::NotFound(_) => Error::NotFound(format!("No such container:path: {src}")),
                     e => e,
                 })
@@ -75,7 +84,7 @@ pub fn cp(ctx: &Context, args: &CpArgs) -> Result<i32> {
             if stream {
                 std::io::stdin().read_to_end(&mut archive)?;
             } else {
-                files::pack_copy(&args.src, &mut archive)?;
+                files::pack_copy(&args.src, follow(false), &mut archive)?;
             }
             let contents = args.src.ends_with("/.");
             files::in_root(&ctx.store, &ctx.containers, &c, move || {

@@ -228,11 +228,36 @@ pub fn landing(dest: &str, src_is_dir: bool) -> Result<(PathBuf, Option<PathBuf>
     }
 }
 
+/// A `cp` destination that is a symlink is written through (Docker's
+/// client follows it): the path it leads to, relative to the link's
+/// directory, as the process sees `/` (a container's root after
+/// [`in_root`]). Anything else is returned as given.
+fn through_links(dest: &str) -> Result<String> {
+    let mut path = PathBuf::from(dest);
+    if dest.ends_with('/') || dest.ends_with("/.") {
+        return Ok(dest.to_string());
+    }
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&path).map_err(|e| Error::io(&path, e))?;
+                let parent = path.parent().unwrap_or(Path::new("")).to_path_buf();
+                path = parent.join(target);
+            }
+            _ => return Ok(path.to_string_lossy().into_owned()),
+        }
+    }
+    Err(Error::Usage(format!(
+        "{dest}: too many levels of symbolic links"
+    )))
+}
+
 /// Unpacks a `cp` archive at `dest` by [`landing`]'s rules, with lesson
 /// 4's hardened extraction. The archive's top entry is the copied file or
 /// directory — or, with `contents` (`SRC/.`), its entries are a
 /// directory's contents, which land in `dest` (created if missing).
 pub fn unpack_copy(archive: &[u8], dest: &str, contents: bool, same_owner: bool) -> Result<()> {
+    let dest = &through_links(dest)?;
     let options = overlay_demo::layer::ApplyOptions {
         whiteouts: overlay_demo::layer::Whiteouts::Delete,
         allow_devices: false,
@@ -302,20 +327,67 @@ pub fn unpack_copy(archive: &[u8], dest: &str, contents: bool, same_owner: bool)
     Ok(())
 }
 
+/// How [`pack_copy`] treats a source that is a symlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// The link itself (`docker cp`'s default).
+    No,
+    /// What it points to, under the link's own name (`-L` into a
+    /// directory or file).
+    KeepName,
+    /// What it points to, under the target's name (`-L` to a tar stream,
+    /// as Docker's daemon sends it).
+    TargetName,
+}
+
+/// `path` with its symlinks resolved as the process sees `/`: inside a
+/// container's root after [`in_root`], where `..` stops at its `/`.
+fn resolve_here(path: &Path) -> Result<PathBuf> {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| Error::io(".", e))?
+            .join(path)
+    };
+    super::scope::resolve(Path::new("/"), &absolute)
+}
+
 /// A `cp` source as an archive: `SRC` as its top entry, or `SRC/.` as the
-/// directory's contents.
-pub fn pack_copy(src: &str, out: impl Write) -> Result<()> {
+/// directory's contents. `SRC/.` and `SRC/` go through a symlink `SRC`
+/// (Docker resolves all but a last component without a slash); `follow`
+/// says what happens to a symlink `SRC` otherwise.
+pub fn pack_copy(src: &str, follow: Follow, out: impl Write) -> Result<()> {
     let contents = src.ends_with("/.");
     let trimmed = src.trim_end_matches("/.");
-    let path = Path::new(if trimmed.is_empty() { "/" } else { trimmed });
-    if std::fs::symlink_metadata(path).is_err() {
-        return Err(Error::NotFound(format!("Could not find the file {src}")));
-    }
-    let name = match (contents, path.file_name()) {
-        (false, Some(name)) => PathBuf::from(name),
+    let through = contents || (trimmed.ends_with('/') && trimmed.len() > 1);
+    let trimmed = if trimmed.len() > 1 {
+        trimmed.trim_end_matches('/')
+    } else {
+        trimmed
+    };
+    let given = Path::new(if trimmed.is_empty() { "/" } else { trimmed });
+    let missing = || Error::NotFound(format!("Could not find the file {src}"));
+    let is_link = std::fs::symlink_metadata(given)
+        .map_err(|_| missing())?
+        .file_type()
+        .is_symlink();
+    let path = if is_link && (through || follow != Follow::No) {
+        let resolved = resolve_here(given)?;
+        if std::fs::symlink_metadata(&resolved).is_err() {
+            return Err(missing());
+        }
+        resolved
+    } else {
+        given.to_path_buf()
+    };
+    let name = match (contents, follow, given.file_name(), path.file_name()) {
+        (true, ..) => PathBuf::new(),
+        (false, Follow::TargetName, _, Some(name)) => PathBuf::from(name),
+        (false, _, Some(name), _) => PathBuf::from(name),
         _ => PathBuf::new(),
     };
-    pack(path, &name, out)
+    pack(&path, &name, out)
 }
 
 /// The commit's layer: the upper dir as a layer tarball, without the init

@@ -349,8 +349,8 @@ fn etc_files(root: &Path, dir: &Path) -> Result<()> {
 }
 
 /// One volume, bind mount or tmpfs at its destination (resolved inside the
-/// container's root). An empty volume over a directory the image fills is
-/// first filled with the image's files — Docker's copy on first use.
+/// container's root). An empty volume over an image directory is first
+/// given its files, mode and owner — Docker's copy on first use.
 fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
     let target = scope::resolve(root, Path::new(&m.destination))?;
     if m.kind == "tmpfs" {
@@ -371,12 +371,15 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
     }
     let source = Path::new(&m.source);
     if source.is_dir() {
-        mkdir_p(&target)?;
+        // Docker's rule: a volume still empty takes the image directory's
+        // contents, mode and owner (an empty directory's mode and owner
+        // too: `-v v:/tmp` is 1777); one with files keeps its own.
         let empty = std::fs::read_dir(source).is_ok_and(|mut d| d.next().is_none());
-        if m.kind == "volume" && empty && target.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-            tracing::info!(target: "explain", "cp -a {}/. {}   # the volume's first use", m.destination, m.source);
+        if m.kind == "volume" && empty && target.is_dir() {
+            tracing::info!(target: "explain", "cp -a {}/. {}   # the volume is empty: the image's files, mode and owner", m.destination, m.source);
             crate::volume::copy_tree(&target, source)?;
         }
+        mkdir_p(&target)?;
     } else {
         if let Some(parent) = target.parent() {
             mkdir_p(parent)?;
