@@ -232,6 +232,7 @@ pub fn events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
         }),
         other => other.into(),
     })?;
+    super::end_on_interrupt();
     let format = args.format.as_deref();
     let log = ctx.containers.events();
     let (past, mut cursor) = log.read_all();

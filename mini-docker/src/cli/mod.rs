@@ -459,6 +459,16 @@ fn inspect(ctx: &Context, args: &InspectArgs, only: Option<&str>) -> anyhow::Res
     })
 }
 
+/// For the commands that run until interrupted (live `stats`, `events`):
+/// Ctrl-C (SIGINT) ends them even when the shell started us with SIGINT
+/// ignored, as it does for a background job of a script.
+pub fn end_on_interrupt() {
+    // SAFETY: restoring a signal's default action; no handler runs.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_DFL);
+    }
+}
+
 /// Dies of SIGPIPE, as Docker's CLI does when its output is gone (`logs c
 /// | head -1`): the shell sees 141, nothing is printed. Rust ignores
 /// SIGPIPE, so a closed stdout is an error we turn back into the signal.

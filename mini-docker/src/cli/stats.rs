@@ -412,6 +412,7 @@ pub fn stats(ctx: &Context, args: &StatsArgs) -> Result<i32> {
         eprintln!("Error response from daemon: {e}");
         return Ok(1);
     }
+    super::end_on_interrupt();
     let mut targets = targets(ctx, args)?;
     let mut before = read_all(ctx, &targets);
     let mut stdout = std::io::stdout();
