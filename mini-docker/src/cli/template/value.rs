@@ -28,7 +28,7 @@ pub enum Val {
 
 /// Fields of Docker's inspect structs that are pointers, left out of the
 /// JSON (or null) when nil.
-pub const NIL_POINTER_FIELDS: &[&str] = &["Health", "Healthcheck", "Node"];
+pub const NIL_POINTER_FIELDS: &[&str] = &["Health", "Healthcheck", "Node", "SizeRw", "SizeRootFs"];
 
 /// Keys under which Docker's inspect structs hold Go maps, not structs.
 const MAP_FIELDS: &[&str] = &[
