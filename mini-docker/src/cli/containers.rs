@@ -982,7 +982,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             break;
         }
     }
-    if args.quiet {
+    if format::quiet_applies(args.quiet, args.format.as_deref()) {
         for o in &objects {
             println!("{}", o["ID"].as_str().unwrap_or_default());
         }

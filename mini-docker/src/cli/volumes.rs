@@ -153,7 +153,7 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
                     |r: &serde_json::Value| r["Name"].as_str().unwrap_or_default().to_string();
                 format::natural_cmp(&name(a), &name(b))
             });
-            if args.quiet {
+            if format::quiet_applies(args.quiet, args.format.as_deref()) {
                 rows.iter()
                     .for_each(|r| println!("{}", r["Name"].as_str().unwrap_or_default()));
                 return Ok(0);
