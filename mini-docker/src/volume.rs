@@ -34,6 +34,38 @@ impl Volume {
     }
 }
 
+/// The local driver's options (Docker's `validOpts` and `mandatoryOpts`):
+/// `type` and `device` go together, `o` is the mount's options; `size`
+/// needs a quota-capable filesystem, which mini-docker does not manage.
+pub fn check_options(name: &str, options: &BTreeMap<String, String>) -> Result<()> {
+    let refuse = |why: String| Err(Error::Usage(format!("create {name}: {why}")));
+    for key in options.keys() {
+        if !["type", "device", "o", "size"].contains(&key.as_str()) {
+            return refuse(format!("invalid option: {key:?}"));
+        }
+    }
+    if options.contains_key("size") {
+        return refuse("quota size requested but no quota support".into());
+    }
+    for (key, needs) in [("type", "device"), ("device", "type")] {
+        if options.contains_key(key) && !options.contains_key(needs) {
+            return refuse(format!("missing required option: {needs:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// How a volume made with `--opt type=… device=… [o=…]` is mounted:
+/// `(type, device, o)`, read from the record beside its `_data`
+/// (`source`). `None` for a plain directory volume.
+pub fn mount_options(source: &Path) -> Option<(String, String, String)> {
+    let volume: Volume = read_json(&source.parent()?.join("volume.json")).ok()?;
+    let kind = volume.options.get("type")?.clone();
+    let device = volume.options.get("device")?.clone();
+    let o = volume.options.get("o").cloned().unwrap_or_default();
+    Some((kind, device, o))
+}
+
 /// The volumes of one store.
 #[derive(Debug, Clone)]
 pub struct Volumes {
@@ -54,6 +86,17 @@ impl Volumes {
     /// `volume create`; an existing volume of that name is returned as is
     /// (Docker's behaviour, which makes `-v name:/x` idempotent).
     pub fn create(&self, name: &str, labels: BTreeMap<String, String>) -> Result<Volume> {
+        self.create_with(name, labels, BTreeMap::new())
+    }
+
+    /// `volume create -o KEY=VALUE…`: the local driver's options, checked
+    /// as Docker's local driver checks them ([`check_options`]).
+    pub fn create_with(
+        &self,
+        name: &str,
+        labels: BTreeMap<String, String>,
+        options: BTreeMap<String, String>,
+    ) -> Result<Volume> {
         // Docker's local driver: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
         let mut chars = name.chars();
         let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
@@ -63,6 +106,7 @@ impl Volumes {
                 "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
             )));
         }
+        check_options(name, &options)?;
         if let Ok(existing) = self.get(name) {
             return Ok(existing);
         }
@@ -72,7 +116,7 @@ impl Volumes {
             labels,
             mountpoint: self.dir.join(name).join("_data"),
             name: name.into(),
-            options: BTreeMap::new(),
+            options,
             scope: "local".into(),
         };
         // Built aside and renamed into place: a concurrent create of the

@@ -393,10 +393,11 @@ fn cli_forms_pull_platform_cidfile_labels_attach() {
     let cid = cidfile.to_str().unwrap();
     let id = ok(&env, &["create", "--cidfile", cid, "busybox"]);
     assert_eq!(std::fs::read_to_string(&cidfile).unwrap(), id.trim());
-    let err = fails(&env, &["create", "--cidfile", cid, "busybox"], 125);
+    // The daemon's side of `create`: exit 1, as Docker's create.
+    let err = fails(&env, &["create", "--cidfile", cid, "busybox"], 1);
     assert!(
         err.contains(&format!(
-            "Container ID file found, make sure the other container isn't running or delete {cid}"
+            "container ID file found, make sure the other container isn't running or delete {cid}"
         )),
         "{err}"
     );

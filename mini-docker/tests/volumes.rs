@@ -346,3 +346,85 @@ fn volumes_from_a_data_container() {
     assert_eq!(ok(&env, &["volume", "ls", "-q"]), "");
     assert_settled(&mut env);
 }
+
+#[test]
+fn local_driver_options_mount_a_tmpfs_per_container() {
+    let Some(env) = with_busybox("md-vol-opts", &[]) else {
+        return;
+    };
+    let create = [
+        "volume",
+        "create",
+        "--driver",
+        "local",
+        "--opt",
+        "type=tmpfs",
+        "--opt",
+        "device=tmpfs",
+        "--opt",
+        "o=size=1m,noexec",
+        "t",
+    ];
+    assert_eq!(ok(&env, &create), "t\n");
+    assert_eq!(
+        ok(&env, &["volume", "inspect", "-f", "{{json .Options}}", "t"]),
+        "{\"device\":\"tmpfs\",\"o\":\"size=1m,noexec\",\"type\":\"tmpfs\"}\n"
+    );
+    // Mounted with the options (noexec a flag, size the tmpfs's data), and
+    // written data is the container's own: the next one starts empty.
+    let mount = ok(
+        &env,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "t:/d",
+            "busybox",
+            "sh",
+            "-c",
+            "grep ' /d ' /proc/mounts; df -k /d | tail -1 | awk '{print $2}'; echo x > /d/f",
+        ],
+    );
+    assert!(mount.starts_with("tmpfs /d tmpfs rw,noexec,"), "{mount}");
+    assert!(mount.contains("size=1024k"), "{mount}");
+    assert!(mount.ends_with("\n1024\n"), "{mount}");
+    assert_eq!(
+        ok(&env, &["run", "--rm", "-v", "t:/d", "busybox", "ls", "/d"]),
+        ""
+    );
+    // Nothing was mounted on the host: the volume's directory stays empty.
+    let data = env.path("root").join("volumes/t/_data");
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0);
+
+    // Docker's checks.
+    let err = fails(&env, &["volume", "create", "--opt", "foo=bar", "bad"], 1);
+    assert!(err.contains("create bad: invalid option: \"foo\""), "{err}");
+    let err = fails(&env, &["volume", "create", "--opt", "type=tmpfs", "bad"], 1);
+    assert!(
+        err.contains("create bad: missing required option: \"device\""),
+        "{err}"
+    );
+    let err = fails(&env, &["volume", "create", "--driver", "nfs", "bad"], 1);
+    assert!(err.contains("plugin \"nfs\" not found"), "{err}");
+    // A mount the kernel refuses fails the start with Docker's message.
+    ok(
+        &env,
+        &[
+            "volume",
+            "create",
+            "-o",
+            "type=tmpfs",
+            "-o",
+            "device=tmpfs",
+            "-o",
+            "o=bogus=1",
+            "g",
+        ],
+    );
+    let err = fails(&env, &["run", "--rm", "-v", "g:/d", "busybox", "true"], 125);
+    assert!(
+        err.contains("failed to mount local volume: mount tmpfs:")
+            && err.contains(", data: bogus=1: invalid argument"),
+        "{err}"
+    );
+}

@@ -446,7 +446,14 @@ fn image_for_run(
     }
 }
 
-fn create_container(ctx: &Context, args: &CreateArgs, attached_stdin: bool) -> Result<Container> {
+/// `daemon_code`: the exit code of a failure past the flags (Docker's
+/// `create` returns the daemon's error as is, exit 1; `run` reports 125).
+fn create_container(
+    ctx: &Context,
+    args: &CreateArgs,
+    attached_stdin: bool,
+    daemon_code: i32,
+) -> Result<Container> {
     // Docker's order: the flags first, the cidfile next, the image last.
     let policy: PullPolicy = args.pull.parse()?;
     if let Some(platform) = &args.platform {
@@ -454,13 +461,37 @@ fn create_container(ctx: &Context, args: &CreateArgs, attached_stdin: bool) -> R
     }
     let streams = attached_streams(args)?;
     let request = request(args, attached_stdin)?;
+    create_checked(ctx, args, policy, &streams, &request).map_err(|e| {
+        // Flag values the library checks late are still the CLI's (pflag's
+        // `invalid argument "…" for "--x" flag`: 125 from both commands).
+        let flag_error = format!("{e:#}").starts_with("invalid argument \"");
+        if flag_error || e.downcast_ref::<Failure>().is_some() {
+            e
+        } else {
+            Failure {
+                code: daemon_code,
+                message: format!("{e:#}"),
+            }
+            .into()
+        }
+    })
+}
+
+/// The daemon's side of `create`: the cidfile, the image, the container.
+fn create_checked(
+    ctx: &Context,
+    args: &CreateArgs,
+    policy: PullPolicy,
+    streams: &[options::Stream],
+    request: &create::Request,
+) -> Result<Container> {
     if let Some(path) = &args.cidfile {
         if std::path::Path::new(path).exists() {
-            bail!("Container ID file found, make sure the other container isn't running or delete {path}");
+            bail!("container ID file found, make sure the other container isn't running or delete {path}");
         }
     }
     let image = image_for_run(ctx, args.image(), policy)?;
-    let (mut container, warnings) = create::create(&ctx.store, &ctx.containers, &image, &request)?;
+    let (mut container, warnings) = create::create(&ctx.store, &ctx.containers, &image, request)?;
     for w in warnings {
         eprintln!("WARNING: {w}");
     }
@@ -493,14 +524,14 @@ fn write_cidfile(path: &str, id: &str) -> Result<()> {
     let _ = std::fs::remove_file(&temporary);
     match linked {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!(
-            "Container ID file found, make sure the other container isn't running or delete {path}"
+            "container ID file found, make sure the other container isn't running or delete {path}"
         ),
         other => other.with_context(|| format!("writing the container ID file {path}")),
     }
 }
 
 pub fn create(ctx: &Context, args: &CreateArgs) -> Result<i32> {
-    let container = create_container(ctx, args, false)?;
+    let container = create_container(ctx, args, false, 1)?;
     println!("{}", container.id);
     Ok(0)
 }
@@ -589,7 +620,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         .into());
     }
     prime_cgroup_migration();
-    let container = create_container(ctx, &args.create, !args.detach)?;
+    let container = create_container(ctx, &args.create, !args.detach, 125)?;
     if args.detach {
         start_container(ctx, &container, None)?;
         println!("{}", container.id);
@@ -951,7 +982,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             break;
         }
     }
-    if args.quiet {
+    if format::quiet_applies(args.quiet, args.format.as_deref()) {
         for o in &objects {
             println!("{}", o["ID"].as_str().unwrap_or_default());
         }

@@ -118,6 +118,13 @@ impl Listing {
 /// Renders `rows` per `format` (None: the default table) to stdout.
 /// Returns the exit code: 1, with Docker's message on stderr, for a bad
 /// template (nothing is printed then, as Docker buffers the rows).
+/// `-q` with `--format`: Docker's formatters give the format the last word
+/// (`NewContainerFormat(source, quiet)`): only the default or a bare
+/// `table` becomes the IDs.
+pub fn quiet_applies(quiet: bool, format: Option<&str>) -> bool {
+    quiet && format.is_none_or(|f| f.trim() == "table")
+}
+
 pub fn print(listing: Listing, format: Option<&str>, rows: &[Value]) -> i32 {
     match render(listing, format, rows) {
         Ok(text) => {

@@ -196,7 +196,7 @@ pub fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
             r.details.id.short().to_string()
         }
     };
-    if args.quiet {
+    if format::quiet_applies(args.quiet, args.format.as_deref()) {
         let mut seen = Vec::new();
         for r in &rows {
             let id = id(r);

@@ -481,7 +481,7 @@ fn list(ctx: &Context, networks: &Networks, args: &ListArgs) -> Result<i32> {
         let name = |r: &serde_json::Value| r["Name"].as_str().unwrap_or_default().to_string();
         format::natural_cmp(&name(a), &name(b))
     });
-    if args.quiet {
+    if format::quiet_applies(args.quiet, args.format.as_deref()) {
         rows.iter()
             .for_each(|r| println!("{}", r["ID"].as_str().unwrap_or_default()));
         return Ok(0);

@@ -359,10 +359,11 @@ fn headers() -> Value {
 /// lays out their tab-separated cells as the tabwriter does; any other
 /// template is printed as rendered, one line per object.
 pub fn format_rows(format: &str, header: &Value, rows: &[Value]) -> Result<String> {
-    // As Docker's formatter: `\t` and `\n` written as two characters are a
-    // tab and a newline.
-    let body = format_body(format).replace("\\t", "\t").replace("\\n", "\n");
-    let render = |v: &Value| template::render(&body, v).map_err(anyhow::Error::msg);
+    // Docker's formatter reads `\t` and `\n` written as two characters as a
+    // tab and a newline, in every listing (stats and system df included).
+    let format = format.replace("\\t", "\t").replace("\\n", "\n");
+    let format = format.as_str();
+    let render = |v: &Value| template::render(format_body(format), v).map_err(anyhow::Error::msg);
     if format.trim_start().starts_with("table") {
         let mut cells = vec![split_cells(&render(header)?)];
         for r in rows {

@@ -47,10 +47,10 @@ fn go_arch() -> &'static str {
     }
 }
 
-fn render(format: &str, value: &Value) -> Result<()> {
+fn render(format: &str, value: &Value, type_name: &'static str) -> Result<()> {
     println!(
         "{}",
-        template::render(format, value).map_err(anyhow::Error::msg)?
+        template::render_as(format, value, type_name).map_err(anyhow::Error::msg)?
     );
     Ok(())
 }
@@ -75,7 +75,7 @@ pub fn version(_ctx: &Context, args: &FormatArgs) -> Result<i32> {
         },
     });
     if let Some(f) = &args.format {
-        render(f, &value)?;
+        render(f, &value, "")?;
         return Ok(0);
     }
     let client = |k: &str, v: &str| println!(" {:<18} {v}", format!("{k}:"));
@@ -179,7 +179,7 @@ pub fn info(ctx: &Context, args: &FormatArgs) -> Result<i32> {
         "Warnings": warnings,
     });
     if let Some(f) = &args.format {
-        render(f, &value)?;
+        render(f, &value, "system.info")?;
         return Ok(0);
     }
     let s = |v: &Value| match v {

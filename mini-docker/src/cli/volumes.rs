@@ -33,6 +33,13 @@ pub struct CreateArgs {
     /// Set metadata for a volume (KEY=VALUE).
     #[arg(short, long)]
     label: Vec<String>,
+    /// Volume driver name (only `local`).
+    #[arg(short, long, default_value = "local")]
+    driver: String,
+    /// Set driver specific options: the local driver's `type=`, `device=`,
+    /// `o=` (mounted with them in each container that uses the volume).
+    #[arg(short, long = "opt")]
+    opt: Vec<String>,
     name: Option<String>,
 }
 
@@ -93,7 +100,21 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
             let name = args
                 .name
                 .unwrap_or_else(mini_docker::container::dir::random_id);
-            let v = volumes.create(&name, labels)?;
+            if args.driver != "local" {
+                anyhow::bail!(
+                    "create {name}: error looking up volume plugin {0}: plugin \"{0}\" not found",
+                    args.driver
+                );
+            }
+            let options: BTreeMap<String, String> = args
+                .opt
+                .iter()
+                .map(|o| {
+                    let (k, v) = o.split_once('=').unwrap_or((o, ""));
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            let v = volumes.create_with(&name, labels, options)?;
             volume_event(ctx, Action::Create, &v.name, &v.driver);
             println!("{}", v.name);
             Ok(0)
@@ -132,7 +153,7 @@ pub fn run(ctx: &Context, command: VolumeCommand) -> Result<i32> {
                     |r: &serde_json::Value| r["Name"].as_str().unwrap_or_default().to_string();
                 format::natural_cmp(&name(a), &name(b))
             });
-            if args.quiet {
+            if format::quiet_applies(args.quiet, args.format.as_deref()) {
                 rows.iter()
                     .for_each(|r| println!("{}", r["Name"].as_str().unwrap_or_default()));
                 return Ok(0);

@@ -641,7 +641,11 @@ impl Monitor {
         if let Err(e) = self.wire(pid, nl.as_ref()) {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
-            return Err(fail(e));
+            // A child that failed early (a volume's mount) took its network
+            // namespace with it: its reason is the one to report.
+            let mut message = Vec::new();
+            let _ = File::from(errors_read).read_to_end(&mut message);
+            return Err(child_error(&message).unwrap_or_else(|| fail(e)));
         }
         let _ = spawned.channel.send();
         if c.config.tty {

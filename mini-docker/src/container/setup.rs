@@ -370,6 +370,11 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
         );
     }
     let source = Path::new(&m.source);
+    if m.kind == "volume" {
+        if let Some((kind, device, o)) = crate::volume::mount_options(source) {
+            return mount_volume_options(&target, m, &kind, &device, &o);
+        }
+    }
     if source.is_dir() {
         // Docker's rule: a volume still empty takes the image directory's
         // contents, mode and owner (an empty directory's mode and owner
@@ -404,6 +409,83 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
         remount_readonly(&target, MsFlags::empty())?;
     }
     Ok(())
+}
+
+/// A volume created with `--opt type=… device=… o=…`: mounted as the local
+/// driver mounts it (`mount -t TYPE -o O DEVICE`), straight at the
+/// destination in the container's mount namespace, never on the host — so
+/// each container gets its own mount (a tmpfs volume is empty in each).
+fn mount_volume_options(
+    target: &Path,
+    m: &MountPoint,
+    kind: &str,
+    device: &str,
+    o: &str,
+) -> Result<()> {
+    mkdir_p(target)?;
+    let (mut flags, data) = mount_flags(o);
+    let shown_flags = flags;
+    if !m.rw {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    tracing::info!(target: "explain", "mount -t {kind} -o {o} {device} {}   # volume {}", m.destination, m.name);
+    let data_opt = (!data.is_empty()).then_some(data.as_str());
+    mount(Some(device), target, Some(kind), flags, data_opt).map_err(|errno| {
+        // Docker's message, naming the volume's directory as its mount does.
+        let mut text = format!("mount {device}:{}", m.source);
+        if !shown_flags.is_empty() {
+            text.push_str(&format!(", flags: 0x{:x}", shown_flags.bits()));
+        }
+        if !data.is_empty() {
+            text.push_str(&format!(", data: {data}"));
+        }
+        let why = errno.desc();
+        let why = why[..1].to_lowercase() + &why[1..];
+        Error::Usage(format!(
+            "error while mounting volume '{}': failed to mount local volume: {text}: {why}",
+            m.source
+        ))
+    })
+}
+
+/// moby's `mount.ParseOptions`: the flags among `o`'s words, the rest as
+/// the filesystem's data.
+fn mount_flags(o: &str) -> (MsFlags, String) {
+    let mut flags = MsFlags::empty();
+    let mut data = Vec::new();
+    for word in o.split(',').filter(|w| !w.is_empty()) {
+        let (set, clear) = match word {
+            "defaults" => (MsFlags::empty(), MsFlags::empty()),
+            "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
+            "rw" => (MsFlags::empty(), MsFlags::MS_RDONLY),
+            "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
+            "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
+            "nosuid" => (MsFlags::MS_NOSUID, MsFlags::empty()),
+            "suid" => (MsFlags::empty(), MsFlags::MS_NOSUID),
+            "nodev" => (MsFlags::MS_NODEV, MsFlags::empty()),
+            "dev" => (MsFlags::empty(), MsFlags::MS_NODEV),
+            "noexec" => (MsFlags::MS_NOEXEC, MsFlags::empty()),
+            "exec" => (MsFlags::empty(), MsFlags::MS_NOEXEC),
+            "sync" => (MsFlags::MS_SYNCHRONOUS, MsFlags::empty()),
+            "async" => (MsFlags::empty(), MsFlags::MS_SYNCHRONOUS),
+            "dirsync" => (MsFlags::MS_DIRSYNC, MsFlags::empty()),
+            "noatime" => (MsFlags::MS_NOATIME, MsFlags::empty()),
+            "atime" => (MsFlags::empty(), MsFlags::MS_NOATIME),
+            "nodiratime" => (MsFlags::MS_NODIRATIME, MsFlags::empty()),
+            "diratime" => (MsFlags::empty(), MsFlags::MS_NODIRATIME),
+            "relatime" => (MsFlags::MS_RELATIME, MsFlags::empty()),
+            "norelatime" => (MsFlags::empty(), MsFlags::MS_RELATIME),
+            "strictatime" => (MsFlags::MS_STRICTATIME, MsFlags::empty()),
+            "mand" => (MsFlags::MS_MANDLOCK, MsFlags::empty()),
+            "nomand" => (MsFlags::empty(), MsFlags::MS_MANDLOCK),
+            other => {
+                data.push(other);
+                continue;
+            }
+        };
+        flags = (flags | set) - clear;
+    }
+    (flags, data.join(","))
 }
 
 /// `--sysctl`: each value written to its `/proc/sys` file, in the

@@ -47,9 +47,15 @@ pub enum Mode {
 /// that format one object (`version`, `info`, `system df`, `events`,
 /// `stats` rows).
 pub fn render(src: &str, value: &Value) -> Result<String, String> {
+    render_as(src, value, "")
+}
+
+/// [`render`] over a value Docker's errors name by its Go type
+/// (`system.info`: "can't evaluate field Nope in type system.info").
+pub fn render_as(src: &str, value: &Value, type_name: &'static str) -> Result<String, String> {
     let template = Template::parse(src).map_err(|e| format!("template parsing error: {e}"))?;
     template
-        .execute(&Val::typed(value, ""), Mode::Typed)
+        .execute(&Val::typed(value, type_name), Mode::Typed)
         .map_err(|e| e.to_string())
 }
 

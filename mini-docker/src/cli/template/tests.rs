@@ -260,7 +260,7 @@ fn docker_functions() {
         render(
             r#"{{json .Name}} {{json 3}} {{json nil}} {{json .HostConfig.Dns}} {{json "<a&b>"}}"#
         ),
-        r#""/web" 3 null [] "\u003ca\u0026b\u003e""#
+        r#""/web" 3 null [] "<a&b>""#
     );
 }
 

@@ -28,7 +28,7 @@ pub enum Val {
 
 /// Fields of Docker's inspect structs that are pointers, left out of the
 /// JSON (or null) when nil.
-pub const NIL_POINTER_FIELDS: &[&str] = &["Health", "Healthcheck", "Node"];
+pub const NIL_POINTER_FIELDS: &[&str] = &["Health", "Healthcheck", "Node", "SizeRw", "SizeRootFs"];
 
 /// Keys under which Docker's inspect structs hold Go maps, not structs.
 const MAP_FIELDS: &[&str] = &[
@@ -238,9 +238,8 @@ fn json_string(s: &str, out: &mut String) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
+            // Docker's encoder has SetEscapeHTML(false): `<`, `>`, `&` stay.
+            '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
