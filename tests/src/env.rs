@@ -10,6 +10,12 @@ use crate::leaks::{self, Snapshot};
 /// leak checker can find the ones still running afterwards.
 pub const TOKEN_VAR: &str = "TESTKIT_TOKEN";
 
+/// Where the tests' default networks take their subnets (a /24 each, the
+/// first one no route uses): away from Docker's default pools, which a
+/// busy host's other stores and the lessons' fixed subnets (172.30.0.0/16)
+/// use, and from the differential suite's (10.100–163.0.0/16).
+pub const ADDRESS_POOL: &str = "10.164.0.0/14";
+
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
@@ -146,6 +152,7 @@ impl TestEnv {
             // Names the embedded DNS does not know are refused, never
             // forwarded off the machine (a test may point it at a stub).
             ("MINI_DOCKER_DNS_UPSTREAM", "off".into()),
+            ("MINI_DOCKER_ADDRESS_POOL", ADDRESS_POOL.into()),
         ]
     }
 

@@ -18,5 +18,5 @@ pub mod leaks;
 pub mod transcript;
 
 pub use drive::{ctrl_c, kill_9, wait_until};
-pub use env::{is_root, require_root, TestEnv};
+pub use env::{is_root, require_root, TestEnv, ADDRESS_POOL};
 pub use fixtures::{bin, busybox_rootfs, target_dir, workspace_dir};

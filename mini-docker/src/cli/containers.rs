@@ -461,6 +461,19 @@ fn create_container(
     }
     let streams = attached_streams(args)?;
     let request = request(args, attached_stdin)?;
+    // The namespace modes, the health flags' conflicts and signs are the
+    // CLI's own checks in Docker (exit 125 from create too); the rest is
+    // the daemon's.
+    for (flag, mode) in [("ipc", &args.ipc), ("pid", &args.pid), ("uts", &args.uts)] {
+        options::NamespaceMode::parse(flag, mode.as_deref().unwrap_or(""))?;
+    }
+    if let Err(
+        e @ (mini_docker::container::health::Error::Conflict
+        | mini_docker::container::health::Error::Negative(_)),
+    ) = request.health.resolve(None)
+    {
+        bail!(e);
+    }
     create_checked(ctx, args, policy, &streams, &request).map_err(|e| {
         // Flag values the library checks late are still the CLI's (pflag's
         // `invalid argument "…" for "--x" flag`: 125 from both commands).

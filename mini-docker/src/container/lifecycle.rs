@@ -81,9 +81,11 @@ pub fn signal(containers: &Containers, c: &Container, sig: Signal) -> Result<()>
         let _ = cgroup(c)?.freeze(false);
     }
     tracing::info!(target: "explain", "kill -{} {}", sig.as_str().trim_start_matches("SIG"), runtime.state.pid);
+    // Recorded first: the monitor records the `die` this signal may cause
+    // as soon as it reaps, and Docker's order is kill, then die.
+    containers.record(Action::Kill, c, &[("signal", (sig as i32).to_string())]);
     kill(Pid::from_raw(runtime.state.pid), sig)
         .map_err(|e| Error::System(chroot_demo::Error::sys("kill", e)))?;
-    containers.record(Action::Kill, c, &[("signal", (sig as i32).to_string())]);
     Ok(())
 }
 

@@ -742,19 +742,24 @@ impl Monitor {
         super::wiring::write_hosts(&self.containers, c, &self.endpoints)?;
         // The embedded DNS, bound before the command can ask it anything;
         // on the default bridge too, unused until a `network connect` to a
-        // user network points the container's resolv.conf at it.
+        // user network points the container's resolv.conf at it. Not after
+        // `--pid container:X`: a process that joined another PID namespace
+        // can start no thread (EINVAL), so there is none there (a known
+        // limit, in the README).
         let user_networks: Vec<String> = self
             .endpoints
             .keys()
             .filter(|n| self.networks.get(n).is_ok_and(|net| net.resolves_names()))
             .cloned()
             .collect();
-        self.dns = Some(super::dns::Resolver::start(
-            self.containers.clone(),
-            c,
-            user_networks,
-            pid.as_raw(),
-        )?);
+        if c.host_config.pid_mode.container().is_none() {
+            self.dns = Some(super::dns::Resolver::start(
+                self.containers.clone(),
+                c,
+                user_networks,
+                pid.as_raw(),
+            )?);
+        }
         let primary = super::wiring::network_names(c)
             .first()
             .and_then(|n| self.endpoints.get(n))

@@ -33,6 +33,7 @@ pub fn md_command(env: &TestEnv, root: &str) -> Command {
             format!("mini-docker-{}", env.token()),
         )
         .env("MINI_DOCKER_NAT", "off")
+        .env("MINI_DOCKER_ADDRESS_POOL", testkit::ADDRESS_POOL)
         // The embedded DNS refuses names it does not know rather than
         // forwarding them off the machine (a test may name a stub).
         .env("MINI_DOCKER_DNS_UPSTREAM", "off");
