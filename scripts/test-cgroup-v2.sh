@@ -11,7 +11,10 @@
 # Environment: MINI_DOCKER_V2_CACHE (kernel cache and scratch space, default
 # /var/cache/mini-docker/v2-lane), MINI_DOCKER_V2_MEMORY (guest RAM, 6G),
 # MINI_DOCKER_V2_TIMEOUT (seconds the guest may run, 900), MINI_DOCKER_V2_LIST
-# (another list, e.g. one line while working on a test).
+# (another list, e.g. one line while working on a test), MINI_DOCKER_V2_BENCH
+# (N: after the tests, N pairs of container starts born in their cgroup by
+# clone3(CLONE_INTO_CGROUP) against cloned-then-moved, alternating, with
+# medians, p99 and the paired ratio; indicative only under TCG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workspace=$(pwd)
@@ -212,11 +215,57 @@ while IFS='	' read -r name dir exe args; do
   load=$((100 * ($1 - busy) / ($1 - busy + $2 - idle + 1)))
   echo "@@v2-lane result $name rc=$rc cpu=$load% $(($(date +%s) - start))s"
 done </lane/tests
+[ -f /lane/bench ] && /lane/bench.sh "$(cat /lane/bench)" 2>&1
 echo "@@v2-lane done"
 poweroff -f
 EOF
   chmod +x "$stage/lane/stage2"
 }
+
+# The optional start-path measurement (MINI_DOCKER_V2_BENCH), run by stage 2
+# with the workspace's mini-docker and chroot-demo at their built paths.
+write_bench() {
+  local runs=$1 md cd
+  md=$(workspace_binaries | grep '/mini-docker$')
+  cd=$(workspace_binaries | grep '/chroot-demo$')
+  echo "$runs" >"$stage/lane/bench"
+  {
+    echo '#!/bin/bash'
+    echo "md_bin=$md cd_bin=$cd"
+    cat <<'EOF'
+set -euo pipefail
+runs=$1 work=/tmp/bench-clone3
+mkdir -p $work
+export MINI_DOCKER_NAT=off MINI_DOCKER_DNS_UPSTREAM=off MINI_DOCKER_CGROUP_PARENT=bench
+md() { "$md_bin" --root $work/md --runroot $work/run "$@"; }
+"$cd_bin" prepare-rootfs $work/rootfs >/dev/null
+tar -C $work/rootfs -cf $work/busybox.tar .
+md import $work/busybox.tar busybox >/dev/null
+born=$(md --explain run --rm --network none busybox true 2>&1 | grep -c CLONE_INTO_CGROUP || true)
+MINI_DOCKER_NO_CLONE_INTO_CGROUP=1 md run --rm --network none busybox true
+# Microseconds of one start, from bash's clock.
+us() { local s=$EPOCHREALTIME; "$@" >/dev/null; local e=$EPOCHREALTIME; echo $(( 10#${e/./} - 10#${s/./} )); }
+a() { us md run --rm --network none busybox true; }
+b() { MINI_DOCKER_NO_CLONE_INTO_CGROUP=1 us md run --rm --network none busybox true; }
+for i in $(seq 1 "$runs"); do
+  if (( i % 2 )); then x=$(a); y=$(b); else y=$(b); x=$(a); fi
+  echo "$x $y"
+done >$work/samples
+column() { awk -v c=$1 '{print $c}' $work/samples | sort -n | awk '{ v[NR] = $1 } END {
+  m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+  r = int(0.99 * NR); if (r < 0.99 * NR) r++; if (r < 1) r = 1
+  printf "median %.1f ms, p99 %.1f ms", m / 1000, v[r] / 1000 }'; }
+ratio=$(awk '{ printf "%.4f\n", $2 / $1 }' $work/samples | sort -n | awk '{ v[NR] = $1 } END {
+  printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+echo "@@v2-lane bench $runs pairs of run --rm --network none busybox true (debug build, TCG: indicative only)"
+echo "@@v2-lane bench A born in its cgroup (explain lines naming CLONE_INTO_CGROUP: $born): $(column 1)"
+echo "@@v2-lane bench B cloned, then moved: $(column 2)"
+echo "@@v2-lane bench median paired ratio B/A: $ratio"
+EOF
+  } >"$stage/lane/bench.sh"
+  chmod +x "$stage/lane/bench.sh"
+}
+
 
 # --- run
 
@@ -265,6 +314,7 @@ mkdir -p "$stage$workspace"
 cp -a lessons "$stage$workspace/"
 write_init
 write_stage2
+[ -z "${MINI_DOCKER_V2_BENCH:-}" ] || write_bench "$MINI_DOCKER_V2_BENCH"
 
 initrd=$work/initrd.cpio
 (cd "$stage" && find . | cpio -o -H newc --quiet >"$initrd")
@@ -283,9 +333,10 @@ set -e
 # --- the summary: one line per listed target, then the verdict
 echo
 echo "=== cgroup v2 lane: $pkg, guest ran $(($(date +%s) - booted)) s, lane $(($(date +%s) - started)) s ==="
+grep -a '^@@v2-lane bench ' "$guest_log" | sed 's/^@@v2-lane bench /  bench: /' || true
 failed=0
 while IFS='	' read -r name _; do
-  result=$(grep -m1 "^@@v2-lane result $name " "$guest_log" || true)
+  result=$(grep -a -m1 "^@@v2-lane result $name " "$guest_log" || true)
   counts=$(awk -v n="$name" '$0 == "@@v2-lane begin " n { on = 1; next }
     on && /^@@v2-lane result/ { exit }
     on && /^test result:/ { sub(/^test result: /, ""); sub(/; finished in.*/, ""); print }' "$guest_log")
