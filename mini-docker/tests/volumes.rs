@@ -349,7 +349,7 @@ fn volumes_from_a_data_container() {
 
 #[test]
 fn local_driver_options_mount_a_tmpfs_per_container() {
-    let Some(env) = with_busybox("md-vol-opts", &[]) else {
+    let Some(mut env) = with_busybox("md-vol-opts", &[]) else {
         return;
     };
     let create = [
@@ -427,4 +427,5 @@ fn local_driver_options_mount_a_tmpfs_per_container() {
             && err.contains(", data: bogus=1: invalid argument"),
         "{err}"
     );
+    assert_settled(&mut env);
 }
