@@ -27,8 +27,9 @@ list=${MINI_DOCKER_V2_LIST:-scripts/v2-lane/tests.list}
 # loop: the escape test's host disk (a loop device over a file of its own).
 modules=(overlay veth bridge loop)
 # Host programs the tests run that busybox lacks or implements too thinly:
-# bash (lesson transcripts), ip (netns, the leak checker), script (a tty).
-host_tools=(bash ip script)
+# bash (lesson transcripts), ip (netns, the leak checker), script (a tty),
+# ps and pgrep (procps: lesson 7 finds a monitor's children).
+host_tools=(bash ip script ps pgrep)
 
 log() { echo "v2-lane: $*" >&2; }
 die() {
