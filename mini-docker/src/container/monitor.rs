@@ -225,6 +225,9 @@ struct Monitor {
     containers: Containers,
     config: Container,
     cgroup: Cgroup,
+    /// The host's cgroup mounts, read once: the cgroup's driver and every
+    /// start's `/sys/fs/cgroup` view come from it.
+    layout: cgroup_demo::Layout,
     /// Device nodes to copy into the container's `/dev` (`--device`,
     /// `--privileged`), resolved once, with the cgroup's rules.
     device_nodes: Vec<Node>,
@@ -298,7 +301,8 @@ impl Monitor {
             .map_err(|e| Error::System(chroot_demo::Error::sys("signalfd", e)))?;
         let h = &config.host_config;
         let policy = devices::policy(h.privileged, &h.devices, &h.device_cgroup_rules)?;
-        let cgroup = create_cgroup(&config, &policy.rules)?;
+        let layout = cgroup_demo::Layout::detect()?;
+        let cgroup = create_cgroup(&config, &layout, &policy.rules)?;
         let socket = containers.socket(&config.id);
         let _ = std::fs::remove_file(&socket);
         let listener = UnixListener::bind(&socket).map_err(|e| Error::io(&socket, e))?;
@@ -321,6 +325,7 @@ impl Monitor {
             containers,
             config,
             cgroup,
+            layout,
             device_nodes: policy.nodes,
             listener: Some(listener),
             clients,
@@ -551,7 +556,7 @@ impl Monitor {
         } else {
             None
         };
-        let layout = cgroup_demo::Layout::detect().map_err(|e| fail(e.into()))?;
+        let layout = self.layout.clone();
         self.planned.clear();
         let names = super::wiring::network_names(&c);
         // One netlink client for planning and plugging (none without networks).
@@ -1089,8 +1094,12 @@ fn write_stdin(run: &mut Run) {
 }
 
 /// The container's cgroup with its limits and device policy.
-fn create_cgroup(c: &Container, device_rules: &cgroup_demo::DeviceRules) -> Result<Cgroup> {
-    let driver = Driver::for_host()?;
+fn create_cgroup(
+    c: &Container,
+    layout: &cgroup_demo::Layout,
+    device_rules: &cgroup_demo::DeviceRules,
+) -> Result<Cgroup> {
+    let driver = Driver::for_layout(layout)?;
     let parent = if c.host_config.cgroup_parent.is_empty() {
         "mini-docker"
     } else {
