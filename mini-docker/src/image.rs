@@ -183,6 +183,7 @@ pub fn save_image_bytes(
         &ImageRecord {
             manifest: Some(manifest_digest),
             repo_digests: Default::default(),
+            parent: None,
         },
     )?;
     if let Some(tag) = tag {
@@ -331,11 +332,11 @@ pub fn inspect(store: &Store, d: &Details) -> Value {
         .map(|c| store.layer_dir(c).join("diff").display().to_string())
         .collect();
     let c = &d.config.config;
-    json!({
+    let mut value = json!({
         "Id": d.id.to_string(),
         "RepoTags": d.tags.iter().map(Reference::familiar).collect::<Vec<_>>(),
         "RepoDigests": d.record.repo_digests,
-        "Parent": "",
+        "Parent": d.record.parent.as_ref().map(ToString::to_string).unwrap_or_default(),
         "Comment": d.config.history.last().and_then(|h| h.comment.clone()).unwrap_or_default(),
         "Created": d.config.created.clone().unwrap_or_default(),
         "Author": d.config.author.clone().unwrap_or_default(),
@@ -361,7 +362,19 @@ pub fn inspect(store: &Store, d: &Details) -> Value {
             "Type": d.config.rootfs.kind,
             "Layers": d.config.rootfs.diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
         },
-    })
+    });
+    // What a build records, shown (as Docker does) only when set.
+    let config = &mut value["Config"];
+    if let Some(h) = &c.healthcheck {
+        config["Healthcheck"] = json!(h);
+    }
+    if let Some(o) = &c.on_build {
+        config["OnBuild"] = json!(o);
+    }
+    if let Some(s) = &c.shell {
+        config["Shell"] = json!(s);
+    }
+    value
 }
 
 #[cfg(test)]

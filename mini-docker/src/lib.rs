@@ -5,6 +5,7 @@
 
 pub mod archive;
 pub mod auth;
+pub mod build;
 pub mod container;
 pub mod damage;
 pub mod digest;

@@ -50,6 +50,11 @@ pub struct ImageRecord {
     /// `busybox@sha256:…` — manifests as a registry knows them.
     #[serde(default)]
     pub repo_digests: BTreeSet<String>,
+    /// The image a build step was made on (Docker's `Parent`): `images`
+    /// hides an untagged parent as an intermediate image, and `image
+    /// prune` keeps it (it is build cache, see `build::cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ImageId>,
 }
 
 /// Docker's `repositories.json` shape: repository → reference → image ID.
@@ -423,6 +428,17 @@ impl Store {
         }
         users.sort();
         Ok(users)
+    }
+
+    /// Images that are another image's build parent.
+    pub fn parents(&self) -> Result<BTreeSet<ImageId>> {
+        let mut out = BTreeSet::new();
+        for id in self.images()? {
+            if let Some(p) = self.record(&id)?.parent {
+                out.insert(p);
+            }
+        }
+        Ok(out)
     }
 
     /// The blobs and the layers (chain IDs) some image refers to.

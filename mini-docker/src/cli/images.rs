@@ -184,11 +184,18 @@ pub fn list(ctx: &Context, args: &ListArgs) -> Result<i32> {
         Ok(f) => f,
         Err(e) => return Ok(e.report()),
     };
+    // Without -a, untagged images that others were built on (a build's
+    // intermediate images) are left out, as Docker does.
+    let parents = if args.all {
+        Default::default()
+    } else {
+        ctx.store.parents()?
+    };
     let rows: Vec<Row> = rows(ctx)?
         .into_iter()
+        .filter(|r| !(r.details.tags.is_empty() && parents.contains(&r.details.id)))
         .filter(|r| keep(r, &filters))
         .collect();
-    let _ = args.all; // no intermediate images exist before `build`: -a shows the same
     let id = |r: &Row| {
         if args.no_trunc {
             r.details.id.to_string()

@@ -3,6 +3,7 @@
 //! does.
 
 mod attach;
+mod build;
 mod containers;
 mod docs;
 mod events;
@@ -75,6 +76,11 @@ enum Command {
     /// Manage images.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
+    /// Manage builds.
+    #[command(subcommand)]
+    Builder(build::BuilderCommand),
     /// Create a tag TARGET that refers to SOURCE.
     Tag { source: String, target: String },
     /// Remove one or more images.
@@ -272,6 +278,8 @@ enum ImageCommand {
     Load(images::LoadArgs),
     /// Remove unused images.
     Prune(prune::ImageArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
 }
 
 /// A parsed command line ready to run against a store.
@@ -645,6 +653,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     };
     match cli.command {
         Command::Images(args) | Command::Image(ImageCommand::Ls(args)) => images::list(&ctx, &args),
+        Command::Build(a)
+        | Command::Image(ImageCommand::Build(a))
+        | Command::Builder(build::BuilderCommand::Build(a)) => build::build(&ctx, &a),
+        Command::Builder(build::BuilderCommand::Prune(a)) => build::prune(&ctx, &a),
         Command::Tag { source, target } | Command::Image(ImageCommand::Tag { source, target }) => {
             images::tag(&ctx, &source, &target)
         }

@@ -52,7 +52,7 @@ impl Pruned {
 /// Docker's confirmation: the warning, then `Are you sure you want to
 /// continue? [y/N] ` on the same line as the answer; only `y` or `yes`
 /// (any case) go on.
-fn confirm(warning: &str) -> bool {
+pub(super) fn confirm(warning: &str) -> bool {
     use std::io::Write as _;
     print!("{warning}\nAre you sure you want to continue? [y/N] ");
     let _ = std::io::stdout().flush();
@@ -149,8 +149,18 @@ pub fn images(ctx: &Context, all: bool, until: Option<SystemTime>) -> Result<Pru
     let before =
         disk_usage(&ctx.store.root().join("blobs")) + disk_usage(&ctx.store.root().join("layers"));
     let tags = ctx.store.tags()?;
+    // An untagged image that another was built on is build cache, not
+    // dangling (Docker's rule): `builder prune` removes it.
+    let parents = if all {
+        Default::default()
+    } else {
+        ctx.store.parents()?
+    };
     let mut out = Pruned::default();
     for id in ctx.store.images()? {
+        if parents.contains(&id) {
+            continue;
+        }
         let tagged: Vec<&Reference> = tags
             .iter()
             .filter(|(_, t)| *t == id)
@@ -213,7 +223,7 @@ pub struct ImageArgs {
     filter: Vec<String>,
 }
 
-fn until(filters: &[String]) -> Result<Option<SystemTime>> {
+pub(super) fn until(filters: &[String]) -> Result<Option<SystemTime>> {
     let mut until = None;
     for f in filters {
         match f.split_once('=') {
@@ -276,7 +286,8 @@ pub fn system_prune(ctx: &Context, args: &SystemArgs) -> Result<i32> {
     v.print("Deleted Volumes");
     let i = images(ctx, args.all, until)?;
     i.print("Deleted Images");
-    total(c.bytes + v.bytes + i.bytes);
+    let b = super::build::prune_cache(ctx, args.all, until)?;
+    total(c.bytes + v.bytes + i.bytes + b);
     Ok(0)
 }
 

@@ -392,7 +392,7 @@ pub fn pack_copy(src: &str, follow: Follow, out: impl Write) -> Result<()> {
 
 /// The commit's layer: the upper dir as a layer tarball, without the init
 /// layer's paths.
-fn upper_layer(store: &Store, upper: &Path) -> Result<PathBuf> {
+pub fn upper_layer(store: &Store, upper: &Path) -> Result<PathBuf> {
     let raw = store.temp_path("commit-raw.tar");
     let filtered = store.temp_path("commit.tar");
     let result = (|| {

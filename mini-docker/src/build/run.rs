@@ -1,0 +1,199 @@
+//! `RUN`: a real container made from the step's parent image with the
+//! build's environment, user and working directory, on the default bridge
+//! unless `--network`, started through the monitor like `docker run`, its
+//! output streamed, its upper directory committed as the step's layer.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+use super::output::Output;
+use super::rootfs::RootView;
+use crate::container::create::{self, Request};
+use crate::container::dir::Containers;
+use crate::container::monitor::{self, Started};
+use crate::container::record::Container;
+use crate::container::spec::Overrides;
+use crate::container::stream::{self, Kind};
+use crate::container::{files, lifecycle};
+use crate::store::{ImageId, Store};
+use crate::volume::Volumes;
+use crate::{Error, Result};
+
+/// What the step runs, and how.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub argv: Vec<String>,
+    /// Build arguments, on top of the image's `Env` for this step only.
+    pub env: Vec<String>,
+    pub network: Option<String>,
+}
+
+/// A build step's container, removed on drop unless kept (`--rm=false`).
+#[derive(Debug)]
+pub struct StepContainer<'a> {
+    pub container: Container,
+    containers: &'a Containers,
+    store: &'a Store,
+    keep: bool,
+}
+
+impl StepContainer<'_> {
+    pub fn short_id(&self) -> &str {
+        &self.container.id[..12]
+    }
+
+    /// The container's changes as a layer tarball: the runtime's own
+    /// files filtered out as `commit` does, and so the directories that
+    /// only held them (`/etc` for `/etc/hosts`), unchanged in `parent`.
+    pub fn layer(&self, parent: &RootView) -> Result<std::path::PathBuf> {
+        let raw = files::upper_layer(
+            self.store,
+            &self.containers.dir(&self.container.id).join("upper"),
+        )?;
+        let result = drop_untouched_dirs(self.store, &raw, parent);
+        let _ = std::fs::remove_file(&raw);
+        result
+    }
+
+    pub fn keep(&mut self, keep: bool) {
+        self.keep = keep;
+    }
+}
+
+impl Drop for StepContainer<'_> {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        let _ = lifecycle::remove(self.containers, &self.container, true);
+        if let Ok(volumes) = Volumes::open(self.store.root()) {
+            lifecycle::remove_anonymous_volumes(&volumes, self.containers, &self.container);
+        }
+    }
+}
+
+/// Rewrites a layer without the directory entries that have nothing
+/// below them and are directories of the same mode in `parent` already.
+fn drop_untouched_dirs(store: &Store, raw: &Path, parent: &RootView) -> Result<PathBuf> {
+    let io = |e| Error::io(raw, e);
+    let mut paths = Vec::new();
+    for entry in tar::Archive::new(File::open(raw).map_err(io)?)
+        .entries()
+        .map_err(io)?
+    {
+        let entry = entry.map_err(io)?;
+        let path = entry
+            .path()
+            .map_err(io)?
+            .to_string_lossy()
+            .trim_end_matches('/')
+            .to_string();
+        paths.push((
+            path,
+            entry.header().entry_type().is_dir(),
+            entry.header().mode().unwrap_or(0),
+        ));
+    }
+    let drop: BTreeSet<String> = paths
+        .iter()
+        .filter(|(p, is_dir, mode)| {
+            *is_dir
+                && !paths.iter().any(|(q, ..)| {
+                    q.len() > p.len() && q.starts_with(p.as_str()) && q.as_bytes()[p.len()] == b'/'
+                })
+                && parent
+                    .lookup(p)
+                    .is_some_and(|(_, m)| m.is_dir() && m.mode() & 0o7777 == mode & 0o7777)
+        })
+        .map(|(p, ..)| p.clone())
+        .collect();
+    let out_path = store.temp_path("run.tar");
+    let out = File::create(&out_path).map_err(|e| Error::io(&out_path, e))?;
+    let mut builder = tar::Builder::new(std::io::BufWriter::new(out));
+    for entry in tar::Archive::new(File::open(raw).map_err(io)?)
+        .entries()
+        .map_err(io)?
+    {
+        let mut entry = entry.map_err(io)?;
+        let path = entry.path().map_err(io)?.to_string_lossy().into_owned();
+        if drop.contains(path.trim_end_matches('/')) {
+            continue;
+        }
+        let mut header = entry.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).map_err(io)?;
+        builder
+            .append_data(&mut header, &path, &data[..])
+            .map_err(|e| Error::io(&out_path, e))?;
+    }
+    builder
+        .into_inner()
+        .and_then(|mut w| std::io::Write::flush(&mut w))
+        .map_err(|e| Error::io(&out_path, e))?;
+    Ok(out_path)
+}
+
+/// Creates and runs the container; returns it with the exit code.
+pub fn run<'a>(
+    store: &'a Store,
+    containers: &'a Containers,
+    global: &[OsString],
+    image: &ImageId,
+    spec: &Spec,
+    out: &mut Output,
+) -> Result<(StepContainer<'a>, i32)> {
+    let request = Request {
+        image: image.to_string(),
+        overrides: Overrides {
+            entrypoint: Some(String::new()),
+            cmd: spec.argv.clone(),
+            env: spec.env.clone(),
+            ..Overrides::default()
+        },
+        network: spec.network.clone(),
+        health: crate::container::health::Flags {
+            none: true,
+            ..Default::default()
+        },
+        ..Request::default()
+    };
+    let (container, _warnings) = create::create(store, containers, image, &request)?;
+    let step = StepContainer {
+        container,
+        containers,
+        store,
+        keep: false,
+    };
+    out.arrow(&format!("Running in {}", step.short_id()));
+    let (client, monitor_end) = UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
+    let mut narration = std::io::sink();
+    match monitor::launch(
+        global,
+        &step.container.id,
+        Some(monitor_end),
+        None,
+        &mut narration,
+    )? {
+        Started::Running { .. } => {}
+        Started::Failed { message, .. } => return Err(Error::Usage(message)),
+    }
+    let mut reader = client;
+    let code = loop {
+        match stream::read_frame(&mut reader) {
+            Ok(Some((Kind::Stdout | Kind::Stderr, data))) => out.raw(&data),
+            Ok(Some((Kind::Exit, code))) => {
+                // The monitor closes once the exit is recorded.
+                let mut rest = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut reader, &mut rest);
+                break String::from_utf8_lossy(&code).parse().unwrap_or(125);
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break 125,
+        }
+    };
+    Ok((step, code))
+}
