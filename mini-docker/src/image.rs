@@ -363,14 +363,13 @@ pub fn inspect(store: &Store, d: &Details) -> Value {
             "Layers": d.config.rootfs.diff_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
         },
     });
-    // What a build records, shown (as Docker does) only when set.
+    // What a build records: `OnBuild` always (null when none), the others
+    // only when set, as Docker shows them.
     let config = &mut value["Config"];
     if let Some(h) = &c.healthcheck {
         config["Healthcheck"] = json!(h);
     }
-    if let Some(o) = &c.on_build {
-        config["OnBuild"] = json!(o);
-    }
+    config["OnBuild"] = json!(c.on_build);
     if let Some(s) = &c.shell {
         config["Shell"] = json!(s);
     }

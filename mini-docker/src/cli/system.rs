@@ -388,12 +388,26 @@ pub fn df(ctx: &Context, args: &DfArgs) -> Result<i32> {
             .map(|(_, _, s)| s)
             .sum(),
     };
+    // The build cache: one record per step; its size is what each step's
+    // own layer holds; active is what tagged images are built on.
+    let cache = mini_docker::build::cache::Cache::open(&ctx.store);
+    let live = mini_docker::build::cache::Cache::live(&ctx.store)?;
+    let cached: Vec<(bool, u64)> = cache
+        .entries()
+        .iter()
+        .map(|e| {
+            (
+                live.contains(&e.image),
+                mini_docker::build::cache::Cache::own_size(&ctx.store, &e.image),
+            )
+        })
+        .collect();
     let cache_usage = Usage {
         kind: "Build Cache",
-        total: 0,
-        active: 0,
-        size: 0,
-        reclaimable: 0,
+        total: cached.len(),
+        active: cached.iter().filter(|(l, _)| *l).count(),
+        size: cached.iter().map(|(_, s)| s).sum(),
+        reclaimable: cached.iter().filter(|(l, _)| !*l).map(|(_, s)| s).sum(),
     };
     let all = [image_usage, container_usage, volume_usage, cache_usage];
     if let Some(f) = args.format.as_deref().filter(|f| f.trim() != "table") {
