@@ -269,11 +269,10 @@ impl<'a> Engine<'a> {
             Some(target) => stages
                 .iter()
                 .position(|(n, _)| matches!(&file.instructions[*n].command, Command::From { name: Some(s), .. } if s.eq_ignore_ascii_case(target)))
-                .ok_or_else(|| Error::Step(format!("failed to reach build target {target} in Dockerfile")))?,
+                .ok_or_else(|| Error::Parse(format!("failed to reach build target {target} in Dockerfile")))?,
         };
-        let labels = !self.options.labels.is_empty();
         self.total = stages[last_stage].1 - first_from
-            + usize::from(labels)
+            + self.options.labels.len()
             + file.instructions[..first_from].len();
         // Docker counts the meta ARGs as steps too.
         for i in &file.instructions[..first_from] {
@@ -303,19 +302,32 @@ impl<'a> Engine<'a> {
                 self.out.step(self.step, self.total, &i.original);
                 self.instruction(&mut stage, i)?;
             }
-            if s == last_stage && labels {
-                let text: Vec<String> = self
-                    .options
-                    .labels
-                    .iter()
-                    .map(|(k, v)| format!("{k:?}={v:?}"))
-                    .collect();
-                let line = format!("LABEL {}", text.join(" "));
-                self.step += 1;
-                self.out.step(self.step, self.total, &line);
-                let i = dockerfile::instruction(&line, 0, '\\', Vec::new())
-                    .map_err(|e| Error::Parse(e.render("Dockerfile")))?;
-                self.instruction(&mut stage, &i)?;
+            if s == last_stage {
+                // `--label`s: one `LABEL` step each, in key order, as
+                // Docker adds them to the last stage (never expanded).
+                let mut labels = self.options.labels.clone();
+                labels.sort();
+                for (k, v) in labels {
+                    self.step += 1;
+                    self.out
+                        .step(self.step, self.total, &format!("LABEL {k}={v}"));
+                    let quote = |t: &str| {
+                        format!(
+                            "\"{}\"",
+                            t.replace('\\', "\\\\")
+                                .replace('"', "\\\"")
+                                .replace('$', "\\$")
+                        )
+                    };
+                    let i = Instruction {
+                        line: 0,
+                        keyword: dockerfile::Keyword::Label,
+                        original: format!("LABEL {k}={v}"),
+                        command: Command::Label(vec![(quote(&k), quote(&v))]),
+                        heredocs: Vec::new(),
+                    };
+                    self.instruction(&mut stage, &i)?;
+                }
             }
             current = Some(stage.clone());
             self.stages.push(stage);
@@ -805,7 +817,8 @@ impl<'a> Engine<'a> {
             .map_err(|e| Error::Step(format!("{name} failed: {e}")))?;
         let mut comment = format!("{name} ");
         if let Some(c) = &t.chown {
-            comment.push_str(&format!("--chown={c} "));
+            // Docker 20.10 writes no space after it.
+            comment.push_str(&format!("--chown={c}"));
         }
         if let Some(m) = &t.chmod {
             comment.push_str(&format!("--chmod={m} "));
@@ -907,6 +920,12 @@ impl<'a> Engine<'a> {
         )?;
         if code != 0 {
             container.keep(!self.options.force_remove);
+            if self.options.force_remove {
+                let short = container.short_id().to_string();
+                drop(container);
+                self.out
+                    .line(&format!("Removing intermediate container {short}"));
+            }
             let shown = match command {
                 CommandLine::Exec(v) => v.join(" "),
                 CommandLine::Shell(_) => argv.join(" "),

@@ -128,6 +128,11 @@ pub fn build(ctx: &Context, args: &BuildArgs) -> Result<i32> {
             eprintln!("Error response from daemon: {e}");
             return Ok(1);
         }
+        // Docker's CLI prints its own context errors bare.
+        Err(e @ (context::Error::NoContext(_) | context::Error::NoDockerfile(_))) => {
+            eprintln!("{e}");
+            return Ok(1);
+        }
         Err(e) => bail!(e),
     };
     let mut out = Output::new(args.quiet);
