@@ -635,3 +635,79 @@ fn builder_prune_and_image_prune_keep_what_they_should() {
     assert!(!build(&env, &dir, &[]).contains("Using cache"));
     assert_settled(&mut env);
 }
+
+/// A built image pushed to the Debian registry on loopback is pulled and
+/// run by Docker unchanged (the suite's dockerd: `DOCKER_HOST`; skipped
+/// without one, except in CI).
+#[test]
+fn docker_pulls_and_runs_a_built_image() {
+    let Ok(docker_host) = std::env::var("DOCKER_HOST") else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs this with the suite's dockerd (DOCKER_HOST)"
+        );
+        eprintln!("skipped: no DOCKER_HOST");
+        return;
+    };
+    let Some(mut env) = with_busybox("md-build-push", &[]) else {
+        return;
+    };
+    let registry = RealRegistry::start(&env);
+    let dir = context(
+        &env,
+        "ctx",
+        &[
+            ("msg", "pushed and pulled\n"),
+            (
+                "Dockerfile",
+                "FROM busybox\nCOPY msg /srv/msg\nRUN chmod 600 /srv/msg && ln -s /srv/msg /msg\nWORKDIR /srv\nENTRYPOINT [\"cat\"]\nCMD [\"msg\"]\n",
+            ),
+        ],
+    );
+    let remote = format!("{}/built/app-{}:1", registry.addr, env.token());
+    build_q(&env, &dir, &["-t", &remote]);
+    ok(&env, &["push", &remote]);
+    let docker = |args: &[&str]| {
+        std::process::Command::new("/usr/bin/docker")
+            .args(args)
+            .env("DOCKER_HOST", &docker_host)
+            .output()
+            .unwrap()
+    };
+    let pulled = docker(&["pull", "-q", &remote]);
+    assert!(pulled.status.success(), "{pulled:?}");
+    let run = docker(&["run", "--rm", "--network", "none", &remote]);
+    let ls = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "ls",
+        &remote,
+        "-l",
+        "/srv/msg",
+        "/msg",
+    ]);
+    let history = docker(&[
+        "history",
+        "--format",
+        "{{.CreatedBy}}",
+        "--no-trunc",
+        &remote,
+    ]);
+    docker(&["rmi", &remote]);
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "pushed and pulled\n");
+    let ls = String::from_utf8_lossy(&ls.stdout).into_owned();
+    assert!(
+        ls.contains("-rw-------") && ls.contains("/msg -> /srv/msg"),
+        "{ls}"
+    );
+    let history = String::from_utf8_lossy(&history.stdout).into_owned();
+    assert!(
+        history.starts_with("/bin/sh -c #(nop)  CMD [\"msg\"]\n"),
+        "{history}"
+    );
+    drop(registry);
+    assert_settled(&mut env);
+}

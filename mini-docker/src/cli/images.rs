@@ -399,10 +399,24 @@ pub fn history(ctx: &Context, args: &HistoryArgs) -> Result<i32> {
         rows.push((entry, size));
     }
     rows.reverse();
-    let shown_id = |i: usize| match (i, args.no_trunc) {
-        (0, true) => id.to_string(),
-        (0, false) => id.short().to_string(),
-        _ => "<missing>".to_string(),
+    // Each image of the parent chain (a build's steps) names the history
+    // entry it added, as Docker shows them; the other rows are <missing>.
+    let mut ids = vec![None; rows.len()];
+    let mut next = Some(id.clone());
+    while let Some(current) = next.take() {
+        let Ok(config) = ctx.store.config(&current) else {
+            break;
+        };
+        let Some(row) = rows.len().checked_sub(config.history.len()) else {
+            break;
+        };
+        ids[row] = Some(current.clone());
+        next = ctx.store.record(&current).ok().and_then(|r| r.parent);
+    }
+    let shown_id = |i: usize| match (&ids[i], args.no_trunc) {
+        (Some(id), true) => id.to_string(),
+        (Some(id), false) => id.short().to_string(),
+        (None, _) => "<missing>".to_string(),
     };
     if args.quiet {
         for i in 0..rows.len() {
