@@ -158,7 +158,7 @@ fn go_rune(n: u32) -> String {
     }
 }
 
-fn health_config(health: &Health, shell: &[String]) -> crate::container::health::Config {
+fn health_config(health: &Health) -> crate::container::health::Config {
     let nanos = |d: &Option<Duration>| d.map_or(0, |d| d.as_nanos() as i64);
     match health {
         Health::None => crate::container::health::Config {
@@ -172,7 +172,6 @@ fn health_config(health: &Health, shell: &[String]) -> crate::container::health:
             start_period,
             retries,
         } => {
-            let _ = shell;
             let test = match test {
                 CommandLine::Exec(v) => std::iter::once("CMD".to_string())
                     .chain(v.iter().cloned())
@@ -296,7 +295,7 @@ impl<'a> Engine<'a> {
             .collect();
         let mut current = None;
         for (s, (from, end)) in stages.iter().enumerate().take(last_stage + 1) {
-            let mut stage = self.from(&file.instructions[*from], &meta_env, &meta)?;
+            let mut stage = self.from(&file.instructions[*from], &meta_env)?;
             for i in &file.instructions[from + 1..*end] {
                 self.step += 1;
                 self.out.step(self.step, self.total, &i.original);
@@ -356,12 +355,7 @@ impl<'a> Engine<'a> {
 
     /// `FROM`: a previous stage, `scratch`, or an image (pulled when
     /// missing or with `--pull`), then its `ONBUILD` triggers.
-    fn from(
-        &mut self,
-        i: &Instruction,
-        meta_env: &[(String, String)],
-        meta: &[(String, Option<String>)],
-    ) -> Result<Stage, Error> {
+    fn from(&mut self, i: &Instruction, meta_env: &[(String, String)]) -> Result<Stage, Error> {
         let Command::From { image, name, .. } = &i.command else {
             unreachable!("stages start at FROM")
         };
@@ -413,7 +407,6 @@ impl<'a> Engine<'a> {
             }
             stage
         };
-        let _ = meta;
         match &stage.image {
             Some(id) => self.out.arrow(id.short()),
             None => self.out.arrow(""),
@@ -649,7 +642,7 @@ impl<'a> Engine<'a> {
                 )
             }
             Command::Healthcheck(h) => {
-                let config = health_config(h, &stage.shell());
+                let config = health_config(h);
                 let text = format!(
                     " HEALTHCHECK &{{{} {:?} {:?} {:?} {}}}",
                     go_quoted(&config.test),
@@ -812,8 +805,7 @@ impl<'a> Engine<'a> {
             chmod,
             heredocs: &heredocs,
         };
-        let scratch = self.store.temp_path("copy");
-        let plan = transfer::plan(&origin, &view, &request, &scratch)
+        let plan = transfer::plan(&origin, &view, &request)
             .map_err(|e| Error::Step(format!("{name} failed: {e}")))?;
         let mut comment = format!("{name} ");
         if let Some(c) = &t.chown {

@@ -185,17 +185,12 @@ pub struct Request<'a> {
 }
 
 /// Resolves the sources and the destination into entries.
-pub fn plan(
-    origin: &Origin,
-    target: &RootView,
-    req: &Request,
-    scratch: &Path,
-) -> Result<Plan, Error> {
+pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, Error> {
     let dest_is_dir_syntax = req.dest.ends_with('/') || req.dest.ends_with("/.");
     let dest = ignore::clean(req.dest);
     let mut sources: Vec<Source> = Vec::new();
     let mut extra: Vec<(String, Body, u32)> = Vec::new();
-    for (n, src) in req.sources.iter().enumerate() {
+    for src in req.sources {
         if let Some(name) = src
             .strip_prefix("<<")
             .map(|n| n.trim_start_matches('-').trim_matches(['"', '\'']))
@@ -220,7 +215,6 @@ pub fn plan(
                 .unwrap_or("download")
                 .to_string();
             extra.push((base, Body::Bytes(bytes), 0o600));
-            let _ = n;
             continue;
         }
         match origin {
@@ -372,7 +366,6 @@ pub fn plan(
             .map_or(String::new(), |p| p.to_string_lossy().into_owned());
     }
     parents.reverse();
-    let _ = scratch;
     Ok(Plan {
         entries,
         parents,
@@ -506,28 +499,22 @@ impl Plan {
         let tmp = Path::new("layer.tar");
         let mut builder = tar::Builder::new(out);
         builder.follow_symlinks(false);
-        let header = |path: &str,
-                      kind: tar::EntryType,
-                      mode: u32,
-                      uid: u32,
-                      gid: u32,
-                      size: u64,
-                      mtime: u64| {
-            let mut h = tar::Header::new_gnu();
-            h.set_entry_type(kind);
-            h.set_mode(mode & 0o7777);
-            h.set_uid(uid.into());
-            h.set_gid(gid.into());
-            h.set_size(size);
-            h.set_mtime(mtime);
-            let _ = path;
-            h
-        };
+        let header =
+            |kind: tar::EntryType, mode: u32, uid: u32, gid: u32, size: u64, mtime: u64| {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(kind);
+                h.set_mode(mode & 0o7777);
+                h.set_uid(uid.into());
+                h.set_gid(gid.into());
+                h.set_size(size);
+                h.set_mtime(mtime);
+                h
+            };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         for (dir, mode, uid, gid) in &self.parents {
-            let mut h = header(dir, tar::EntryType::Directory, *mode, *uid, *gid, 0, now);
+            let mut h = header(tar::EntryType::Directory, *mode, *uid, *gid, 0, now);
             builder
                 .append_data(&mut h, format!("{dir}/"), std::io::empty())
                 .map_err(|e| io(tmp, e))?;
@@ -536,34 +523,17 @@ impl Plan {
             let (uid, gid) = (self.uid, self.gid);
             match &e.body {
                 Body::Dir => {
-                    let mut h = header(
-                        &e.dest,
-                        tar::EntryType::Directory,
-                        e.mode,
-                        uid,
-                        gid,
-                        0,
-                        e.mtime,
-                    );
+                    let mut h = header(tar::EntryType::Directory, e.mode, uid, gid, 0, e.mtime);
                     builder.append_data(&mut h, format!("{}/", e.dest), std::io::empty())
                 }
                 Body::File(path) => {
                     let file = fs::File::open(path).map_err(|err| io(path, err))?;
                     let size = file.metadata().map_err(|err| io(path, err))?.len();
-                    let mut h = header(
-                        &e.dest,
-                        tar::EntryType::Regular,
-                        e.mode,
-                        uid,
-                        gid,
-                        size,
-                        e.mtime,
-                    );
+                    let mut h = header(tar::EntryType::Regular, e.mode, uid, gid, size, e.mtime);
                     builder.append_data(&mut h, &e.dest, file)
                 }
                 Body::Bytes(bytes) => {
                     let mut h = header(
-                        &e.dest,
                         tar::EntryType::Regular,
                         e.mode,
                         uid,
@@ -574,15 +544,7 @@ impl Plan {
                     builder.append_data(&mut h, &e.dest, &bytes[..])
                 }
                 Body::Link(target) => {
-                    let mut h = header(
-                        &e.dest,
-                        tar::EntryType::Symlink,
-                        0o777,
-                        uid,
-                        gid,
-                        0,
-                        e.mtime,
-                    );
+                    let mut h = header(tar::EntryType::Symlink, 0o777, uid, gid, 0, e.mtime);
                     builder.append_link(&mut h, &e.dest, target)
                 }
                 Body::Archive(path) => {
