@@ -711,3 +711,24 @@ fn docker_pulls_and_runs_a_built_image() {
     drop(registry);
     assert_settled(&mut env);
 }
+
+/// Heredocs (BuildKit's syntax, which current Docker's parser has):
+/// `COPY <<NAME` writes a file (expanded unless the name is quoted),
+/// `RUN <<NAME` runs a script.
+#[test]
+fn heredocs_write_files_and_scripts() {
+    let Some(mut env) = with_busybox("md-build-heredoc", &[]) else {
+        return;
+    };
+    let dir = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nARG X=val\nCOPY <<NOTE /note.txt\nnote $X\nNOTE\nCOPY <<-\"RAW\" /raw.txt\n\traw $X\n\tRAW\nRUN <<SCRIPT\nset -e\ncat /note.txt /raw.txt > /both\nSCRIPT\n",
+        )],
+    );
+    let id = build_q(&env, &dir, &[]);
+    assert_eq!(run_out(&env, &[&id, "cat", "/both"]), "note val\nraw $X");
+    assert_settled(&mut env);
+}
