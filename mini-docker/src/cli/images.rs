@@ -10,7 +10,7 @@ use mini_docker::events::{Action, Event, Kind};
 use mini_docker::human;
 use mini_docker::image::{self, Details};
 use mini_docker::reference::Reference;
-use mini_docker::store::chain_ids;
+use mini_docker::store::{chain_ids, ImageId};
 use serde_json::json;
 
 use super::filters::{FilterError, Filters};
@@ -356,15 +356,44 @@ fn remove_one(ctx: &Context, name: &str, force: bool) -> Result<()> {
     }
     // An image a container still runs keeps its ID and layers, untagged.
     if untag.len() == tags.len() && users.is_empty() {
-        for layer in ctx.store.delete_image(&id)? {
-            if layer != id {
-                println!("Deleted: {layer}");
+        for image in with_build_parents(ctx, &id)? {
+            for layer in ctx.store.delete_image(&image)? {
+                if layer != image {
+                    println!("Deleted: {layer}");
+                }
             }
+            println!("Deleted: {image}");
+            image_event(ctx, Action::Delete, &image.to_string(), &image.to_string());
         }
-        println!("Deleted: {id}");
-        image_event(ctx, Action::Delete, &id.to_string(), &id.to_string());
     }
     Ok(())
+}
+
+/// `id` and, as Docker deletes them with it, the untagged images it was
+/// built on that nothing else needs (no tag, no container, no other child).
+fn with_build_parents(ctx: &Context, id: &ImageId) -> Result<Vec<ImageId>> {
+    let tagged: std::collections::BTreeSet<ImageId> =
+        ctx.store.tags()?.into_iter().map(|(_, i)| i).collect();
+    let mut children: std::collections::BTreeMap<ImageId, usize> = Default::default();
+    for image in ctx.store.images()? {
+        if let Some(parent) = ctx.store.record(&image)?.parent {
+            *children.entry(parent).or_default() += 1;
+        }
+    }
+    let mut chain = vec![id.clone()];
+    let mut next = ctx.store.record(id)?.parent;
+    while let Some(parent) = next.take() {
+        let needed = tagged.contains(&parent)
+            || children.get(&parent).copied().unwrap_or(0) > 1
+            || ctx.store.record(&parent).is_err()
+            || !ctx.store.containers_using(&parent)?.is_empty();
+        if needed {
+            break;
+        }
+        next = ctx.store.record(&parent)?.parent;
+        chain.push(parent);
+    }
+    Ok(chain)
 }
 
 #[derive(Args)]
