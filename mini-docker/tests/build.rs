@@ -712,6 +712,31 @@ fn docker_pulls_and_runs_a_built_image() {
     assert_settled(&mut env);
 }
 
+/// `RUN` is on the default bridge, unless `RUN --network` or `build
+/// --network` say otherwise.
+#[test]
+fn run_steps_get_the_network_asked_for() {
+    let Some(mut env) = with_busybox("md-build-net", &[]) else {
+        return;
+    };
+    let dir = context(
+        &env,
+        "ctx",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN ls /sys/class/net | tr '\\n' ' ' > /default\nRUN --network=none ls /sys/class/net > /none\n",
+        )],
+    );
+    let id = build_q(&env, &dir, &[]);
+    assert_eq!(
+        run_out(&env, &[&id, "cat", "/default", "/none"]),
+        "eth0 lo lo"
+    );
+    let id = build_q(&env, &dir, &["--no-cache", "--network", "none"]);
+    assert_eq!(run_out(&env, &[&id, "cat", "/default"]), "lo");
+    assert_settled(&mut env);
+}
+
 /// Heredocs (BuildKit's syntax, which current Docker's parser has):
 /// `COPY <<NAME` writes a file (expanded unless the name is quoted),
 /// `RUN <<NAME` runs a script.
