@@ -185,6 +185,11 @@ impl Networks {
                 return Err(e);
             }
         }
+        self.recorded()
+    }
+
+    /// The networks that exist, without making the default one.
+    pub fn recorded(&self) -> Result<Vec<Network>> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
             let path = entry.map_err(|e| Error::io(&self.dir, e))?.path();
@@ -334,6 +339,32 @@ impl Networks {
         }
         let _ = self.ipam.remove(&network.name);
         fs::remove_file(self.record(&network.name)).map_err(|e| Error::io(&self.dir, e))
+    }
+
+    /// Removes the outbound NAT rules of this store's networks: those of
+    /// `gone` (networks just removed, whether or not NAT was on then) and
+    /// any whose bridge of this store no longer exists (a removal that
+    /// failed half-way). Returns the rules removed; without `iptables`
+    /// there are none.
+    pub fn remove_nat_rules(&self, gone: &[Network]) -> Result<Vec<net_demo::nat::Rule>> {
+        let _host = host_lock()?;
+        let Ok(rules) = net_demo::nat::rules() else {
+            return Ok(Vec::new());
+        };
+        let nl = net_demo::netlink::Netlink::open()?;
+        let ours = format!("{}b", self.prefix);
+        let mut removed = Vec::new();
+        for rule in rules {
+            let of_gone = gone
+                .iter()
+                .any(|n| n.bridge() == rule.bridge && n.id.starts_with(&rule.tag));
+            let stale = rule.bridge.starts_with(&ours) && nl.link(&rule.bridge)?.is_none();
+            if of_gone || stale {
+                net_demo::nat::remove(&rule)?;
+                removed.push(rule);
+            }
+        }
+        Ok(removed)
     }
 
     /// An address for container `id` (the one it holds already, across
