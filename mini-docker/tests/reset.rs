@@ -16,8 +16,12 @@ use testkit::TestEnv;
 /// leaves the machine), and links named with the test's token so the leak
 /// checker sees the bridges and their rules.
 fn md(env: &TestEnv, args: &[&str], stdin: &str) -> (bool, String) {
+    md_in_store(env, "root", args, stdin)
+}
+
+fn md_in_store(env: &TestEnv, root: &str, args: &[&str], stdin: &str) -> (bool, String) {
     use std::io::Write as _;
-    let mut child = md_command(env, "root")
+    let mut child = md_command(env, root)
         .env("MINI_DOCKER_NAT", "on")
         .env("MINI_DOCKER_LINK_PREFIX", env.token())
         .args(args)
@@ -115,9 +119,11 @@ fn system_reset_leaves_the_host_as_it_found_it() {
     // Two bridges and two veths, and one NAT rule per network.
     assert_eq!(links(&env).len(), 4, "{:?}", links(&env));
     assert_eq!(nat_rules(&env).len(), 2, "{:?}", nat_rules(&env));
-    // And the rule of one of this store's networks whose removal stopped
-    // half-way: its bridge is gone, its record too.
-    let stale = format!("{}bdeadbeef", env.token());
+    // And a rule of this store whose bridge is gone (a removal that
+    // stopped half-way). Its bridge name is shorter than a real one's, so
+    // the sweep of another store's `network create` (any test running
+    // meanwhile) leaves it to this store's reset.
+    let stale = format!("{}bgone", env.token());
     let status = Command::new("iptables")
         .args([
             "-w",
@@ -167,6 +173,37 @@ fn system_reset_leaves_the_host_as_it_found_it() {
     assert!(links(&env).is_empty(), "{:?}", links(&env));
     assert!(nat_rules(&env).is_empty(), "{:?}", nat_rules(&env));
     TcpListener::bind(("127.0.0.1", port)).expect("the published port is free again");
+    std::fs::write("/proc/sys/net/ipv4/ip_forward", forwarding).unwrap();
+    env.settle();
+    env.assert_no_leaks();
+}
+
+/// A state root deleted by hand leaves its bridges and NAT rules; the next
+/// `network create` of any store recognises them by the note on each
+/// bridge and removes them, so they hold no subnet any more.
+#[test]
+fn network_create_reclaims_what_a_deleted_store_left() {
+    let Some(mut env) = TestEnv::root("md-reclaim") else {
+        return;
+    };
+    let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
+    let (ok, text) = md_in_store(&env, "a", &["network", "create", "left"], "");
+    assert!(ok, "{text}");
+    let (ok, text) = md_in_store(&env, "a", &["network", "ls"], "");
+    assert!(ok, "{text}");
+    assert_eq!(links(&env).len(), 2, "{:?}", links(&env));
+    assert_eq!(nat_rules(&env).len(), 2, "{:?}", nat_rules(&env));
+    std::fs::remove_dir_all(env.path("a")).unwrap();
+    std::fs::remove_dir_all(env.path("run")).unwrap();
+
+    let (ok, text) = md_in_store(&env, "b", &["network", "create", "fresh"], "");
+    assert!(ok, "{text}");
+    let left = links(&env);
+    assert_eq!(left.len(), 1, "only b's bridge is left: {left:?}");
+    assert_eq!(nat_rules(&env).len(), 1, "{:?}", nat_rules(&env));
+    assert!(nat_rules(&env)[0].contains(&left[0]));
+    let (ok, text) = md_in_store(&env, "b", &["system", "reset", "-f"], "");
+    assert!(ok, "{text}");
     std::fs::write("/proc/sys/net/ipv4/ip_forward", forwarding).unwrap();
     env.settle();
     env.assert_no_leaks();
