@@ -9,15 +9,24 @@ use std::io::{Read as _, Write as _};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 /// What a test of `step` says when the step panics: for a `todo!()`,
-/// where to write it and how to check again.
+/// where to write it and how to check again. The skeletons' `todo!()`s
+/// start with their step (`step1: …`), so a step that calls an earlier,
+/// unfinished one points at the earlier one.
 pub fn not_done(step: &str, payload: &(dyn Any + Send)) -> String {
     let message = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(no message)".into());
-    match message.strip_prefix("not yet implemented: ") {
-        Some(todo) => format!(
+    let todo =
+        message
+            .strip_prefix("not yet implemented: ")
+            .map(|todo| match todo.split_once(": ") {
+                Some((own, rest)) if own.starts_with("step") && !own.contains(' ') => (own, rest),
+                _ => (step, todo),
+            });
+    match todo {
+        Some((step, todo)) => format!(
             "{step} is not done yet: {todo}\n  write it in workshop/src/learner/{step}.rs, then run \
              `cargo test -p workshop --features learner --test {step}` again (workshop/README.md has hints)"
         ),
@@ -105,5 +114,13 @@ mod tests {
         assert!(todo
             .unwrap_err()
             .starts_with("step0 is not done yet: the work\n"));
+        // Step 2 calling an unfinished step 1 points at step 1.
+        let earlier = in_child("step2", || -> Result<(), String> { todo!("step1: chroot") });
+        let earlier = earlier.unwrap_err();
+        assert!(
+            earlier.starts_with("step1 is not done yet: chroot\n"),
+            "{earlier}"
+        );
+        assert!(earlier.contains("learner/step1.rs"), "{earlier}");
     }
 }

@@ -27,5 +27,5 @@ use crate::Result;
 /// there `..` leads back to the host. That is lesson 1's escape, and the
 /// tests check the working directory.
 pub fn enter(rootfs: &Path) -> Result<()> {
-    todo!("chroot into `rootfs`, then make `/` the working directory")
+    todo!("step1: chroot into `rootfs`, then make `/` the working directory")
 }

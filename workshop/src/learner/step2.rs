@@ -41,5 +41,5 @@ use crate::Result;
 ///    turn its status into the code: `WaitStatus::Exited(_, code)` is
 ///    `code`, `WaitStatus::Signaled(_, signal, _)` is `128 + signal`.
 pub fn run_isolated(rootfs: &Path, body: impl FnOnce() -> i32) -> Result<i32> {
-    todo!("unshare the PID and mount namespaces, fork, and in the child make / private, mount proc, enter the rootfs and run `body`")
+    todo!("step2: unshare the PID and mount namespaces, fork, and in the child make / private, mount proc, enter the rootfs and run `body`")
 }

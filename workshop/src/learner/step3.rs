@@ -28,18 +28,18 @@ use crate::Result;
 /// `pids` controller: `std::fs::create_dir`) and caps it at `max`
 /// processes (`std::fs::write(dir.join("pids.max"), max.to_string())`).
 pub fn create(name: &str, max: u64) -> Result<()> {
-    todo!("mkdir the cgroup `name` where the pids controller is, and write `max` to its pids.max")
+    todo!("step3: mkdir the cgroup `name` where the pids controller is, and write `max` to its pids.max")
 }
 
 /// Moves the process `pid` into the cgroup `name`: write the PID to the
 /// cgroup's `cgroup.procs`. Its future children are born there too.
 pub fn join(name: &str, pid: u32) -> Result<()> {
-    todo!("write `pid` to the cgroup's cgroup.procs")
+    todo!("step3: write `pid` to the cgroup's cgroup.procs")
 }
 
 /// Removes the cgroup `name`: `std::fs::remove_dir` (never
 /// `remove_dir_all`: the kernel's files in it cannot be deleted; an empty
 /// cgroup goes with its directory). It must hold no process any more.
 pub fn remove(name: &str) -> Result<()> {
-    todo!("rmdir the cgroup `name`")
+    todo!("step3: rmdir the cgroup `name`")
 }

@@ -27,11 +27,11 @@ use crate::Result;
 /// An `EINVAL` usually means a wrong option string, or an upper and work
 /// directory on different filesystems.
 pub fn mount(lower: &Path, upper: &Path, work: &Path, merged: &Path) -> Result<()> {
-    todo!("mount an overlay of `lower` (read-only) and `upper` (changes) at `merged`")
+    todo!("step4: mount an overlay of `lower` (read-only) and `upper` (changes) at `merged`")
 }
 
 /// `umount MERGED` (`nix::mount::umount(merged)`): the merged view goes,
 /// `upper` keeps the changes.
 pub fn unmount(merged: &Path) -> Result<()> {
-    todo!("unmount the overlay at `merged`")
+    todo!("step4: unmount the overlay at `merged`")
 }

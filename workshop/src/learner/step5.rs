@@ -43,5 +43,5 @@ pub fn connect(
     host_end: &str,
     address: Ipv4Net,
 ) -> Result<()> {
-    todo!("the bridge (if missing), a veth pair with one end in the bridge and the other in `netns` as eth0, addresses, links up, default route")
+    todo!("step5: the bridge (if missing), a veth pair with one end in the bridge and the other in `netns` as eth0, addresses, links up, default route")
 }
