@@ -12,7 +12,7 @@ use mini_docker::container::create::{self, Request};
 use mini_docker::container::lifecycle::{self, effective, is_running};
 use mini_docker::container::monitor::{self, Started};
 use mini_docker::container::options::{self, PullPolicy};
-use mini_docker::container::record::Container;
+use mini_docker::container::record::{Container, Status};
 use mini_docker::container::spec::Overrides;
 use mini_docker::container::{health, logs, stream};
 use mini_docker::distribution;
@@ -674,12 +674,14 @@ pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
                 attach::parse_detach_keys(keys)?;
                 c.host_config.detach_keys = Some(keys.clone());
             }
-            if is_running(&ctx.containers.runtime(&c.id)?) && !args.attach {
+            if !effective(&ctx.containers.runtime(&c.id)?)
+                .status
+                .can_start()
+            {
                 // Already running: nothing to do, reported as started.
-                println!("{key}");
-                return Ok(0);
-            }
-            if is_running(&ctx.containers.runtime(&c.id)?) {
+                if !args.attach {
+                    println!("{key}");
+                }
                 return Ok(0);
             }
             if !args.attach {
@@ -747,7 +749,7 @@ pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
 }
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, as `ps` words it.
-pub(super) fn status_text(c: &Container, ctx: &Context) -> (String, String) {
+pub(super) fn status_text(c: &Container, ctx: &Context) -> (Status, String) {
     let runtime = ctx.containers.runtime(&c.id).unwrap_or_else(|e| {
         if mini_docker::damage::is_damage(&e) {
             let record = ctx.containers.dir(&c.id).join("state.json");
@@ -771,17 +773,17 @@ pub(super) fn status_text(c: &Container, ctx: &Context) -> (String, String) {
         Some(h) => format!(" ({})", h.status),
         None => String::new(),
     };
-    let text = match state.status.as_str() {
-        "running" => format!("Up {}{health}", up(&state.started_at)),
-        "paused" => format!("Up {} (Paused)", up(&state.started_at)),
-        "restarting" => format!(
+    let text = match state.status {
+        Status::Running => format!("Up {}{health}", up(&state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", up(&state.started_at)),
+        Status::Restarting => format!(
             "Restarting ({}) {}",
             state.exit_code,
             ago(&state.finished_at)
         ),
-        "exited" => format!("Exited ({}) {}", state.exit_code, ago(&state.finished_at)),
-        "dead" => "Dead".into(),
-        _ => "Created".into(),
+        Status::Exited => format!("Exited ({}) {}", state.exit_code, ago(&state.finished_at)),
+        Status::Dead => "Dead".into(),
+        Status::Created => "Created".into(),
     };
     (state.status, text)
 }
@@ -884,7 +886,7 @@ fn ps_keep(
     ctx: &Context,
     list: &[Container],
     index: usize,
-    status: &str,
+    status: Status,
     filters: &Filters,
 ) -> bool {
     let c = &list[index];
@@ -901,9 +903,9 @@ fn ps_keep(
             .collect::<Vec<_>>()
     };
     let image = &c.config.image;
-    filters.any("status", |v| v == status)
+    filters.any("status", |v| v == status.as_str())
         && filters.any("exited", |v| {
-            status == "exited" && v.parse() == Ok(exit_code)
+            status == Status::Exited && v.parse() == Ok(exit_code)
         })
         && filters.any("name", |v| {
             c.name
@@ -955,10 +957,10 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
     // Newest first.
     for (index, c) in list.iter().enumerate().rev() {
         let (status, status_line) = status_text(c, ctx);
-        if !all && !matches!(status.as_str(), "running" | "paused" | "restarting") {
+        if !all && !status.is_live() {
             continue;
         }
-        if !ps_keep(ctx, &list, index, &status, &filters) {
+        if !ps_keep(ctx, &list, index, status, &filters) {
             continue;
         }
         let id = if args.no_trunc {
@@ -1269,10 +1271,10 @@ pub fn wait(ctx: &Context, args: &PauseArgs) -> Result<i32> {
             loop {
                 let runtime = ctx.containers.runtime(&c.id)?;
                 let state = effective(&runtime);
-                if matches!(state.status.as_str(), "exited" | "dead") {
+                if state.status.is_finished() {
                     return Ok(state.exit_code);
                 }
-                if state.running {
+                if state.running() {
                     // The monitor tells its clients the exit code.
                     if let Ok(mut socket) = UnixStream::connect(ctx.containers.socket(&c.id)) {
                         while let Ok(Some((kind, payload))) = stream::read_frame(&mut socket) {

@@ -66,14 +66,14 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
         .map_err(|e| refuse(e.to_string()))?;
     let runtime = ctx.containers.runtime(&c.id)?;
     let state = effective(&runtime);
-    if state.paused {
+    if state.paused() {
         return Err(refuse(format!(
             "Container {} is paused, unpause the container before exec",
             c.name.trim_start_matches('/')
         ))
         .into());
     }
-    if !state.running {
+    if !state.status.can_exec() {
         return Err(refuse(format!("Container {} is not running", c.id)).into());
     }
     // Checked once the container is known to run, as Docker does.

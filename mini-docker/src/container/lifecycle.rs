@@ -15,6 +15,8 @@ use nix::unistd::Pid;
 
 use super::dir::Containers;
 use super::record::{Container, Runtime, State};
+#[cfg(test)]
+use super::status::Status;
 use crate::events::Action;
 use crate::volume::Volumes;
 use crate::{Error, Result};
@@ -22,14 +24,8 @@ use crate::{Error, Result};
 /// The state as it really is: the recorded one, corrected for a dead monitor.
 pub fn effective(runtime: &Runtime) -> State {
     let mut state = runtime.state.clone();
-    let live = matches!(state.status.as_str(), "running" | "paused" | "restarting");
-    if live && !runtime.monitor_alive() {
-        state.status = "dead".into();
-        state.running = false;
-        state.paused = false;
-        state.restarting = false;
-        state.dead = true;
-        state.pid = 0;
+    if state.status.is_live() && !runtime.monitor_alive() {
+        state.monitor_lost();
     }
     state
 }
@@ -37,7 +33,7 @@ pub fn effective(runtime: &Runtime) -> State {
 /// Whether the container's process is there to receive signals.
 pub fn is_running(runtime: &Runtime) -> bool {
     let state = effective(runtime);
-    state.running && state.pid > 0
+    state.status.can_kill() && state.pid > 0
 }
 
 /// The container's cgroup (it may not exist).
@@ -77,7 +73,7 @@ pub fn signal(containers: &Containers, c: &Container, sig: Signal) -> Result<()>
         )));
     }
     containers.update(&c.id, |r| r.stopped_by_user = true)?;
-    if runtime.state.paused && sig == Signal::SIGKILL {
+    if runtime.state.paused() && sig == Signal::SIGKILL {
         let _ = cgroup(c)?.freeze(false);
     }
     tracing::info!(target: "explain", "kill -{} {}", sig.as_str().trim_start_matches("SIG"), runtime.state.pid);
@@ -112,12 +108,9 @@ pub fn stop(containers: &Containers, c: &Container, timeout: Duration) -> Result
         containers.update(&c.id, |r| r.stopped_by_user = true)?;
         return Ok(());
     }
-    if runtime.state.paused {
+    if runtime.state.paused() {
         cgroup(c)?.freeze(false)?;
-        containers.update(&c.id, |r| {
-            r.state.paused = false;
-            r.state.status = "running".into();
-        })?;
+        containers.update(&c.id, |r| r.state.freeze(false))?;
     }
     let stop_signal = c
         .config
@@ -144,18 +137,15 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
     if !is_running(&runtime) {
         return Err(Error::Usage(format!("Container {} is not running", c.id)));
     }
-    if runtime.state.paused == frozen {
-        return Err(Error::Usage(if frozen {
-            format!("Container {name} is already paused")
-        } else {
-            format!("Container {name} is not paused")
-        }));
+    let status = runtime.state.status;
+    if frozen && !status.can_pause() {
+        return Err(Error::Usage(format!("Container {name} is already paused")));
+    }
+    if !frozen && !status.can_unpause() {
+        return Err(Error::Usage(format!("Container {name} is not paused")));
     }
     cgroup(c)?.freeze(frozen)?;
-    containers.update(&c.id, |r| {
-        r.state.paused = frozen;
-        r.state.status = if frozen { "paused" } else { "running" }.into();
-    })?;
+    containers.update(&c.id, |r| r.state.freeze(frozen))?;
     let action = if frozen {
         Action::Pause
     } else {
@@ -175,7 +165,7 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
         Err(e) if force && crate::damage::is_damage(&e) => Runtime::default(),
         other => other?,
     };
-    if is_running(&runtime) || (runtime.state.restarting && runtime.monitor_alive()) {
+    if !effective(&runtime).status.can_delete() {
         if !force {
             return Err(Error::Usage(format!(
                 "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
@@ -262,13 +252,11 @@ mod tests {
     #[test]
     fn a_running_state_without_its_monitor_is_dead() {
         let mut runtime = Runtime::default();
-        runtime.state.status = "running".into();
-        runtime.state.running = true;
-        runtime.state.pid = 1;
+        runtime.state.start(1);
         runtime.monitor_pid = i32::MAX;
         let state = effective(&runtime);
-        assert_eq!(state.status, "dead");
-        assert!(!state.running && state.dead);
-        assert_eq!(effective(&Runtime::default()).status, "created");
+        assert_eq!(state.status, Status::Dead);
+        assert!(!state.running() && state.pid == 0);
+        assert_eq!(effective(&Runtime::default()).status, Status::Created);
     }
 }

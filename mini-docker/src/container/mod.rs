@@ -20,5 +20,6 @@ pub mod scope;
 pub mod security;
 pub mod setup;
 pub mod spec;
+pub mod status;
 pub mod stream;
 pub mod wiring;

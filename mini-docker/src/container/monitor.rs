@@ -40,7 +40,7 @@ use super::devices::{self, Node};
 use super::dir::Containers;
 use super::logs;
 use super::options::NamespaceMode;
-use super::record::{now, start_time, Container};
+use super::record::{start_time, Container};
 use super::rootfs::Rootfs;
 use super::security;
 use super::setup::Filesystem;
@@ -350,17 +350,7 @@ impl Monitor {
                 Err((code, message)) => {
                     let first = !self.reported;
                     let _ = self.containers.update(&self.config.id, |r| {
-                        r.state.running = false;
-                        r.state.restarting = false;
-                        r.state.pid = 0;
-                        r.state.exit_code = code;
-                        r.state.error = message.clone();
-                        if first {
-                            r.state.status = "created".into();
-                        } else {
-                            r.state.status = "exited".into();
-                            r.state.finished_at = now();
-                        }
+                        r.state.start_failed(code, message.clone(), first)
                     });
                     if first {
                         status(&format!("failed {code} {message}"));
@@ -382,32 +372,19 @@ impl Monitor {
             let oom = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0) > oom_before;
             let restart = self.wants_restart(code);
             let _ = self.containers.update(&self.config.id, |r| {
-                r.state.running = false;
-                r.state.paused = false;
-                r.state.pid = 0;
-                r.state.exit_code = code;
-                r.state.oom_killed = oom;
-                r.state.finished_at = now();
-                r.state.restarting = restart && !r.stopped_by_user;
-                r.state.status = if r.state.restarting {
-                    "restarting"
-                } else {
-                    "exited"
-                }
-                .into();
+                r.state.exit(code, oom, restart && !r.stopped_by_user)
             });
             self.broadcast_exit(code);
             let runtime = self.containers.runtime(&self.config.id);
-            if !runtime.is_ok_and(|r| r.state.restarting) {
+            if !runtime.is_ok_and(|r| r.state.restarting()) {
                 return 0;
             }
             self.clients.clear();
             self.mount_ns = None;
             if self.stopped_while_waiting(delay) {
-                let _ = self.containers.update(&self.config.id, |r| {
-                    r.state.restarting = false;
-                    r.state.status = "exited".into();
-                });
+                let _ = self
+                    .containers
+                    .update(&self.config.id, |r| r.state.restart_cancelled());
                 return 0;
             }
             delay = (delay * 2).min(Duration::from_secs(10));
@@ -691,15 +668,7 @@ impl Monitor {
         let health = self.health.as_ref().map(|h| h.health.clone());
         let _ = self.containers.update(&c.id, |r| {
             r.state.health = health;
-            r.state.status = "running".into();
-            r.state.running = true;
-            r.state.restarting = false;
-            r.state.paused = false;
-            r.state.pid = pid.as_raw();
-            r.state.exit_code = 0;
-            r.state.oom_killed = false;
-            r.state.started_at = now();
-            r.state.finished_at = super::record::ZERO_TIME.into();
+            r.state.start(pid.as_raw());
             r.networks = self.endpoints.clone();
             r.ports = self.ports.clone();
         });
