@@ -38,6 +38,8 @@ pub enum Error {
     Option(#[from] crate::container::options::Error),
     #[error(transparent)]
     Health(#[from] crate::container::health::Error),
+    #[error(transparent)]
+    Restart(#[from] crate::container::restart::Error),
 }
 
 impl Error {

@@ -12,7 +12,7 @@ use mini_docker::container::create::{self, Request};
 use mini_docker::container::lifecycle::{self, effective, is_running};
 use mini_docker::container::monitor::{self, Started};
 use mini_docker::container::options::{self, PullPolicy};
-use mini_docker::container::record::{Container, Status};
+use mini_docker::container::record::{Container, MountKind, Status};
 use mini_docker::container::spec::Overrides;
 use mini_docker::container::{health, logs, stream};
 use mini_docker::distribution;
@@ -934,7 +934,8 @@ fn ps_keep(
                 .any(|m| m.name == v || m.destination == v || m.source == v)
         })
         && filters.any("network", |v| {
-            c.host_config.network_mode == v || c.connected_networks.iter().any(|n| n == v)
+            c.host_config.network_mode.to_string() == v
+                || c.connected_networks.iter().any(|n| n == v)
         })
         && filters.any("health", |v| match health.as_deref() {
             Some(now) => now == v,
@@ -982,7 +983,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "ID": id,
             "Image": c.config.image,
             "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            "LocalVolumes": c.mounts.iter().filter(|m| m.kind == "volume").count().to_string(),
+            "LocalVolumes": c.mounts.iter().filter(|m| m.kind == MountKind::Volume).count().to_string(),
             "Mounts": c.mounts.iter().map(|m| if m.name.is_empty() { m.source.clone() } else { m.name.clone() }).collect::<Vec<_>>().join(","),
             "Names": name,
             "Networks": c.host_config.network_mode,
@@ -1416,7 +1417,9 @@ pub fn inspect_value(ctx: &Context, c: &Container) -> Result<Value> {
             }
         }),
     );
-    let primary = runtime.networks.get(&c.host_config.network_mode);
+    let primary = runtime
+        .networks
+        .get(&c.host_config.network_mode.to_string());
     object.insert(
         "NetworkSettings".into(),
         json!({

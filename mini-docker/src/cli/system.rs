@@ -9,7 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use mini_docker::container::lifecycle::effective;
 use mini_docker::container::mounts::volumes_in_use;
-use mini_docker::container::record::Status;
+use mini_docker::container::record::{MountKind, Status};
 use mini_docker::human;
 use mini_docker::volume::Volumes;
 use serde_json::{json, Value};
@@ -481,7 +481,7 @@ pub fn df(ctx: &Context, args: &DfArgs) -> Result<i32> {
             super::containers::short_command(c, false),
             c.mounts
                 .iter()
-                .filter(|m| m.kind == "volume")
+                .filter(|m| m.kind == MountKind::Volume)
                 .count()
                 .to_string(),
             human_size(*size),

@@ -10,13 +10,14 @@ use super::dir::Containers;
 use super::mounts::{self, MountFlags};
 use super::options::{self, LogConfig, NamespaceMode, Ulimit};
 use super::record::{
-    now, CgroupnsMode, Config, Container, HostConfig, HostPort, ProcessSpec, RestartPolicy,
-    DEFAULT_SHM_SIZE,
+    now, CgroupnsMode, Config, Container, HostConfig, HostPort, MountKind, NetworkMode,
+    ProcessSpec, DEFAULT_SHM_SIZE,
 };
+use super::restart;
 use super::security;
 use super::setup;
 use super::spec::{self, Overrides};
-use crate::network::{Networks, DEFAULT};
+use crate::network::Networks;
 use crate::store::{chain_ids, ImageId, Store};
 use crate::volume::Volumes;
 use crate::{Error, Result};
@@ -183,31 +184,6 @@ fn extra_groups(names: &[String], files: spec::ImageFiles) -> Result<Vec<u32>> {
         .collect()
 }
 
-/// Docker's `--restart` values.
-pub fn parse_restart(text: &str) -> Result<RestartPolicy> {
-    let (name, count) = match text.split_once(':') {
-        Some((n, c)) => (n, Some(c)),
-        None => (text, None),
-    };
-    let bad = || Error::Usage(format!("invalid restart policy format: {text}"));
-    let maximum_retry_count = match (name, count) {
-        ("on-failure", Some(c)) => c.parse().map_err(|_| bad())?,
-        (_, Some(_)) => {
-            return Err(Error::Usage(format!(
-                "invalid restart policy format: maximum retry count can only be used with 'on-failure': {text}"
-            )))
-        }
-        (_, None) => 0,
-    };
-    match name {
-        "no" | "always" | "on-failure" | "unless-stopped" => Ok(RestartPolicy {
-            name: name.into(),
-            maximum_retry_count,
-        }),
-        _ => Err(bad()),
-    }
-}
-
 fn parse_size(flag: &str, text: &str) -> Result<i64> {
     size::parse_bytes(text).map_err(|_| {
         Error::Usage(format!(
@@ -251,34 +227,33 @@ pub fn create(
             })
         })
         .transpose()?;
-    let network_mode = request.network.clone().unwrap_or_else(|| DEFAULT.into());
+    let network_mode = request
+        .network
+        .clone()
+        .map(NetworkMode::from)
+        .unwrap_or_default();
     let networks = Networks::open(store.root())?;
-    match network_mode.as_str() {
-        "none" | "host" => {}
-        mode if mode.starts_with("container:") => {
-            containers.find(&mode["container:".len()..])?;
+    match &network_mode {
+        NetworkMode::None | NetworkMode::Host => {}
+        NetworkMode::Container(other) => {
+            containers.find(other)?;
         }
-        name => {
+        NetworkMode::Network(name) => {
             networks.get(name)?;
         }
     }
-    let is_bridge = !matches!(network_mode.as_str(), "none" | "host")
-        && !network_mode.starts_with("container:");
+    let is_bridge = network_mode.network().is_some();
     if !is_bridge && (!request.publish.is_empty() || request.publish_all) {
         return Err(Error::Usage(
             "conflicting options: port publishing and the container type network mode".into(),
         ));
     }
-    if request.ip.is_some() && (!is_bridge || network_mode == DEFAULT) {
+    if request.ip.is_some() && (!is_bridge || network_mode == NetworkMode::default()) {
         return Err(Error::Usage(
             "user specified IP address is supported on user defined networks only".into(),
         ));
     }
-    let flags = run_flags(
-        request,
-        containers,
-        network_mode == "host" || network_mode.starts_with("container:"),
-    )?;
+    let flags = run_flags(request, containers, network_mode.shares_stack())?;
     let ipv4_address = match &request.ip {
         Some(ip) => ip
             .parse::<std::net::Ipv4Addr>()
@@ -328,7 +303,7 @@ pub fn create(
     };
     let mut host_config = HostConfig {
         cgroupns_mode,
-        network_mode: network_mode.clone(),
+        network_mode,
         port_bindings,
         publish_all_ports: request.publish_all,
         extra_hosts: request.add_host.clone(),
@@ -338,12 +313,9 @@ pub fn create(
         restart_policy: request
             .restart
             .as_deref()
-            .map(parse_restart)
+            .map(str::parse)
             .transpose()?
-            .unwrap_or(RestartPolicy {
-                name: "no".into(),
-                maximum_retry_count: 0,
-            }),
+            .unwrap_or_default(),
         auto_remove: request.auto_remove,
         cap_add: request.cap_add.clone(),
         cap_drop: request.cap_drop.clone(),
@@ -380,7 +352,7 @@ pub fn create(
         uts_mode: flags.uts,
         log_config: flags.log,
     };
-    if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "no") {
+    if host_config.auto_remove && host_config.restart_policy.name != restart::Name::No {
         return Err(Error::Usage(
             "Conflicting options: --restart and --rm".into(),
         ));
@@ -527,7 +499,9 @@ pub fn create(
     let anonymous: Vec<String> = probe
         .mounts
         .iter()
-        .filter(|m| m.kind == "volume" && volumes.get(&m.name).is_ok_and(|v| v.anonymous()))
+        .filter(|m| {
+            m.kind == MountKind::Volume && volumes.get(&m.name).is_ok_and(|v| v.anonymous())
+        })
         .map(|m| m.name.clone())
         .collect();
     let created = containers.create(request.name.as_deref(), |id, dir| {
@@ -546,7 +520,7 @@ pub fn create(
             super::dns::host_resolv_conf().as_deref(),
             &c.host_config.dns,
             &c.host_config.naming,
-            super::dns::is_user_network(&c.host_config.network_mode),
+            c.host_config.network_mode.on_user_network(),
         );
         setup::write_etc_files(dir, &c.config.hostname, &resolv)?;
         Ok(c)
@@ -572,18 +546,4 @@ pub fn image_file(store: &Store, image: &ImageId, rel: &str) -> Option<String> {
         }
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn restart_policies_parse_as_docker_takes_them() {
-        assert_eq!(parse_restart("always").unwrap().name, "always");
-        let p = parse_restart("on-failure:3").unwrap();
-        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
-        assert!(parse_restart("always:3").is_err());
-        assert!(parse_restart("sometimes").is_err());
-    }
 }

@@ -14,7 +14,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::dir::Containers;
-use super::record::{Container, Runtime, State};
+use super::record::{Container, MountKind, Runtime, State};
 #[cfg(test)]
 use super::status::Status;
 use crate::events::Action;
@@ -229,7 +229,7 @@ pub fn remove_damaged(containers: &Containers, id: &str) -> Result<()> {
 /// volumes always stay. Call after the container is removed.
 pub fn remove_anonymous_volumes(volumes: &Volumes, containers: &Containers, c: &Container) {
     let in_use = super::mounts::volumes_in_use(containers).unwrap_or_default();
-    for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+    for m in c.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
         let anonymous = volumes.get(&m.name).is_ok_and(|v| v.anonymous());
         if anonymous && !in_use.contains_key(&m.name) {
             let _ = volumes.remove(&m.name);

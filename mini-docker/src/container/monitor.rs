@@ -40,7 +40,7 @@ use super::devices::{self, Node};
 use super::dir::Containers;
 use super::logs;
 use super::options::NamespaceMode;
-use super::record::{start_time, Container};
+use super::record::{start_time, Container, NetworkMode};
 use super::rootfs::Rootfs;
 use super::security;
 use super::setup::Filesystem;
@@ -461,15 +461,7 @@ impl Monitor {
         if runtime.stopped_by_user || self.config.host_config.auto_remove {
             return false;
         }
-        match policy.name.as_str() {
-            "always" | "unless-stopped" => true,
-            "on-failure" => {
-                code != 0
-                    && (policy.maximum_retry_count == 0
-                        || runtime.restart_count < policy.maximum_retry_count)
-            }
-            _ => false,
-        }
+        policy.restarts_after(code, runtime.restart_count)
     }
 
     /// Clones and releases the container; `Err((code, message))` when its
@@ -485,11 +477,13 @@ impl Monitor {
             .map_err(|_| (125, format!("bad image ID {}", c.image)))?;
         let rootfs = Rootfs::new(&self.store, &image, &dir).map_err(fail)?;
         let stdio = Stdio3::new(c.config.tty, c.config.open_stdin).map_err(fail)?;
-        let host_network = c.host_config.network_mode == "host";
+        let host_network = c.host_config.network_mode == NetworkMode::Host;
         // `--network container:X`: X's network namespace, joined by the child.
-        let join_net = match c.host_config.network_mode.strip_prefix("container:") {
-            Some(other) => Some(self.peer_ns(other, "net", "network").map_err(fail)?),
-            None => None,
+        let join_net = match &c.host_config.network_mode {
+            NetworkMode::Container(other) => {
+                Some(self.peer_ns(other, "net", "network").map_err(fail)?)
+            }
+            _ => None,
         };
         // The cgroup namespace (`--cgroupns private`) comes later, from
         // inside the cgroup (see `child::run`), so that the container sees

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::dir::Containers;
-use super::record::MountPoint;
+use super::record::{MountKind, MountPoint};
 use crate::volume::Volumes;
 use crate::{Error, Result};
 
@@ -24,7 +24,7 @@ pub struct MountFlags {
 /// anonymous volume.
 fn volume(name: Option<&str>, dest: &str, rw: bool) -> MountPoint {
     MountPoint {
-        kind: "volume".into(),
+        kind: MountKind::Volume,
         name: name.unwrap_or_default().into(),
         destination: dest.into(),
         driver: "local".into(),
@@ -36,7 +36,7 @@ fn volume(name: Option<&str>, dest: &str, rw: bool) -> MountPoint {
 
 fn bind(source: &str, dest: &str, rw: bool) -> MountPoint {
     MountPoint {
-        kind: "bind".into(),
+        kind: MountKind::Bind,
         source: source.into(),
         destination: dest.into(),
         mode: if rw { "" } else { "ro" }.into(),
@@ -48,7 +48,7 @@ fn bind(source: &str, dest: &str, rw: bool) -> MountPoint {
 
 fn tmpfs(dest: &str, options: &str) -> MountPoint {
     MountPoint {
-        kind: "tmpfs".into(),
+        kind: MountKind::Tmpfs,
         destination: dest.into(),
         rw: true,
         options: options.into(),
@@ -192,7 +192,11 @@ pub fn resolve(
     for spec in &flags.volumes_from {
         let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
         let from = containers.find(name)?;
-        for mut m in from.mounts.into_iter().filter(|m| m.kind != "tmpfs") {
+        for mut m in from
+            .mounts
+            .into_iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+        {
             match mode {
                 "ro" => {
                     m.rw = false;
@@ -215,7 +219,7 @@ pub fn resolve(
     // an image VOLUME gets a new anonymous one; `--volumes-from` reuses).
     for m in out
         .iter_mut()
-        .filter(|m| m.kind == "volume" && m.source.is_empty())
+        .filter(|m| m.kind == MountKind::Volume && m.source.is_empty())
     {
         let v = if m.name.is_empty() {
             volumes.create_anonymous()?
@@ -234,7 +238,7 @@ pub fn resolve(
 pub fn volumes_in_use(containers: &Containers) -> Result<BTreeMap<String, Vec<String>>> {
     let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in containers.list()? {
-        for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+        for m in c.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
             used.entry(m.name.clone()).or_default().push(c.id.clone());
         }
     }
@@ -268,19 +272,20 @@ mod tests {
             &containers,
         )
         .unwrap();
-        let kinds: Vec<(&str, &str, bool)> = m
+        let kinds: Vec<(MountKind, &str, bool)> = m
             .iter()
-            .map(|m| (m.kind.as_str(), m.destination.as_str(), m.rw))
+            .map(|m| (m.kind, m.destination.as_str(), m.rw))
             .collect();
+        use MountKind::{Bind, Tmpfs, Volume};
         assert_eq!(
             kinds,
             [
-                ("volume", "/data", true),
-                ("volume", "/anon", true),
-                ("tmpfs", "/scratch", true),
-                ("tmpfs", "/run", true),
-                ("bind", "/etc/conf", false),
-                ("volume", "/var/lib/x", true),
+                (Volume, "/data", true),
+                (Volume, "/anon", true),
+                (Tmpfs, "/scratch", true),
+                (Tmpfs, "/run", true),
+                (Bind, "/etc/conf", false),
+                (Volume, "/var/lib/x", true),
             ]
         );
         assert!(host.is_dir(), "-v creates a missing bind source");

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::network_mode::NetworkMode;
+pub use super::restart::RestartPolicy;
 pub use super::status::Status;
 
 /// `config.json`.
@@ -39,9 +41,8 @@ pub struct Container {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MountPoint {
-    /// `volume`, `bind` or `tmpfs`.
     #[serde(rename = "Type")]
-    pub kind: String,
+    pub kind: MountKind,
     /// The volume's name (volumes only).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
@@ -57,6 +58,19 @@ pub struct MountPoint {
     /// mini-docker's own: tmpfs mount options (`size=64m,mode=1777`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub options: String,
+}
+
+/// Docker's mount types (`Mounts[].Type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A named or anonymous volume of the store.
+    #[default]
+    Volume,
+    /// A host path.
+    Bind,
+    /// A tmpfs of the container's own.
+    Tmpfs,
 }
 
 /// Docker's `Config`: the container's side of `docker run`.
@@ -105,7 +119,7 @@ pub type Ports = BTreeMap<String, Vec<HostPort>>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfig {
-    pub network_mode: String,
+    pub network_mode: NetworkMode,
     pub restart_policy: RestartPolicy,
     pub auto_remove: bool,
     pub cap_add: Vec<String>,
@@ -250,14 +264,6 @@ impl std::fmt::Display for CgroupnsMode {
             CgroupnsMode::Private => "private",
         })
     }
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RestartPolicy {
-    /// `no`, `always`, `on-failure` (Docker writes `no` as `"no"`).
-    pub name: String,
-    pub maximum_retry_count: u32,
 }
 
 /// The resolved process: what the monitor hands to the container.

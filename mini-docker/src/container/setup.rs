@@ -20,7 +20,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 
 use super::devices::{self, Node};
-use super::record::MountPoint;
+use super::record::{MountKind, MountPoint};
 use super::rootfs::Rootfs;
 use super::scope;
 use crate::{Error, Result};
@@ -353,7 +353,7 @@ fn etc_files(root: &Path, dir: &Path) -> Result<()> {
 /// given its files, mode and owner — Docker's copy on first use.
 fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
     let target = scope::resolve(root, Path::new(&m.destination))?;
-    if m.kind == "tmpfs" {
+    if m.kind == MountKind::Tmpfs {
         mkdir_p(&target)?;
         let options = if m.options.is_empty() {
             "mode=1777"
@@ -370,7 +370,7 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
         );
     }
     let source = Path::new(&m.source);
-    if m.kind == "volume" {
+    if m.kind == MountKind::Volume {
         if let Some((kind, device, o)) = crate::volume::mount_options(source) {
             return mount_volume_options(&target, m, &kind, &device, &o);
         }
@@ -380,7 +380,7 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
         // contents, mode and owner (an empty directory's mode and owner
         // too: `-v v:/tmp` is 1777); one with files keeps its own.
         let empty = std::fs::read_dir(source).is_ok_and(|mut d| d.next().is_none());
-        if m.kind == "volume" && empty && target.is_dir() {
+        if m.kind == MountKind::Volume && empty && target.is_dir() {
             tracing::info!(target: "explain", "cp -a {}/. {}   # the volume is empty: the image's files, mode and owner", m.destination, m.source);
             crate::volume::copy_tree(&target, source)?;
         }
