@@ -477,7 +477,9 @@ fn create_container(
     create_checked(ctx, args, policy, &streams, &request).map_err(|e| {
         // Flag values the library checks late are still the CLI's (pflag's
         // `invalid argument "…" for "--x" flag`: 125 from both commands).
-        let flag_error = format!("{e:#}").starts_with("invalid argument \"");
+        let flag_error = e
+            .downcast_ref::<mini_docker::Error>()
+            .is_some_and(mini_docker::Error::is_flag_value);
         if flag_error || e.downcast_ref::<Failure>().is_some() {
             e
         } else {

@@ -184,12 +184,9 @@ fn extra_groups(names: &[String], files: spec::ImageFiles) -> Result<Vec<u32>> {
         .collect()
 }
 
-fn parse_size(flag: &str, text: &str) -> Result<i64> {
-    size::parse_bytes(text).map_err(|_| {
-        Error::Usage(format!(
-            "invalid argument \"{text}\" for \"{flag}\" flag: invalid size: '{text}'"
-        ))
-    })
+fn parse_size(flag: &'static str, text: &str) -> Result<i64> {
+    size::parse_bytes(text)
+        .map_err(|_| options::invalid(flag, text, format!("invalid size: '{text}'")).into())
 }
 
 /// Checks the request, resolves the image's defaults and writes the
@@ -223,7 +220,11 @@ pub fn create(
         .as_deref()
         .map(|c| {
             c.parse::<f64>().map_err(|_| {
-                Error::Usage(format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"))
+                options::invalid(
+                    "--cpus",
+                    c,
+                    format!("failed to parse {c} as a rational number"),
+                )
             })
         })
         .transpose()?;
@@ -265,10 +266,9 @@ pub fn create(
         match host.split_once(':') {
             Some((name, ip)) if !name.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
             _ => {
-                return Err(Error::Usage(format!(
-                    "invalid argument \"{host}\" for \"--add-host\" flag: invalid IP address in add-host: \"{}\"",
-                    host.split_once(':').map_or("", |(_, ip)| ip)
-                )))
+                let ip = host.split_once(':').map_or("", |(_, ip)| ip);
+                let why = format!("invalid IP address in add-host: \"{ip}\"");
+                return Err(options::invalid("--add-host", host, why).into());
             }
         }
     }
@@ -358,10 +358,8 @@ pub fn create(
         ));
     }
     if cpus.is_some_and(|c| c < 0.0) {
-        return Err(Error::Usage(format!(
-            "invalid argument \"{}\" for \"--cpus\" flag: invalid value: must be positive",
-            request.cpus.as_deref().unwrap_or_default()
-        )));
+        let value = request.cpus.as_deref().unwrap_or_default();
+        return Err(options::invalid("--cpus", value, "invalid value: must be positive").into());
     }
     // The devices must exist and the rules parse, before anything exists.
     devices::policy(

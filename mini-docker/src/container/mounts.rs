@@ -123,8 +123,10 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
     let get = |keys: &[&str]| keys.iter().find_map(|k| fields.get(k).copied());
     let kind = get(&["type"]).unwrap_or("volume");
     let dest = get(&["target", "destination", "dst"]).ok_or_else(|| {
-        Error::Usage(format!(
-            "invalid argument \"{spec}\" for \"--mount\" flag: target is required"
+        Error::from(super::options::invalid(
+            "--mount",
+            spec,
+            "target is required",
         ))
     })?;
     absolute(dest, spec, get(&["type"]).unwrap_or("volume"), false)?;
