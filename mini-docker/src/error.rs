@@ -40,6 +40,10 @@ pub enum Error {
     Health(#[from] crate::container::health::Error),
     #[error(transparent)]
     Restart(#[from] crate::container::restart::Error),
+    /// A peer (monitor, container, client) broke the protocol between
+    /// mini-docker's processes, or went away in the middle of it.
+    #[error("{0}")]
+    Protocol(String),
 }
 
 impl Error {

@@ -12,9 +12,10 @@ use mini_docker::container::create::{self, Request};
 use mini_docker::container::lifecycle::{self, effective, is_running};
 use mini_docker::container::monitor::{self, Started};
 use mini_docker::container::options::{self, PullPolicy};
+use mini_docker::container::protocol::{self, Message};
 use mini_docker::container::record::{Container, MountKind, Status};
 use mini_docker::container::spec::Overrides;
-use mini_docker::container::{health, logs, stream};
+use mini_docker::container::{health, logs};
 use mini_docker::distribution;
 use mini_docker::human;
 use mini_docker::reference::Reference;
@@ -1280,9 +1281,18 @@ pub fn wait(ctx: &Context, args: &PauseArgs) -> Result<i32> {
                 if state.running() {
                     // The monitor tells its clients the exit code.
                     if let Ok(mut socket) = UnixStream::connect(ctx.containers.socket(&c.id)) {
-                        while let Ok(Some((kind, payload))) = stream::read_frame(&mut socket) {
-                            if kind == stream::Kind::Exit {
-                                return Ok(String::from_utf8_lossy(&payload).parse().unwrap_or(0));
+                        loop {
+                            match protocol::read(&mut socket) {
+                                Ok(Some(Message::Exit(code))) => return Ok(code),
+                                Ok(Some(_)) => {}
+                                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                                    return Err(mini_docker::Error::Protocol(format!(
+                                        "the container's monitor sent a malformed message: {e}"
+                                    ))
+                                    .into())
+                                }
+                                // Gone: the state says how it ended.
+                                Ok(None) | Err(_) => break,
                             }
                         }
                     }

@@ -5,8 +5,8 @@
 //! it without no_new_privs, the user switch, the remaining capability sets
 //! — and finally the command (or the built-in init that runs it).
 //!
-//! A failure before `execve` is written to the monitor's error pipe as
-//! `code NUL message`. The pipe is close-on-exec, so a successful `execve`
+//! A failure before `execve` is written to the monitor's error pipe as a
+//! [`Message::Failed`] (see [`super::protocol`]). The pipe is close-on-exec, so a successful `execve`
 //! closes it and the monitor reads end-of-file: runc's way of telling "the
 //! command started" from "it never ran".
 
@@ -18,6 +18,7 @@ use std::process::Command;
 use libseccomp::ScmpFilterContext;
 use nix::unistd::{Gid, Uid};
 
+use super::protocol::Message;
 use super::record::ProcessSpec;
 use super::security;
 use super::setup::{self, Filesystem};
@@ -79,10 +80,15 @@ pub fn run(plan: &Plan, mut channel: ns_demo::spawn::Channel) -> i32 {
     code
 }
 
+/// Tells the monitor why the command did not start ([`Message::Failed`]).
 fn report(fd: RawFd, code: i32, message: &str) {
-    let text = format!("{code}\0{message}");
+    let frame = Message::Failed {
+        code,
+        message: message.into(),
+    }
+    .encode();
     // SAFETY: writes a buffer we own to a descriptor we hold.
-    unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
+    unsafe { libc::write(fd, frame.as_ptr().cast(), frame.len()) };
 }
 
 fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {

@@ -11,13 +11,15 @@
 //!
 //! During start-up its stdout is a pipe to the launching command: the
 //! `--explain` lines of the monitor and of the container's first process
-//! travel on it, followed by one status line. After that the monitor
-//! closes it, so a command such as `run -d … | cat` never waits on it.
+//! travel on it, then warnings and one [`Message::Running`] or
+//! [`Message::Failed`] ([`protocol::read_startup`]). After that the
+//! monitor closes it, so a command such as `run -d … | cat` never waits on
+//! it.
 
 use crate::events::Action;
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::fd::{AsFd as _, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -40,17 +42,14 @@ use super::devices::{self, Node};
 use super::dir::Containers;
 use super::logs;
 use super::options::NamespaceMode;
+use super::protocol::{self, Decoder, Message};
 use super::record::{start_time, Container, NetworkMode};
 use super::rootfs::Rootfs;
 use super::security;
 use super::setup::Filesystem;
-use super::stream::{self, Decoder};
 use crate::store::Store;
 use crate::{Error, Result};
 
-/// The first byte of the status line that ends the start-up stream (and
-/// of the warning lines that may come before it).
-const STATUS: char = '\u{1}';
 /// Set to `1`, the container is cloned in the monitor's cgroup and then
 /// moved into its own, as on v1, even where it could be born there (for
 /// `bench/clone-into-cgroup.sh`, which compares the two).
@@ -125,34 +124,30 @@ pub fn launch(
     }
     drop(command);
     spawned.map_err(|e| Error::io(&exe, e))?;
-    for line in BufReader::new(reader).lines() {
-        let line = line.map_err(|e| Error::io("monitor status", e))?;
-        let Some(status) = line.strip_prefix(STATUS) else {
-            let _ = writeln!(narration, "{line}");
-            continue;
-        };
-        // What the host could not apply (Docker prints these at create).
-        if let Some(warning) = status.strip_prefix("warning ") {
-            eprintln!("WARNING: {warning}");
-            continue;
-        }
-        return Ok(match status.split_once(' ') {
-            Some(("running", pid)) => Started::Running {
-                pid: pid.parse().unwrap_or(0),
-            },
-            Some(("failed", rest)) => {
-                let (code, message) = rest.split_once(' ').unwrap_or((rest, ""));
-                Started::Failed {
-                    code: code.parse().unwrap_or(125),
-                    message: message.to_string(),
-                }
+    let mut reader = BufReader::new(reader);
+    loop {
+        let message = protocol::read_startup(&mut reader, narration)
+            .map_err(|e| Error::io("the monitor's start-up pipe", e))?;
+        return Ok(match message {
+            // What the host could not apply (Docker prints these at create).
+            Some(Message::Warning(warning)) => {
+                eprintln!("WARNING: {warning}");
+                continue;
             }
-            _ => continue,
+            Some(Message::Running { pid }) => Started::Running { pid },
+            Some(Message::Failed { code, message }) => Started::Failed { code, message },
+            Some(other) => {
+                return Err(Error::Protocol(format!(
+                    "the monitor sent {other:?} during start"
+                )))
+            }
+            None => {
+                return Err(Error::Protocol(
+                    "the container's monitor exited during start".into(),
+                ))
+            }
         });
     }
-    Err(Error::Usage(
-        "the container's monitor exited during start".into(),
-    ))
 }
 
 /// The monitor process's `main`: returns its exit code.
@@ -173,7 +168,10 @@ pub fn main(
     let mut monitor = match Monitor::new(store, containers, id, clients) {
         Ok(m) => m,
         Err(e) => {
-            status(&format!("failed 125 {e}"));
+            status(&Message::Failed {
+                code: 125,
+                message: e.to_string(),
+            });
             return 1;
         }
     };
@@ -187,11 +185,9 @@ pub fn main(
     code
 }
 
-/// Writes the status line to the launcher, then detaches from it.
-fn status(line: &str) {
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "{STATUS}{line}");
-    let _ = out.flush();
+/// Tells the launcher how the start ended, then detaches from it.
+fn status(message: &Message) {
+    let _ = protocol::write_startup(&mut std::io::stdout(), message);
     if let Ok(null) = File::options().read(true).write(true).open("/dev/null") {
         // SAFETY: replaces our stdout/stderr with /dev/null.
         unsafe {
@@ -353,7 +349,7 @@ impl Monitor {
                         r.state.start_failed(code, message.clone(), first)
                     });
                     if first {
-                        status(&format!("failed {code} {message}"));
+                        status(&Message::Failed { code, message });
                         self.reported = true;
                     }
                     self.broadcast_exit(code);
@@ -671,7 +667,7 @@ impl Monitor {
         self.record_networks(Action::Connect);
         self.record(Action::Start, &[]);
         if !self.reported {
-            status(&format!("running {pid}"));
+            status(&Message::Running { pid: pid.as_raw() });
             self.reported = true;
             shed_start_up_memory();
         }
@@ -920,13 +916,14 @@ impl Monitor {
         }
         let bytes = &buffer[..n as usize];
         self.log.write(which, bytes);
-        let kind = if which == 0 {
-            stream::Kind::Stdout
+        let frame = if which == 0 {
+            Message::Stdout(bytes.to_vec())
         } else {
-            stream::Kind::Stderr
-        };
+            Message::Stderr(bytes.to_vec())
+        }
+        .encode();
         for c in self.clients.iter_mut().filter(|c| !c.dead) {
-            c.dead = stream::write_frame(&mut c.stream, kind, bytes).is_err();
+            c.dead = c.stream.write_all(&frame).is_err();
         }
         true
     }
@@ -941,8 +938,8 @@ impl Monitor {
         };
         client.decoder.push(&buffer[..n]);
         loop {
-            match client.decoder.next_frame() {
-                Ok(Some((kind, payload))) => handle_frame(run, &self.config, kind, payload),
+            match client.decoder.next_message() {
+                Ok(Some(message)) => handle_message(run, &self.config, message),
                 Ok(None) => return true,
                 Err(_) => return false,
             }
@@ -953,9 +950,8 @@ impl Monitor {
     /// monitor is done (end-of-file then means "state final, clean-up and
     /// `--rm` done"), except across a restart, where the session ends.
     fn broadcast_exit(&mut self, code: i32) {
-        let text = code.to_string();
         for c in &mut self.clients {
-            let _ = stream::write_frame(&mut c.stream, stream::Kind::Exit, text.as_bytes());
+            let _ = protocol::write(&mut c.stream, &Message::Exit(code));
         }
     }
 
@@ -995,30 +991,25 @@ impl Monitor {
     }
 }
 
-fn handle_frame(run: &mut Run, config: &Container, kind: stream::Kind, payload: Vec<u8>) {
-    match kind {
-        stream::Kind::Stdin if run.stdin.is_some() && !run.stdin_eof => {
-            run.pending_stdin.extend_from_slice(&payload);
+/// What a client asked for; a message only the monitor sends is ignored.
+fn handle_message(run: &mut Run, config: &Container, message: Message) {
+    match message {
+        Message::Stdin(bytes) if run.stdin.is_some() && !run.stdin_eof => {
+            run.pending_stdin.extend_from_slice(&bytes);
             write_stdin(run);
         }
-        stream::Kind::StdinEof if config.config.stdin_once => {
+        Message::StdinEof if config.config.stdin_once => {
             run.stdin_eof = true;
             if run.pending_stdin.is_empty() {
                 run.stdin = None;
             }
         }
-        stream::Kind::Resize => {
-            let text = String::from_utf8_lossy(&payload);
-            let mut parts = text
-                .split_whitespace()
-                .filter_map(|p| p.parse::<u16>().ok());
-            if let (Some(master), Some(rows), Some(cols)) = (run.master, parts.next(), parts.next())
-            {
+        Message::Resize { rows, cols } => {
+            if let Some(master) = run.master {
                 set_window_size(master, rows, cols);
             }
         }
-        stream::Kind::Signal => {
-            let number: i32 = String::from_utf8_lossy(&payload).parse().unwrap_or(0);
+        Message::Signal(number) => {
             if let Ok(signal) = Signal::try_from(number) {
                 let _ = nix::sys::signal::kill(run.pid, signal);
             }
@@ -1112,9 +1103,8 @@ fn apply_limits(cgroup: &Cgroup, resolved: &Resolved) -> Result<()> {
     let warnings = cgroup.set(resolved)?;
     let mut out = std::io::stdout();
     for w in warnings.iter().filter(|w| !resolved.warnings.contains(w)) {
-        let _ = writeln!(out, "{STATUS}warning {w}");
+        let _ = protocol::write_startup(&mut out, &Message::Warning(w.clone()));
     }
-    let _ = out.flush();
     Ok(())
 }
 
@@ -1189,14 +1179,19 @@ impl Stdio3 {
     }
 }
 
-/// What the child wrote on the error pipe: `code NUL message`.
-fn child_error(message: &[u8]) -> Option<(i32, String)> {
-    if message.is_empty() {
-        return None;
+/// What the child wrote on its error pipe: nothing when its `execve`
+/// succeeded (the pipe is close-on-exec), else one [`Message::Failed`].
+/// Anything else is the monitor's own failure to start it, named as such.
+fn child_error(mut message: &[u8]) -> Option<(i32, String)> {
+    match protocol::read(&mut message) {
+        Ok(None) => None,
+        Ok(Some(Message::Failed { code, message })) => Some((code, message)),
+        Ok(Some(other)) => Some((125, format!("the container's process sent {other:?}"))),
+        Err(e) => Some((
+            125,
+            format!("the container's process sent a malformed report: {e}"),
+        )),
     }
-    let text = String::from_utf8_lossy(message);
-    let (code, why) = text.split_once('\0').unwrap_or(("125", &text));
-    Some((code.parse().unwrap_or(125), why.to_string()))
 }
 
 /// A monitor lives as long as its container, but most of what it touched
