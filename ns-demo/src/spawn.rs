@@ -36,6 +36,7 @@ use nix::errno::Errno;
 use nix::sched::{clone, CloneFlags};
 use nix::unistd::Pid;
 
+use crate::stack::Stack;
 use crate::{Error, Kind, Result};
 
 const STACK_SIZE: usize = 1024 * 1024;
@@ -296,12 +297,12 @@ fn clone_child(
             }
         }
     }
-    let mut stack = vec![0u8; STACK_SIZE];
+    let mut stack = Stack::new(STACK_SIZE)?;
     let callback = Box::new(move || -> isize { child.take().map_or(1, |c| c()) });
     // SAFETY: no CLONE_VM, so the child gets a copy of this single-threaded
-    // process (like fork) and the stack buffer is only used by that copy;
-    // SIGCHLD makes it reportable to waitpid.
-    let pid = unsafe { clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }?;
+    // process (like fork), guard page included, and the stack is only used
+    // by that copy; SIGCHLD makes it reportable to waitpid.
+    let pid = unsafe { clone(callback, stack.as_mut_slice(), flags, Some(libc::SIGCHLD)) }?;
     Ok((pid, Placement::Parents(reason)))
 }
 
