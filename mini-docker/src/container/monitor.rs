@@ -20,7 +20,7 @@ use crate::events::Action;
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufReader, Read, Write};
-use std::os::fd::{AsFd as _, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd as _, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt as _;
@@ -29,6 +29,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cgroup_demo::{Cgroup, Driver, Limits, Resolved, Version};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -257,13 +258,32 @@ struct Monitor {
 }
 
 /// One run of the container's process.
+/// What a descriptor in the I/O loop's poll set is.
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    /// The signalfd: a child exited.
+    Signals,
+    /// The attach socket: a client is connecting.
+    Listener,
+    /// `run.outputs[i]` has output.
+    Output(usize),
+    /// The container's stdin can take more of what clients sent.
+    Stdin,
+    /// `clients[i]` sent something (or left).
+    Client(usize),
+    /// The health probe's output.
+    Probe,
+}
+
 struct Run {
     pid: Pid,
-    /// Output descriptors still open: (fd, stream index 0 = stdout, 1 = stderr).
-    outputs: Vec<(OwnedFd, usize)>,
-    /// The pty master for `-t` (also the only output then).
-    master: Option<RawFd>,
-    stdin: Option<OwnedFd>,
+    /// Outputs still open: (pipe or pty master, stream index 0 = stdout,
+    /// 1 = stderr).
+    outputs: Vec<(File, usize)>,
+    /// The pty master for `-t`, for resizing: a descriptor of its own, so
+    /// that it stays valid after the output's copy is closed at its end.
+    master: Option<File>,
+    stdin: Option<File>,
     pending_stdin: Vec<u8>,
     stdin_eof: bool,
     status: Option<i32>,
@@ -624,14 +644,15 @@ impl Monitor {
             // The pty master, opened by the container in its /dev/pts.
             if let Ok(Some(fd)) = spawned.channel.recv_fd() {
                 if let Some((rows, cols)) = self.tty_size {
-                    set_window_size(fd.as_raw_fd(), rows, cols);
+                    set_window_size(&fd, rows, cols);
                 }
                 // The size is set: the container may go on.
                 let _ = spawned.channel.send();
                 set_nonblocking(fd.as_raw_fd());
-                master = Some(fd.as_raw_fd());
-                stdin = fd.try_clone().ok();
-                outputs = vec![(fd, 0)];
+                let pty = File::from(fd);
+                master = pty.try_clone().ok();
+                stdin = pty.try_clone().ok();
+                outputs = vec![(pty, 0)];
             }
         }
         let mut message = Vec::new();
@@ -778,6 +799,7 @@ impl Monitor {
     /// is drained.
     fn pump(&mut self, run: &mut Run) {
         let mut drain_deadline: Option<Instant> = None;
+        let (mut closed, mut accept) = (Vec::new(), false);
         loop {
             if run.status.is_some() {
                 let deadline =
@@ -786,79 +808,80 @@ impl Monitor {
                     return;
                 }
             }
-            let mut fds: Vec<libc::pollfd> = Vec::new();
-            let mut watch = |fd: RawFd, events: i16| {
-                fds.push(libc::pollfd {
-                    fd,
-                    events,
-                    revents: 0,
-                })
-            };
-            watch(self.signals.as_raw_fd(), libc::POLLIN);
-            watch(
-                self.listener.as_ref().map_or(-1, |l| l.as_raw_fd()),
-                libc::POLLIN,
-            );
-            for (fd, _) in &run.outputs {
-                watch(fd.as_raw_fd(), libc::POLLIN);
-            }
-            let stdin_fd = match (&run.stdin, run.pending_stdin.is_empty()) {
-                (Some(fd), false) => fd.as_raw_fd(),
-                _ => -1,
-            };
-            watch(stdin_fd, libc::POLLOUT);
-            for c in &self.clients {
-                watch(c.stream.as_raw_fd(), libc::POLLIN);
-            }
-            let probe_output = self.health.as_ref().and_then(|h| h.fd());
-            watch(probe_output.unwrap_or(-1), libc::POLLIN);
-            let timeout = match (&run.status, &self.health) {
-                (Some(_), _) => 50,
-                // Rounded up, so that a due probe is not polled for in a spin.
-                (None, Some(h)) => h.wait().as_millis().min(60_000) as i32 + 1,
-                (None, None) => -1,
-            };
-            // SAFETY: `fds` is a valid array of pollfd for the call.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                continue;
-            }
-            let ready = |i: usize| fds[i].revents != 0;
-            let polled_clients = self.clients.len();
-            if ready(0) {
-                self.reap(run);
-            }
-            let outputs = run.outputs.len();
-            let mut closed = Vec::new();
-            for i in 0..outputs {
-                if ready(2 + i) && !self.forward_output(run, i) {
-                    closed.push(i);
+            for source in self.wait_for_io(run) {
+                match source {
+                    Source::Signals => self.reap(run),
+                    Source::Output(i) => {
+                        if !self.forward_output(run, i) {
+                            closed.push(i);
+                        }
+                    }
+                    Source::Stdin => write_stdin(run),
+                    Source::Client(i) => {
+                        if !self.client_input(run, i) {
+                            self.clients[i].dead = true;
+                        }
+                    }
+                    Source::Probe => {
+                        if let Some(h) = &mut self.health {
+                            h.read_output();
+                        }
+                    }
+                    Source::Listener => accept = true,
                 }
             }
-            for i in closed.into_iter().rev() {
+            for i in closed.drain(..).rev() {
                 run.outputs.remove(i);
-            }
-            if ready(2 + outputs) {
-                write_stdin(run);
-            }
-            let first_client = 3 + outputs;
-            for i in 0..polled_clients {
-                if ready(first_client + i) && !self.client_input(run, i) {
-                    self.clients[i].dead = true;
-                }
-            }
-            if ready(first_client + polled_clients) {
-                if let Some(h) = &mut self.health {
-                    h.read_output();
-                }
             }
             self.check_health(run);
             self.clients.retain(|c| !c.dead);
             // New clients last: the indexes above are those polled.
-            if ready(1) {
+            if std::mem::take(&mut accept) {
                 self.accept();
             }
         }
+    }
+
+    /// Polls everything the loop serves; returns what is ready, in the
+    /// order the loop handles it (the listener last).
+    fn wait_for_io(&self, run: &Run) -> Vec<Source> {
+        let mut wanted: Vec<(Source, BorrowedFd<'_>, PollFlags)> =
+            vec![(Source::Signals, self.signals.as_fd(), PollFlags::POLLIN)];
+        for (i, (fd, _)) in run.outputs.iter().enumerate() {
+            wanted.push((Source::Output(i), fd.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(stdin) = run.stdin.as_ref().filter(|_| !run.pending_stdin.is_empty()) {
+            wanted.push((Source::Stdin, stdin.as_fd(), PollFlags::POLLOUT));
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            wanted.push((Source::Client(i), c.stream.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(fd) = self.health.as_ref().and_then(|h| h.fd()) {
+            wanted.push((Source::Probe, fd, PollFlags::POLLIN));
+        }
+        if let Some(listener) = &self.listener {
+            wanted.push((Source::Listener, listener.as_fd(), PollFlags::POLLIN));
+        }
+        let mut fds: Vec<PollFd> = wanted
+            .iter()
+            .map(|(_, fd, events)| PollFd::new(*fd, *events))
+            .collect();
+        let timeout = match (&run.status, &self.health) {
+            (Some(_), _) => PollTimeout::from(50u16),
+            // Rounded up, so that a due probe is not polled for in a spin.
+            (None, Some(h)) => PollTimeout::try_from(h.wait().as_millis().min(60_000) + 1)
+                .unwrap_or(PollTimeout::MAX),
+            (None, None) => PollTimeout::NONE,
+        };
+        if poll(&mut fds, timeout).is_err() {
+            return Vec::new();
+        }
+        wanted
+            .iter()
+            .zip(&fds)
+            .filter(|(_, fd)| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|((source, _, _), _)| *source)
+            .collect()
     }
 
     fn reap(&mut self, run: &mut Run) {
@@ -906,15 +929,14 @@ impl Monitor {
 
     /// Reads one chunk of output; false at end-of-file.
     fn forward_output(&mut self, run: &mut Run, index: usize) -> bool {
-        let (fd, which) = (&run.outputs[index].0, run.outputs[index].1);
+        let (output, which) = (&run.outputs[index].0, run.outputs[index].1);
         let mut buffer = [0u8; 32 * 1024];
-        // SAFETY: reads into a buffer we own from a descriptor we hold.
-        let n = unsafe { libc::read(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
-        if n <= 0 {
-            return n < 0
-                && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted;
-        }
-        let bytes = &buffer[..n as usize];
+        let n = match (&*output).read(&mut buffer) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(e) => return e.kind() == std::io::ErrorKind::Interrupted,
+        };
+        let bytes = &buffer[..n];
         self.log.write(which, bytes);
         let frame = if which == 0 {
             Message::Stdout(bytes.to_vec())
@@ -1005,7 +1027,7 @@ fn handle_message(run: &mut Run, config: &Container, message: Message) {
             }
         }
         Message::Resize { rows, cols } => {
-            if let Some(master) = run.master {
+            if let Some(master) = &run.master {
                 set_window_size(master, rows, cols);
             }
         }
@@ -1020,27 +1042,22 @@ fn handle_message(run: &mut Run, config: &Container, message: Message) {
 
 /// Writes what it can of the pending stdin without blocking.
 fn write_stdin(run: &mut Run) {
-    let Some(fd) = &run.stdin else {
+    let Some(stdin) = &run.stdin else {
         run.pending_stdin.clear();
         return;
     };
     while !run.pending_stdin.is_empty() {
-        // SAFETY: writes bytes we own to a descriptor we hold.
-        let n = unsafe {
-            libc::write(
-                fd.as_raw_fd(),
-                run.pending_stdin.as_ptr().cast(),
-                run.pending_stdin.len(),
-            )
-        };
-        if n <= 0 {
-            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::WouldBlock {
+        match (&*stdin).write(&run.pending_stdin) {
+            Ok(n @ 1..) => {
+                run.pending_stdin.drain(..n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Ok(0) | Err(_) => {
                 run.pending_stdin.clear();
                 run.stdin = None;
+                return;
             }
-            return;
         }
-        run.pending_stdin.drain(..n as usize);
     }
     if run.stdin_eof {
         run.stdin = None;
@@ -1132,8 +1149,8 @@ fn birth_cgroup(cgroup: &Cgroup) -> Option<OwnedFd> {
 /// Empty for `-t`: the container makes its pty itself.
 struct Stdio3 {
     child: Vec<OwnedFd>,
-    parent_outputs: Vec<(OwnedFd, usize)>,
-    stdin: Option<OwnedFd>,
+    parent_outputs: Vec<(File, usize)>,
+    stdin: Option<File>,
 }
 
 impl Stdio3 {
@@ -1150,7 +1167,7 @@ impl Stdio3 {
         let (stdin_child, stdin_parent) = if open_stdin {
             let (r, w) = pipe()?;
             set_nonblocking(w.as_raw_fd());
-            (r, Some(w))
+            (r, Some(File::from(w)))
         } else {
             let null = File::open("/dev/null").map_err(|e| Error::io("/dev/null", e))?;
             (OwnedFd::from(null), None)
@@ -1159,7 +1176,7 @@ impl Stdio3 {
         let (err_r, err_w) = pipe()?;
         Ok(Stdio3 {
             child: vec![stdin_child, out_w, err_w],
-            parent_outputs: vec![(out_r, 0), (err_r, 1)],
+            parent_outputs: vec![(File::from(out_r), 0), (File::from(err_r), 1)],
             stdin: stdin_parent,
         })
     }
@@ -1173,7 +1190,8 @@ impl Stdio3 {
 
     /// Closes the child's ends (the container has its copies) and returns
     /// (outputs, pty master, stdin writer); the pty comes later for `-t`.
-    fn keep_parent_ends(self) -> (Vec<(OwnedFd, usize)>, Option<RawFd>, Option<OwnedFd>) {
+    /// The output of a run and what is written to its stdin.
+    fn keep_parent_ends(self) -> (Vec<(File, usize)>, Option<File>, Option<File>) {
         drop(self.child);
         (self.parent_outputs, None, self.stdin)
     }
@@ -1243,7 +1261,7 @@ fn shed_start_up_memory() {
     drop_candidate(candidate);
 }
 
-fn set_window_size(master: RawFd, rows: u16, cols: u16) {
+fn set_window_size(master: &impl AsRawFd, rows: u16, cols: u16) {
     let size = libc::winsize {
         ws_row: rows,
         ws_col: cols,
@@ -1251,7 +1269,7 @@ fn set_window_size(master: RawFd, rows: u16, cols: u16) {
         ws_ypixel: 0,
     };
     // SAFETY: TIOCSWINSZ reads a winsize we own.
-    unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &size) };
+    unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSWINSZ, &size) };
 }
 
 fn set_nonblocking(fd: RawFd) {
