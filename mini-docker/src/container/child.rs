@@ -187,13 +187,7 @@ pub fn drop_privileges(p: &ProcessSpec, filter: Option<&ScmpFilterContext>) -> R
         .collect();
     chroot_demo::error::step(
         format!("setgroups; setresgid {0}; setresuid {1}", p.gid, p.uid),
-        || {
-            nix::unistd::setgroups(&groups)?;
-            let gid = Gid::from_raw(p.gid);
-            nix::unistd::setresgid(gid, gid, gid)?;
-            let uid = Uid::from_raw(p.uid);
-            nix::unistd::setresuid(uid, uid, uid)
-        },
+        || kernel::sys().set_ids(Uid::from_raw(p.uid), Gid::from_raw(p.gid), &groups),
     )?;
     security::set_process_capabilities(&p.capabilities, p.uid)
 }
@@ -282,4 +276,69 @@ pub fn exec_process(p: &ProcessSpec) -> (i32, String) {
         ),
     };
     (code, format!("exec: \"{program}\": {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use kernel::syscall::Call;
+
+    use super::*;
+
+    /// The privilege drop in the only order that works, checked without
+    /// root against a recording of the calls it makes.
+    #[test]
+    fn privileges_drop_in_the_order_that_works() {
+        let keep = vec!["CAP_CHOWN".to_string(), "CAP_KILL".to_string()];
+        let p = ProcessSpec {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![10],
+            capabilities: keep.clone(),
+            seccomp: true,
+            no_new_privileges: true,
+            ..Default::default()
+        };
+        let filter = security::default_filter(&keep).unwrap();
+        let (dropped, calls) = kernel::recording(|| drop_privileges(&p, Some(&filter)));
+        dropped.unwrap();
+        let kinds: Vec<&str> = calls
+            .iter()
+            .map(|c| match c {
+                Call::DropBounding(_) => "bounding",
+                Call::NoNewPrivs => "no_new_privs",
+                Call::Seccomp => "seccomp",
+                Call::SetIds { .. } => "ids",
+                Call::SetCapabilities(set, _) => set,
+                _ => "other",
+            })
+            .collect();
+        let mut order = kinds.clone();
+        order.dedup();
+        assert_eq!(
+            order,
+            [
+                "bounding",
+                "no_new_privs",
+                "seccomp",
+                "ids",
+                "ambient",
+                "inheritable",
+                "effective",
+                "permitted"
+            ]
+        );
+        // Every capability but the kept ones leaves the bounding set.
+        let bounding = kinds.iter().filter(|k| **k == "bounding").count();
+        assert_eq!(bounding, caps::all().len() - keep.len());
+        assert!(!calls
+            .iter()
+            .any(|c| matches!(c, Call::DropBounding(caps::Capability::CAP_KILL))));
+        assert!(calls.contains(&Call::SetIds {
+            uid: 1000,
+            gid: 1000,
+            groups: vec![10]
+        }));
+        // A user other than root keeps no capability at all.
+        assert!(calls.contains(&Call::SetCapabilities("effective", Vec::new())));
+    }
 }

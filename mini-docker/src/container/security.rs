@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr as _;
 
 use caps::{CapSet, Capability, CapsHashSet};
+use kernel::sys;
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 
 use crate::{Error, Result};
@@ -90,7 +91,8 @@ pub fn limit_bounding_set(keep: &[String]) -> Result<()> {
     tracing::info!(target: "explain", "capsh --drop=<all but {} capabilities>   # bounding set", keep.len());
     for cap in caps::all() {
         if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
+            sys()
+                .drop_bounding(cap)
                 .map_err(|e| Error::Usage(format!("dropping {cap} from the bounding set: {e}")))?;
         }
     }
@@ -111,24 +113,22 @@ pub fn set_process_capabilities(keep: &[String], uid: u32) -> Result<()> {
     } else {
         CapsHashSet::new()
     };
-    caps::clear(None, CapSet::Ambient).map_err(fail)?;
-    caps::clear(None, CapSet::Inheritable).map_err(fail)?;
-    caps::set(None, CapSet::Effective, &keep).map_err(fail)?;
-    caps::set(None, CapSet::Permitted, &keep).map_err(fail)
+    let k = sys();
+    let none = CapsHashSet::new();
+    k.set_capabilities(CapSet::Ambient, &none).map_err(fail)?;
+    k.set_capabilities(CapSet::Inheritable, &none)
+        .map_err(fail)?;
+    k.set_capabilities(CapSet::Effective, &keep).map_err(fail)?;
+    k.set_capabilities(CapSet::Permitted, &keep).map_err(fail)
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS)`: setuid binaries and file capabilities no
 /// longer raise privileges (`--security-opt no-new-privileges`).
 pub fn set_no_new_privileges() -> Result<()> {
     tracing::info!(target: "explain", "prctl(PR_SET_NO_NEW_PRIVS, 1)");
-    // SAFETY: integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(Error::io(
-            "prctl(PR_SET_NO_NEW_PRIVS)",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    sys()
+        .no_new_privs()
+        .map_err(|e| Error::io("prctl(PR_SET_NO_NEW_PRIVS)", e.into()))
 }
 
 /// The system calls Docker's default profile allows to every container.
@@ -282,8 +282,8 @@ pub fn default_filter(capabilities: &[String]) -> Result<ScmpFilterContext> {
 /// Loads the filter into the calling process (inherited by its children).
 pub fn load(filter: &ScmpFilterContext) -> Result<()> {
     tracing::info!(target: "explain", "seccomp(SECCOMP_SET_MODE_FILTER, <docker's default profile>)");
-    filter
-        .load()
+    sys()
+        .seccomp(&mut || filter.load().map_err(std::io::Error::other))
         .map_err(|e| Error::Usage(format!("loading the seccomp filter: {e}")))
 }
 
