@@ -40,6 +40,8 @@ pub enum Error {
     Health(#[from] crate::container::health::Error),
     #[error(transparent)]
     Restart(#[from] crate::container::restart::Error),
+    #[error(transparent)]
+    Lifecycle(#[from] crate::container::lifecycle::LifecycleError),
     /// A peer (monitor, container, client) broke the protocol between
     /// mini-docker's processes, or went away in the middle of it.
     #[error("{0}")]

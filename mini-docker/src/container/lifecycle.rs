@@ -21,6 +21,24 @@ use crate::events::Action;
 use crate::volume::Volumes;
 use crate::{Error, Result};
 
+/// Why a lifecycle command refused (Docker's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("Invalid signal: {0}")]
+    InvalidSignal(String),
+    #[error("Cannot kill container: {name}: Container {id} is not running")]
+    CannotKill { name: String, id: String },
+    /// By ID, as Docker words it.
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    #[error("Container {0} is already paused")]
+    AlreadyPaused(String),
+    #[error("Container {0} is not paused")]
+    NotPaused(String),
+    #[error("You cannot remove a running container {0}. Stop the container before attempting removal or force remove")]
+    RemoveRunning(String),
+}
+
 /// The state as it really is: the recorded one, corrected for a dead monitor.
 pub fn effective(runtime: &Runtime) -> State {
     let mut state = runtime.state.clone();
@@ -50,7 +68,7 @@ pub fn cgroup(c: &Container) -> Result<Cgroup> {
 pub fn parse_signal(text: &str) -> Result<Signal> {
     let upper = text.to_ascii_uppercase();
     if let Ok(n) = upper.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| Error::Usage(format!("Invalid signal: {text}")));
+        return Signal::try_from(n).map_err(|_| LifecycleError::InvalidSignal(text.into()).into());
     }
     let name = if upper.starts_with("SIG") {
         upper
@@ -58,7 +76,7 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
         format!("SIG{upper}")
     };
     name.parse()
-        .map_err(|_| Error::Usage(format!("Invalid signal: {text}")))
+        .map_err(|_| LifecycleError::InvalidSignal(text.into()).into())
 }
 
 /// `kill -s SIGNAL`: marks the container as stopped by the user (no
@@ -66,11 +84,11 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
 pub fn signal(containers: &Containers, c: &Container, sig: Signal) -> Result<()> {
     let runtime = containers.runtime(&c.id)?;
     if !is_running(&runtime) {
-        return Err(Error::Usage(format!(
-            "Cannot kill container: {}: Container {} is not running",
-            c.name.trim_start_matches('/'),
-            c.id
-        )));
+        return Err(LifecycleError::CannotKill {
+            name: c.name.trim_start_matches('/').into(),
+            id: c.id.clone(),
+        }
+        .into());
     }
     containers.update(&c.id, |r| r.stopped_by_user = true)?;
     if runtime.state.paused() && sig == Signal::SIGKILL {
@@ -135,14 +153,14 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
     let runtime = containers.runtime(&c.id)?;
     let name = c.name.trim_start_matches('/');
     if !is_running(&runtime) {
-        return Err(Error::Usage(format!("Container {} is not running", c.id)));
+        return Err(LifecycleError::NotRunning(c.id.clone()).into());
     }
     let status = runtime.state.status;
     if frozen && !status.can_pause() {
-        return Err(Error::Usage(format!("Container {name} is already paused")));
+        return Err(LifecycleError::AlreadyPaused(name.into()).into());
     }
     if !frozen && !status.can_unpause() {
-        return Err(Error::Usage(format!("Container {name} is not paused")));
+        return Err(LifecycleError::NotPaused(name.into()).into());
     }
     cgroup(c)?.freeze(frozen)?;
     containers.update(&c.id, |r| r.state.freeze(frozen))?;
@@ -167,10 +185,7 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
     };
     if !effective(&runtime).status.can_delete() {
         if !force {
-            return Err(Error::Usage(format!(
-                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                c.id
-            )));
+            return Err(LifecycleError::RemoveRunning(c.id.clone()).into());
         }
         let _ = containers.update(&c.id, |r| r.stopped_by_user = true);
         if is_running(&runtime) {
@@ -246,7 +261,14 @@ mod tests {
         assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
         assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
         assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert!(parse_signal("NOPE").is_err());
+        assert_eq!(
+            parse_signal("NOPE").unwrap_err().to_string(),
+            "Invalid signal: NOPE"
+        );
+        assert!(matches!(
+            parse_signal("99"),
+            Err(Error::Lifecycle(LifecycleError::InvalidSignal(_)))
+        ));
     }
 
     #[test]
