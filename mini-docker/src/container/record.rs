@@ -2,6 +2,24 @@
 //! `inspect` prints the files almost as they are: `config.json` (what to
 //! run and with which limits, fixed at create) and `state.json` (what is
 //! happening now, written by the monitor and the lifecycle commands).
+//!
+//! The request is resolved once, at create: statuses, restart policies,
+//! network modes, mount kinds, namespace modes and cgroupns modes are
+//! enums here, spelled as Docker spells them only when stored or printed;
+//! the process is fixed as a [`ProcessSpec`]. Each part maps onto the OCI
+//! runtime specification (the `oci-spec` types `mini-runc` reads) field by
+//! field, should the record become that: [`ProcessSpec`] is `process`
+//! (`args`, `env`, `cwd`, `user.uid/gid/additionalGids`, the capability
+//! sets, `noNewPrivileges`); [`MountPoint`] is a `mounts` entry
+//! (`destination`, `type`, `source`, options from `RW`/`Propagation`);
+//! [`HostConfig`]'s limits are `linux.resources` (through
+//! [`super::monitor::limits_of`]), its devices `linux.devices` and
+//! `linux.resources.devices`, its namespace modes `linux.namespaces`
+//! (`container:X` a namespace `path`), [`NetworkMode`] the network
+//! namespace, `ulimits` `process.rlimits`, `sysctls` `linux.sysctl`, and
+//! the masked and read-only paths of [`super::setup`] `linux.maskedPaths` /
+//! `readonlyPaths`. What has no place there (names, links, ports, the
+//! restart policy, logs) is the front end's, kept beside it.
 
 use std::collections::BTreeMap;
 
