@@ -42,6 +42,10 @@ pub enum Error {
     Restart(#[from] crate::container::restart::Error),
     #[error(transparent)]
     Lifecycle(#[from] crate::container::lifecycle::LifecycleError),
+    #[error(transparent)]
+    Mount(#[from] crate::container::mounts::MountError),
+    #[error(transparent)]
+    Security(#[from] crate::container::security::SecurityError),
     /// A peer (monitor, container, client) broke the protocol between
     /// mini-docker's processes, or went away in the middle of it.
     #[error("{0}")]

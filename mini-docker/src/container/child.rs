@@ -120,7 +120,7 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
         // `--cgroupns private` as the root of a new cgroup namespace, so
         // that `/proc/self/cgroup` shows `/`.
         if !matches!(channel.recv(), Ok(true)) {
-            return Err(Error::Usage("the monitor exited during start".into()));
+            return Err(Error::Protocol("the monitor exited during start".into()));
         }
         plan.cgroupfs.enter(root)
     })?;
@@ -136,7 +136,7 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
                 .map_err(|e| Error::io("sending the pty to the monitor", e))?;
             // The monitor sizes the terminal before the command sees it.
             if !matches!(channel.recv(), Ok(true)) {
-                return Err(Error::Usage("the monitor exited during start".into()));
+                return Err(Error::Protocol("the monitor exited during start".into()));
             }
             // Kept open until exec (close-on-exec), then the dup2 copies remain.
             let slave = std::os::fd::IntoRawFd::into_raw_fd(slave);
@@ -164,7 +164,7 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
     // SAFETY: integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     if channel.peer_gone() {
-        return Err(Error::Usage("the monitor exited during start".into()));
+        return Err(Error::Protocol("the monitor exited during start".into()));
     }
     tracing::info!(target: "explain", "exec {}", plan.process.args.join(" "));
     set_stdio(stdio, plan.stdio.is_none())

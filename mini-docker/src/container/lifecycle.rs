@@ -37,6 +37,12 @@ pub enum LifecycleError {
     NotPaused(String),
     #[error("You cannot remove a running container {0}. Stop the container before attempting removal or force remove")]
     RemoveRunning(String),
+    /// A second monitor for a container that has one (by short ID).
+    #[error("container {0} is already running")]
+    AlreadyRunning(String),
+    /// `--network`/`--ipc`/`--pid`/`--uts container:KEY` of a stopped one.
+    #[error("cannot join {what} of a non running container: {key}")]
+    JoinNotRunning { what: String, key: String },
 }
 
 /// The state as it really is: the recorded one, corrected for a dead monitor.

@@ -20,6 +20,41 @@ pub struct MountFlags {
     pub volumes_from: Vec<String>,
 }
 
+/// Why a `-v`, `--mount`, `--tmpfs` or `--volumes-from` was refused
+/// (Docker's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MountError {
+    #[error("invalid volume specification: '{0}'")]
+    VolumeSpec(String),
+    /// A destination that is not an absolute path other than `/`; `-v`
+    /// words it around the spec, `--mount`/`--tmpfs` after it.
+    #[error("{}", if *.volume_flag {
+        format!("invalid volume specification: '{}': {}", .spec, relative_why(.kind, .dest))
+    } else {
+        format!("{} ({})", relative_why(.kind, .dest), .spec)
+    })]
+    Relative {
+        spec: String,
+        kind: String,
+        dest: String,
+        volume_flag: bool,
+    },
+    #[error("invalid mode: {0}")]
+    Mode(String),
+    #[error("invalid mount config for type \"bind\": field Source must not be empty")]
+    NoBindSource,
+    #[error("invalid mount config for type \"bind\": bind source path does not exist: {0}")]
+    MissingBindSource(String),
+    #[error("invalid mount type: {0:?}")]
+    Type(String),
+    #[error("Duplicate mount point: {0}")]
+    Duplicate(String),
+}
+
+fn relative_why(kind: &str, dest: &str) -> String {
+    format!("invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute")
+}
+
 /// A volume mount, not created yet (see [`resolve`]); no name means an
 /// anonymous volume.
 fn volume(name: Option<&str>, dest: &str, rw: bool) -> MountPoint {
@@ -62,14 +97,13 @@ fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<()>
     if dest.starts_with('/') && dest != "/" {
         return Ok(());
     }
-    let why = format!(
-        "invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute"
-    );
-    Err(Error::Usage(if volume_flag {
-        format!("invalid volume specification: '{spec}': {why}")
-    } else {
-        format!("{why} ({spec})")
-    }))
+    Err(MountError::Relative {
+        spec: spec.into(),
+        kind: kind.into(),
+        dest: dest.into(),
+        volume_flag,
+    }
+    .into())
 }
 
 /// `-v SRC:DST[:OPTS]` or `-v DST`: a bind mount when SRC is a path, a
@@ -80,11 +114,7 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
         [dest] => (None, *dest, ""),
         [source, dest] => (Some(*source), *dest, ""),
         [source, dest, opts] => (Some(*source), *dest, *opts),
-        _ => {
-            return Err(Error::Usage(format!(
-                "invalid volume specification: '{spec}'"
-            )))
-        }
+        _ => return Err(MountError::VolumeSpec(spec.into()).into()),
     };
     let kind = match source {
         Some(s) if s.starts_with('/') => "bind",
@@ -96,7 +126,7 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
         match opt {
             "ro" => rw = false,
             "rw" | "z" | "Z" | "nocopy" | "rprivate" | "private" => {}
-            _ => return Err(Error::Usage(format!("invalid mode: {opt}"))),
+            _ => return Err(MountError::Mode(opt.into()).into()),
         }
     }
     match source {
@@ -135,15 +165,9 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
     match kind {
         "volume" => Ok(volume(source, dest, rw)),
         "bind" => {
-            let source = source.ok_or_else(|| {
-                Error::Usage(
-                    "invalid mount config for type \"bind\": field Source must not be empty".into(),
-                )
-            })?;
+            let source = source.ok_or(MountError::NoBindSource)?;
             if !Path::new(source).exists() {
-                return Err(Error::Usage(format!(
-                    "invalid mount config for type \"bind\": bind source path does not exist: {source}"
-                )));
+                return Err(MountError::MissingBindSource(source.into()).into());
             }
             Ok(bind(source, dest, rw))
         }
@@ -157,7 +181,7 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
             }
             Ok(tmpfs(dest, &options.join(",")))
         }
-        other => Err(Error::Usage(format!("invalid mount type: {other:?}"))),
+        other => Err(MountError::Type(other.into()).into()),
     }
 }
 
@@ -172,10 +196,7 @@ pub fn resolve(
     let mut out: Vec<MountPoint> = Vec::new();
     let add = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<()> {
         if out.iter().any(|o| o.destination == m.destination) {
-            return Err(Error::Usage(format!(
-                "Duplicate mount point: {}",
-                m.destination
-            )));
+            return Err(MountError::Duplicate(m.destination).into());
         }
         out.push(m);
         Ok(())
@@ -205,7 +226,7 @@ pub fn resolve(
                     m.mode = "ro".into();
                 }
                 "rw" | "" => {}
-                other => return Err(Error::Usage(format!("invalid mode: {other}"))),
+                other => return Err(MountError::Mode(other.into()).into()),
             }
             if !out.iter().any(|o| o.destination == m.destination) {
                 out.push(m);

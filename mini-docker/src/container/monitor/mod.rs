@@ -33,6 +33,7 @@ use super::dir::Containers;
 use super::logs;
 use super::protocol::{self, Decoder, Message};
 use super::record::{start_time, Container};
+use crate::container::lifecycle::LifecycleError;
 use crate::events::Action;
 use crate::store::Store;
 use crate::{Error, Result};
@@ -179,10 +180,7 @@ impl Monitor {
             let _lock = containers.lock(id)?;
             let runtime = containers.runtime(id)?;
             if runtime.monitor_alive() && runtime.monitor_pid != me {
-                return Err(Error::Usage(format!(
-                    "container {} is already running",
-                    &config.id[..12]
-                )));
+                return Err(LifecycleError::AlreadyRunning(config.id[..12].into()).into());
             }
         }
         containers.update(id, |r| {

@@ -19,6 +19,7 @@ use ns_demo::Kind;
 use super::io::set_window_size;
 use super::{shed_start_up_memory, status, Monitor, Run, NO_CLONE_INTO_CGROUP};
 use crate::container::child::{self, Plan};
+use crate::container::lifecycle::LifecycleError;
 use crate::container::options::NamespaceMode;
 use crate::container::protocol::{self, Message};
 use crate::container::record::NetworkMode;
@@ -259,9 +260,11 @@ impl Monitor {
         let other = self.containers.find(key)?;
         let runtime = self.containers.runtime(&other.id)?;
         if !crate::container::lifecycle::is_running(&runtime) {
-            return Err(Error::Usage(format!(
-                "cannot join {what} of a non running container: {key}"
-            )));
+            return Err(LifecycleError::JoinNotRunning {
+                what: what.into(),
+                key: key.into(),
+            }
+            .into());
         }
         let path = format!("/proc/{}/ns/{ns}", runtime.state.pid);
         File::open(&path).map_err(|e| Error::io(&path, e))
