@@ -447,14 +447,9 @@ fn image_for_run(
     }
 }
 
-/// `daemon_code`: the exit code of a failure past the flags (Docker's
-/// `create` returns the daemon's error as is, exit 1; `run` reports 125).
-fn create_container(
-    ctx: &Context,
-    args: &CreateArgs,
-    attached_stdin: bool,
-    daemon_code: i32,
-) -> Result<Container> {
+/// A failure past the flags is the daemon's ([`Failure::Daemon`]: `create`
+/// exits 1 with it, `run` 125).
+fn create_container(ctx: &Context, args: &CreateArgs, attached_stdin: bool) -> Result<Container> {
     // Docker's order: the flags first, the cidfile next, the image last.
     let policy: PullPolicy = args.pull.parse()?;
     if let Some(platform) = &args.platform {
@@ -484,11 +479,7 @@ fn create_container(
         if flag_error || e.downcast_ref::<Failure>().is_some() {
             e
         } else {
-            Failure {
-                code: daemon_code,
-                message: format!("{e:#}"),
-            }
-            .into()
+            Failure::Daemon(format!("{e:#}")).into()
         }
     })
 }
@@ -547,7 +538,7 @@ fn write_cidfile(path: &str, id: &str) -> Result<()> {
 }
 
 pub fn create(ctx: &Context, args: &CreateArgs) -> Result<i32> {
-    let container = create_container(ctx, args, false, 1)?;
+    let container = create_container(ctx, args, false)?;
     println!("{}", container.id);
     Ok(0)
 }
@@ -571,7 +562,7 @@ fn start_container(
     }
     match monitor::launch(&ctx.global, &container.id, attach, size, &mut out)? {
         Started::Running { pid } => Ok(pid),
-        Started::Failed { code, message } => Err(Failure {
+        Started::Failed { code, message } => Err(Failure::Command {
             code,
             message: format!(
                 "failed to start container \"{}\": {message}",
@@ -629,14 +620,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     if args.create.interactive && args.create.tty && !args.detach && !std::io::stdin().is_terminal()
     {
         // Docker's CLI refuses before creating anything.
-        return Err(Failure {
-            code: 1,
-            message: "the input device is not a TTY".into(),
-        }
-        .into());
+        return Err(Failure::Refused("the input device is not a TTY".into()).into());
     }
     prime_cgroup_migration();
-    let container = create_container(ctx, &args.create, !args.detach, 125)?;
+    let container = create_container(ctx, &args.create, !args.detach)?;
     if args.detach {
         start_container(ctx, &container, None)?;
         println!("{}", container.id);
@@ -702,13 +689,7 @@ pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
         match result {
             Ok(code) if args.attach => return Ok(code),
             Ok(_) => {}
-            Err(e) if args.attach => {
-                return Err(Failure {
-                    code: 1,
-                    message: format!("{e:#}"),
-                }
-                .into())
-            }
+            Err(e) if args.attach => return Err(Failure::Daemon(format!("{e:#}")).into()),
             Err(e) => {
                 eprintln!("Error response from daemon: {e:#}");
                 failed.push(key.as_str());

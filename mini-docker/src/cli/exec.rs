@@ -59,7 +59,7 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     let (container, command) = args.target.split_first().context("a container")?;
     // Docker's CLI refuses before asking the daemon anything; these and a
     // missing or stopped container exit 1, not 125: nothing was created.
-    let refuse = |message: String| Failure { code: 1, message };
+    let refuse = Failure::Refused;
     let c = ctx
         .containers
         .find(container)
