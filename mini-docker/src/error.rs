@@ -43,6 +43,8 @@ pub enum Error {
     #[error(transparent)]
     Lifecycle(#[from] crate::container::lifecycle::LifecycleError),
     #[error(transparent)]
+    Create(#[from] crate::container::create::CreateError),
+    #[error(transparent)]
     Mount(#[from] crate::container::mounts::MountError),
     #[error(transparent)]
     Security(#[from] crate::container::security::SecurityError),

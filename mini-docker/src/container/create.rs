@@ -22,6 +22,31 @@ use crate::store::{chain_ids, ImageId, Store};
 use crate::volume::Volumes;
 use crate::{Error, Result};
 
+/// Why `create` refused a request (Docker's messages); checked before
+/// anything is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    #[error("SHM size can not be less than 0")]
+    NegativeShmSize,
+    #[error("conflicting options: hostname and the UTS mode")]
+    HostnameWithUtsMode,
+    #[error("Unable to find group {0}: no matching entries in group file")]
+    NoSuchGroup(String),
+    #[error("conflicting options: port publishing and the container type network mode")]
+    PublishWithoutOwnNetwork,
+    #[error("user specified IP address is supported on user defined networks only")]
+    IpOffUserNetwork,
+    #[error("invalid IPv4 address: {0}")]
+    InvalidIp(String),
+    /// `-p`, as net-demo's parser words it.
+    #[error("{0}")]
+    Publish(String),
+    #[error("Conflicting options: --restart and --rm")]
+    RestartWithRm,
+    #[error("Invalid --security-opt: {0:?} (supported: seccomp=unconfined, no-new-privileges)")]
+    SecurityOpt(String),
+}
+
 /// `run`/`create` flags, as given.
 #[derive(Debug, Clone, Default)]
 pub struct Request {
@@ -119,7 +144,7 @@ fn run_flags(request: &Request, containers: &Containers, host_network: bool) -> 
         None => DEFAULT_SHM_SIZE,
     };
     if shm_size < 0 {
-        return Err(Error::Usage("SHM size can not be less than 0".into()));
+        return Err(CreateError::NegativeShmSize.into());
     }
     let shm_size = if shm_size == 0 {
         DEFAULT_SHM_SIZE
@@ -133,9 +158,7 @@ fn run_flags(request: &Request, containers: &Containers, host_network: bool) -> 
         mode("uts", &request.uts)?,
     );
     if uts != NamespaceMode::Private && request.hostname.is_some() {
-        return Err(Error::Usage(
-            "conflicting options: hostname and the UTS mode".into(),
-        ));
+        return Err(CreateError::HostnameWithUtsMode.into());
     }
     for m in [&ipc, &pid, &uts] {
         if let Some(name) = m.container() {
@@ -175,11 +198,7 @@ fn extra_groups(names: &[String], files: spec::ImageFiles) -> Result<Vec<u32>> {
                 .map(|l| l.split(':').collect::<Vec<_>>())
                 .find(|f| f.len() > 2 && f[0] == name)
                 .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "Unable to find group {name}: no matching entries in group file"
-                    ))
-                })
+                .ok_or_else(|| CreateError::NoSuchGroup(name.clone()).into())
         })
         .collect()
 }
@@ -245,20 +264,16 @@ pub fn create(
     }
     let is_bridge = network_mode.network().is_some();
     if !is_bridge && (!request.publish.is_empty() || request.publish_all) {
-        return Err(Error::Usage(
-            "conflicting options: port publishing and the container type network mode".into(),
-        ));
+        return Err(CreateError::PublishWithoutOwnNetwork.into());
     }
     if request.ip.is_some() && (!is_bridge || network_mode == NetworkMode::default()) {
-        return Err(Error::Usage(
-            "user specified IP address is supported on user defined networks only".into(),
-        ));
+        return Err(CreateError::IpOffUserNetwork.into());
     }
     let flags = run_flags(request, containers, network_mode.shares_stack())?;
     let ipv4_address = match &request.ip {
         Some(ip) => ip
             .parse::<std::net::Ipv4Addr>()
-            .map_err(|_| Error::Usage(format!("invalid IPv4 address: {ip}")))?
+            .map_err(|_| CreateError::InvalidIp(ip.clone()))?
             .to_string(),
         None => String::new(),
     };
@@ -277,7 +292,7 @@ pub fn create(
         run.exposed_ports.clone().unwrap_or_default();
     for spec in &request.publish {
         let ports = net_demo::publish::parse_publish(spec)
-            .map_err(|e: net_demo::Error| Error::Usage(e.to_string()))?;
+            .map_err(|e: net_demo::Error| CreateError::Publish(e.to_string()))?;
         for port in ports {
             let key = format!("{}/{}", port.container_port, port.proto);
             exposed.insert(key.clone(), serde_json::json!({}));
@@ -353,9 +368,7 @@ pub fn create(
         log_config: flags.log,
     };
     if host_config.auto_remove && host_config.restart_policy.name != restart::Name::No {
-        return Err(Error::Usage(
-            "Conflicting options: --restart and --rm".into(),
-        ));
+        return Err(CreateError::RestartWithRm.into());
     }
     if cpus.is_some_and(|c| c < 0.0) {
         let value = request.cpus.as_deref().unwrap_or_default();
@@ -401,11 +414,7 @@ pub fn create(
             ("no-new-privileges", "true") => no_new_privileges = true,
             ("no-new-privileges", "false") => no_new_privileges = false,
             ("label" | "apparmor", _) => {}
-            _ => {
-                return Err(Error::Usage(format!(
-                    "Invalid --security-opt: {opt:?} (supported: seccomp=unconfined, no-new-privileges)"
-                )))
-            }
+            _ => return Err(CreateError::SecurityOpt(opt.clone()).into()),
         }
     }
     let capabilities =
