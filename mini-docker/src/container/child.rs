@@ -87,8 +87,9 @@ fn report(fd: RawFd, code: i32, message: &str) {
         message: message.into(),
     }
     .encode();
-    // SAFETY: writes a buffer we own to a descriptor we hold.
-    unsafe { libc::write(fd, frame.as_ptr().cast(), frame.len()) };
+    // SAFETY: the monitor's error pipe, open until `execve` closes it.
+    let pipe = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let _ = nix::unistd::write(pipe, &frame);
 }
 
 fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
