@@ -45,6 +45,8 @@ pub enum Error {
     #[error(transparent)]
     Create(#[from] crate::container::create::CreateError),
     #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
     Mount(#[from] crate::container::mounts::MountError),
     #[error(transparent)]
     Security(#[from] crate::container::security::SecurityError),
