@@ -19,16 +19,15 @@ use crate::{Error, Result};
 /// Whether the container's network mode is a bridge network (the default
 /// one or a user network), rather than none, host or container:.
 pub fn on_bridge(c: &Container) -> bool {
-    let mode = c.host_config.network_mode.as_str();
-    !matches!(mode, "none" | "host") && !mode.starts_with("container:")
+    c.host_config.network_mode.network().is_some()
 }
 
 /// Every network the container is on: its network mode first, then those
 /// it was connected to.
 pub fn network_names(c: &Container) -> Vec<String> {
     let mut names = Vec::new();
-    if on_bridge(c) {
-        names.push(c.host_config.network_mode.clone());
+    if let Some(name) = c.host_config.network_mode.network() {
+        names.push(name.to_string());
     }
     for n in &c.connected_networks {
         if !names.contains(n) {
