@@ -14,11 +14,12 @@ fi
 
 if ! command -v cargo >/dev/null 2>&1; then
   script=${0#./}
+  case "$script" in /*) run=$script ;; *) run=./$script ;; esac
   if [ -n "${SUDO_USER:-}" ]; then
     cat >&2 <<MSG
 $script: cargo is not on PATH: sudo replaced PATH with its secure_path, so
 the Rust toolchain of $SUDO_USER is not found. Keep it with
-    sudo -E env "PATH=\$PATH" ./$script
+    sudo -E env "PATH=\$PATH" $run
 or run the script from a root shell that has its own toolchain (sudo -i, then rustup).
 MSG
   else
