@@ -16,21 +16,26 @@ import urllib.parse
 errors: list[str] = []
 
 
+def strip_fences(text: str) -> str:
+    """Markdown without fenced blocks."""
+    return re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.S | re.M)
+
+
 def strip_code(text: str) -> str:
     """Markdown without fenced blocks and inline code, where a link is text."""
-    text = re.sub(r"^(```|~~~).*?^\1", "", text, flags=re.S | re.M)
-    return re.sub(r"`[^`\n]*`", "", text)
+    return re.sub(r"`[^`\n]*`", "", strip_fences(text))
 
 
 def github_slug(heading: str) -> str:
-    heading = re.sub(r"[`*_]", "", heading.strip().lower())
+    heading = re.sub(r"[`*]", "", heading.strip().lower())
     return re.sub(r"[^\w\- ]", "", heading).replace(" ", "-")
 
 
 def check_markdown(path: pathlib.Path, root: pathlib.Path) -> None:
     text = path.read_text(encoding="utf-8")
     body = strip_code(text)
-    anchors = {github_slug(m) for m in re.findall(r"^#+ (.*)$", body, re.M)}
+    headings = re.findall(r"^#+ (.*)$", strip_fences(text), re.M)
+    anchors = {github_slug(h) for h in headings}
     targets = re.findall(r"\]\(([^)\s]+)\)", body)
     targets += re.findall(r"<img[^>]*\ssrc=\"([^\"]+)\"", body)
     for target in targets:
@@ -53,9 +58,12 @@ class Page(html.parser.HTMLParser):
         super().__init__()
         self.ids: set[str] = set()
         self.links: list[str] = []
+        self.base: str | None = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if tag == "base":
+            self.base = attrs.get("href")
         for key in ("id", "name"):
             if attrs.get(key):
                 self.ids.add(attrs[key])
@@ -77,7 +85,10 @@ def check_book(book: pathlib.Path) -> None:
             if re.match(r"[a-z][a-z0-9+.-]*:", link) or link.startswith("//"):
                 continue
             url = urllib.parse.urlsplit(link)
-            target = path if not url.path else (path.parent / urllib.parse.unquote(url.path)).resolve()
+            # An absolute path, or any path under <base href="/"> (mdbook's 404
+            # page), starts from the book's root, where the site is served.
+            here = book.resolve() if page.base == "/" or url.path.startswith("/") else path.parent
+            target = path if not url.path else (here / urllib.parse.unquote(url.path).lstrip("/")).resolve()
             if target.is_dir():
                 target = target / "index.html"
             if not target.exists():

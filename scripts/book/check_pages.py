@@ -32,7 +32,7 @@ PROBE = """<script>
     var images = Array.prototype.map.call(document.images, function (img) {
       var box = img.getBoundingClientRect();
       return {src: img.getAttribute('src'), complete: img.complete, natural: [img.naturalWidth, img.naturalHeight],
-              box: [box.width, box.height], hidden: img.closest('details:not([open])') !== null};
+              box: [box.width, box.height], collapsed: img.closest('details:not([open])') !== null};
     });
     var out = document.createElement('pre');
     out.id = 'book-probe';
@@ -64,11 +64,17 @@ def check(page: pathlib.Path, scratch: pathlib.Path) -> list[str]:
 
     report = json.loads(html.unescape(found.group(1)))
     problems = [f"{name}: {e}" for e in report["errors"]]
+    # mdbook shows each image twice: inline, and a zoomed copy that stays
+    # hidden until clicked. Every copy must decode; one of them must be laid
+    # out with a size, unless the image sits in a collapsed <details>.
+    by_src: dict[str, list[dict]] = {}
     for img in report["images"]:
-        drawn = img["complete"] and min(img["natural"]) > 0
-        laid_out = img["hidden"] or min(img["box"]) > 0
-        if not (drawn and laid_out):
-            problems.append(f"{name}: image {img['src']} not drawn ({img})")
+        by_src.setdefault(img["src"], []).append(img)
+        if not (img["complete"] and min(img["natural"]) > 0):
+            problems.append(f"{name}: image {img['src']} did not load ({img})")
+    for src, copies in by_src.items():
+        if not any(min(c["box"]) > 0 or c["collapsed"] for c in copies):
+            problems.append(f"{name}: image {src} is not drawn ({copies})")
     return problems
 
 
@@ -79,12 +85,16 @@ def main() -> None:
         shutil.copytree(book, scratch / "book")
         pages = sorted((scratch / "book").rglob("*.html"))
         for page in pages:
-            text = page.read_text(encoding="utf-8")
-            page.write_text(re.sub(r"<head>", "<head>" + PROBE, text, count=1), encoding="utf-8")
+            text = re.sub(r"<head>", "<head>" + PROBE, page.read_text(encoding="utf-8"), count=1)
+            # 404.html is served from any depth, so it names the site root
+            # in <base href="/">: here that root is the book's directory.
+            root = (scratch / "book").as_uri() + "/"
+            text = text.replace('<base href="/">', f'<base href="{root}">')
+            page.write_text(text, encoding="utf-8")
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             results = list(pool.map(lambda p: check(p, scratch), pages))
     problems = [p for r in results for p in r]
-    images = sum(1 for _ in book.rglob("*.svg"))
+    images = sum(1 for _ in book.glob("diagrams/*.svg"))
     for problem in problems:
         print(f"check_pages: {problem}", file=sys.stderr)
     if problems:
