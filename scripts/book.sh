@@ -64,6 +64,7 @@ cp -r "$diagrams" "$stage/src/"
 python3 scripts/book/summary.py lessons >"$stage/src/SUMMARY.md"
 "$mdbook" build "$stage" --dest-dir "$PWD/$out" 2>&1 | grep -v '^ INFO' || true
 [ -f "$out/index.html" ] || { echo "book.sh: mdbook built nothing" >&2; exit 1; }
+compgen -G "$out/searchindex*.js" >/dev/null || { echo "book.sh: no search index in $out" >&2; exit 1; }
 say "built $out/ ($(find "$out" -name '*.html' | wc -l) pages)"
 
 python3 scripts/book/check_links.py README.md lessons "$out"
