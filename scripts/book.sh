@@ -58,7 +58,6 @@ out=target/book
 rm -rf "$stage" "$out"
 mkdir -p "$stage/src"
 cp book/book.toml "$stage/"
-cp -r book/theme "$stage/" 2>/dev/null || true
 cp lessons/*.md "$stage/src/"
 cp -r "$diagrams" "$stage/src/"
 python3 scripts/book/summary.py lessons >"$stage/src/SUMMARY.md"
