@@ -34,7 +34,7 @@ fi
 . scripts/lib/toolchain.sh
 mdbook_version=0.5.4
 cache=${MINI_DOCKER_TOOLS_CACHE:-/var/cache/mini-docker/tools}
-mdbook=$cache/mdbook-$mdbook_version/bin/mdbook
+mdbook=$cache/mdbook-$mdbook_version-debug/bin/mdbook
 if [ ! -x "$mdbook" ]; then
   mkdir -p "$cache"
   # One install per machine, even when two runs start at once.
@@ -42,10 +42,12 @@ if [ ! -x "$mdbook" ]; then
   flock 9
   if [ ! -x "$mdbook" ]; then
     say "installing mdbook $mdbook_version into $cache (once per machine, a few minutes)"
-    # Only the search feature: the live-reload server's dependencies are not needed.
-    CARGO_TARGET_DIR="$cache/mdbook-build" cargo install --locked --quiet \
+    # Only the search feature: the live-reload server's dependencies are not
+    # needed. A debug build compiles in half the CPU time of a release one
+    # (1 min against 2 of user time here) and still builds the book in a second.
+    CARGO_TARGET_DIR="$cache/mdbook-build" cargo install --locked --quiet --debug \
       --no-default-features --features search \
-      --version "$mdbook_version" --root "$cache/mdbook-$mdbook_version" mdbook
+      --version "$mdbook_version" --root "$cache/mdbook-$mdbook_version-debug" mdbook
     rm -rf "$cache/mdbook-build"
   fi
   exec 9>&-
