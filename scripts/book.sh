@@ -5,7 +5,8 @@
 # Chromium (no script error, no broken image, every diagram drawn).
 #
 #   ./scripts/book.sh            build, check links and diagrams
-#   ./scripts/book.sh --check    the same, plus the Chromium test (CI)
+#   ./scripts/book.sh --check    the same, plus the Chromium test (CI), after
+#                                checking that each checker fails on a broken fixture
 #   ./scripts/book.sh diagrams   regenerate lessons/diagrams/*.svg from the .dot sources
 #
 # mdbook is installed once per machine with `cargo install --locked` into
@@ -79,6 +80,7 @@ python3 scripts/book/check_svg.py "$diagrams"/*.svg
 say "diagrams: $(ls "$diagrams"/*.dot | wc -l) sources render, their SVGs are well formed"
 
 if [ "$mode" = --check ]; then
+  python3 scripts/book/test_checks.py "$diagrams"
   python3 scripts/book/check_pages.py "$out"
   say "chromium: every page loads without errors, every image is drawn"
 fi
