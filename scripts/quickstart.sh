@@ -41,5 +41,6 @@ Next: read lessons/before-you-start.md, then lesson 1 (lessons/01-chroot.md).
 The lessons call the binaries by name; put them on PATH first:
     export PATH=$bin:\$PATH
 This quick start's mini-docker store is $MINI_DOCKER_ROOT
-(run state in $MINI_DOCKER_RUNROOT); rm -rf $PWD/target/quickstart removes it.
+(run state in $MINI_DOCKER_RUNROOT); to remove it:
+    MINI_DOCKER_ROOT=$MINI_DOCKER_ROOT MINI_DOCKER_RUNROOT=$MINI_DOCKER_RUNROOT $bin/mini-docker system reset -f
 MSG
