@@ -2,11 +2,14 @@
 # Installs what the toolkit and its tests need on Debian 12 / Ubuntu, as root.
 # Idempotent: packages already present are not touched, so a second run is instant.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" -ne 0 ]; then
-  echo "setup.sh: run as root (namespaces, mounts and cgroups need it)" >&2
+  echo "setup.sh: run as root (namespaces, mounts and cgroups need it): from a root shell, or" >&2
+  echo "    sudo -E env \"PATH=\$PATH\" ./scripts/setup.sh    (keeps your Rust toolchain)" >&2
   exit 1
 fi
+. scripts/lib/toolchain.sh
 
 # busybox-static: the rootfs of every lesson and test; iproute2: the leak checker's
 # clean-up and the lessons' exercises; util-linux: unshare (a test drives it) and the
@@ -20,8 +23,10 @@ fi
 # from an initramfs of the stripped test binaries, found in cargo's JSON messages.
 # docker.io: Docker itself, the oracle of the differential suites (scripts/dockerd.sh
 # starts a private daemon; the system one is never started).
+# graphviz, chromium, python3: the book (scripts/book.sh renders the lessons' diagrams
+# from their .dot sources, checks the links, and loads every page in headless Chromium).
 packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc libseccomp-dev pkg-config
-  qemu-system-x86 cpio jq binutils docker.io)
+  qemu-system-x86 cpio jq binutils docker.io graphviz chromium python3)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 
 missing=()

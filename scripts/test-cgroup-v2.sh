@@ -17,6 +17,7 @@
 # medians, p99 and the paired ratio; indicative only under TCG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/toolchain.sh
 workspace=$(pwd)
 
 cache=${MINI_DOCKER_V2_CACHE:-/var/cache/mini-docker/v2-lane}

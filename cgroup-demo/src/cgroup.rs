@@ -154,7 +154,9 @@ fn unique<'a>(paths: impl Iterator<Item = &'a PathBuf>) -> Vec<&'a PathBuf> {
 
 fn write(path: &Path, value: &str) -> Result<()> {
     tracing::info!(target: "explain", "echo {value} > {}", path.display());
-    std::fs::write(path, value).map_err(|e| Error::file(path, e))
+    kernel::sys()
+        .write(path, value.as_bytes())
+        .map_err(|e| Error::file(path, e))
 }
 
 fn read(path: &Path) -> Result<String> {

@@ -236,3 +236,54 @@ fn v2_kill_without_cgroup_kill_freezes_kills_and_thaws() {
     assert_eq!(read(dir.join("cgroup.freeze")), "0");
     assert!(!dir.join("cgroup.kill").exists());
 }
+
+/// v1 keeps `memsw >= memory` at every write, so raising memory above the
+/// current memory+swap limit writes memsw first. The order of the writes
+/// is recorded at the kernel seam (nothing is written at all).
+#[test]
+fn v1_raises_memsw_before_memory_in_the_order_of_writes() {
+    let env = TestEnv::new("lim-v1-order");
+    let (driver, base) = v1_driver(&env, &["memory"]);
+    let cgroup = driver.create("box").unwrap();
+    let memory = base.join("memory/box");
+    for file in ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"] {
+        fs::write(memory.join(file), (32 * M).to_string()).unwrap();
+    }
+    let written = |limits: Limits| {
+        let (set, calls) = kernel::recording(|| cgroup.set(&limits.resolve(2).unwrap()));
+        set.unwrap();
+        calls
+            .into_iter()
+            .filter_map(|c| match c {
+                kernel::syscall::Call::Write { path, contents } => Some((
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    contents,
+                )),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let grow = written(Limits {
+        memory: Some(64 * M),
+        memory_swap: Some(128 * M),
+        ..Default::default()
+    });
+    assert_eq!(
+        grow,
+        [
+            ("memory.memsw.limit_in_bytes".into(), (128 * M).to_string()),
+            ("memory.limit_in_bytes".into(), (64 * M).to_string()),
+        ]
+    );
+    // Below the current memsw limit the natural order is kept.
+    let shrink = written(Limits {
+        memory: Some(16 * M),
+        memory_swap: Some(24 * M),
+        ..Default::default()
+    });
+    assert_eq!(shrink[0].0, "memory.limit_in_bytes");
+    assert_eq!(
+        read(memory.join("memory.limit_in_bytes")),
+        (32 * M).to_string()
+    );
+}

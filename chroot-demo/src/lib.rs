@@ -5,12 +5,12 @@
 //! Nothing here prints. Every step emits a `tracing` event under the
 //! `explain` target with the equivalent shell command.
 
-pub mod error;
 pub mod escape;
 pub mod observe;
-pub mod process;
 pub mod root;
 pub mod rootfs;
 
-pub use error::{Error, Result};
+/// The shared error type, `step` and child processes live in the
+/// [`kernel`] crate; these names are kept for the lessons' code.
+pub use kernel::{error, process, Error, Result};
 pub use observe::FileId;

@@ -3,13 +3,12 @@
 
 use std::path::Path;
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use kernel::sys;
+use nix::mount::{MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::unistd::{chdir, chroot as chroot2, pivot_root as pivot_root2};
+use nix::unistd::{chdir, chroot as chroot2};
 
 use crate::error::{step, Result};
-
-const NONE: Option<&str> = None;
 
 /// `chroot ROOT && cd /`: changes only where path lookups start. The process
 /// keeps the host's mounts, PIDs, hostname and network, and a root process can
@@ -34,7 +33,13 @@ pub fn new_mount_namespace() -> Result<()> {
 /// appear on the host.
 pub fn make_root_private() -> Result<()> {
     step("mount --make-rprivate /", || {
-        mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_PRIVATE, NONE)
+        sys().mount(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None,
+        )
     })
 }
 
@@ -48,17 +53,19 @@ pub fn make_root_private() -> Result<()> {
 /// directory and may be read-only.
 pub fn pivot_root(root: &Path) -> Result<()> {
     let shown = root.display();
+    let k = sys();
     step(format!("mount --rbind {shown} {shown}"), || {
-        mount(
+        k.mount(
             Some(root),
             root,
-            NONE,
+            None,
             MsFlags::MS_BIND | MsFlags::MS_REC,
-            NONE,
+            None,
         )
     })?;
-    step(format!("cd {shown}"), || chdir(root))?;
-    step("pivot_root . .", || pivot_root2(".", ".")).map_err(|e| {
+    step(format!("cd {shown}"), || k.chdir(root))?;
+    let here = Path::new(".");
+    step("pivot_root . .", || k.pivot_root(here, here)).map_err(|e| {
         e.with_hint(
             "pivot_root refuses when the new root or the current root is a shared mount \
              (run `mount --make-rprivate /` in a new mount namespace first) or when the new \
@@ -67,9 +74,9 @@ pub fn pivot_root(root: &Path) -> Result<()> {
     })?;
     step(
         "umount --lazy .   # detach the old root stacked on top",
-        || umount2(".", MntFlags::MNT_DETACH),
+        || k.umount(here, MntFlags::MNT_DETACH),
     )?;
-    step("cd /", || chdir("/"))
+    step("cd /", || k.chdir(Path::new("/")))
 }
 
 /// Everything a runtime does to enter `root` safely: a new mount namespace,
@@ -85,14 +92,26 @@ pub fn enter_with_pivot_root(root: &Path) -> Result<()> {
 /// host's namespace.
 pub fn make_root_shared() -> Result<()> {
     step("mount --make-rshared /", || {
-        mount(NONE, "/", NONE, MsFlags::MS_REC | MsFlags::MS_SHARED, NONE)
+        sys().mount(
+            None,
+            Path::new("/"),
+            None,
+            MsFlags::MS_REC | MsFlags::MS_SHARED,
+            None,
+        )
     })
 }
 
 /// `mount -t proc proc DIR`.
 pub fn mount_proc(target: &Path) -> Result<()> {
     step(format!("mount -t proc proc {}", target.display()), || {
-        mount(Some("proc"), target, Some("proc"), MsFlags::empty(), NONE)
+        sys().mount(
+            Some(Path::new("proc")),
+            target,
+            Some("proc"),
+            MsFlags::empty(),
+            None,
+        )
     })
 }
 
@@ -100,7 +119,7 @@ pub fn mount_proc(target: &Path) -> Result<()> {
 /// (ENOENT) counts as done, so clean-up can call this unconditionally.
 pub fn unmount(target: &Path) -> Result<()> {
     match step(format!("umount --lazy {}", target.display()), || {
-        umount2(target, MntFlags::MNT_DETACH)
+        sys().umount(target, MntFlags::MNT_DETACH)
     }) {
         Err(e)
             if matches!(

@@ -38,13 +38,57 @@ pub enum Error {
     Option(#[from] crate::container::options::Error),
     #[error(transparent)]
     Health(#[from] crate::container::health::Error),
+    #[error(transparent)]
+    Restart(#[from] crate::container::restart::Error),
+    #[error(transparent)]
+    Lifecycle(#[from] crate::container::lifecycle::LifecycleError),
+    #[error(transparent)]
+    Create(#[from] crate::container::create::CreateError),
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
+    #[error(transparent)]
+    Mount(#[from] crate::container::mounts::MountError),
+    #[error(transparent)]
+    Security(#[from] crate::container::security::SecurityError),
+    /// A peer (monitor, container, client) broke the protocol between
+    /// mini-docker's processes, or went away in the middle of it.
+    #[error("{0}")]
+    Protocol(String),
 }
 
 impl Error {
+    /// A flag's value refused as Docker's CLI refuses it (pflag's `invalid
+    /// argument "…" for "--x" flag`): `create` exits 125 for it, as `run`
+    /// does, rather than with the daemon's code.
+    pub fn is_flag_value(&self) -> bool {
+        use crate::container::{health, options};
+        matches!(
+            self,
+            Error::Option(options::Error::Invalid { .. })
+                | Error::Health(health::Error::Duration(..))
+        )
+    }
+
     pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             error,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::{health, options};
+
+    #[test]
+    fn flag_values_are_told_apart_by_type_not_by_text() {
+        assert!(Error::from(options::invalid("--cpus", "x", "bad")).is_flag_value());
+        assert!(
+            Error::from(health::Error::Duration("x".into(), "health-interval")).is_flag_value()
+        );
+        assert!(!Error::Usage("invalid argument \"x\" for \"--y\" flag: z".into()).is_flag_value());
+        assert!(!Error::from(options::Error::Pull("x".into())).is_flag_value());
     }
 }

@@ -25,6 +25,41 @@ use crate::auth::Credentials;
 use crate::digest::{Digest, Hashing};
 use crate::{Error, Result};
 
+/// What went wrong talking to a registry (beyond "not found" and content
+/// that is not what it claims, which are [`Error::NotFound`] and
+/// [`Error::Corrupt`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A CA file of `certs.d` that does not parse.
+    #[error("{path}: {why}")]
+    Certificate { path: String, why: String },
+    /// No answer: connection refused, TLS handshake, timeout…
+    #[error("{method} {url}: {why}")]
+    Transport {
+        method: String,
+        url: String,
+        why: String,
+    },
+    #[error("{0}: unauthorized: authentication required (mini-docker login {0})")]
+    LoginRequired(String),
+    #[error("{0}: bearer challenge without a realm")]
+    NoRealm(String),
+    #[error("token from {realm}: {why}")]
+    TokenServer { realm: String, why: String },
+    #[error("{host}: unauthorized: the token server answered {status}")]
+    TokenRefused { host: String, status: StatusCode },
+    #[error("{host}: unsupported authentication challenge {challenge:?}")]
+    Challenge { host: String, challenge: String },
+    #[error("{0}: unauthorized: incorrect username or password")]
+    BadCredentials(String),
+    #[error("{host}: /v2/ answered {status}")]
+    Ping { host: String, status: StatusCode },
+    /// A refusal, in the registry's own words (`unauthorized: …`,
+    /// `denied: …`, or the status).
+    #[error("{what}: {message}")]
+    Refused { what: String, message: String },
+}
+
 pub const MANIFEST_TYPES: &[&str] = &[
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -110,10 +145,10 @@ impl Registry {
                 .filter(|e| e.path().extension().is_some_and(|x| x == "crt"))
             {
                 let pem = std::fs::read(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
-                extra.extend(
-                    certificates(&pem)
-                        .map_err(|e| Error::Usage(format!("{}: {e}", entry.path().display())))?,
-                );
+                extra.extend(certificates(&pem).map_err(|e| RegistryError::Certificate {
+                    path: entry.path().display().to_string(),
+                    why: e.to_string(),
+                })?);
             }
             if !extra.is_empty() {
                 // The registry's CAs in addition to the system's, as Docker does.
@@ -212,7 +247,13 @@ impl Registry {
         auth: Option<&str>,
     ) -> Result<Response<Body>> {
         let url = self.url(path);
-        let failed = |e: ureq::Error| Error::Usage(format!("{method} {url}: {e}"));
+        let failed = |e: ureq::Error| {
+            Error::from(RegistryError::Transport {
+                method: method.into(),
+                url: url.clone(),
+                why: e.to_string(),
+            })
+        };
         macro_rules! with_headers {
             ($builder:expr) => {{
                 let mut b = $builder;
@@ -274,16 +315,11 @@ impl Registry {
                 .credentials
                 .as_ref()
                 .map(Credentials::basic)
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "{}: unauthorized: authentication required (mini-docker login {})",
-                        self.host, self.host
-                    ))
-                }),
+                .ok_or_else(|| RegistryError::LoginRequired(self.host.clone()).into()),
             "bearer" => {
-                let realm = params.get("realm").ok_or_else(|| {
-                    Error::Usage(format!("{}: bearer challenge without a realm", self.host))
-                })?;
+                let realm = params
+                    .get("realm")
+                    .ok_or_else(|| RegistryError::NoRealm(self.host.clone()))?;
                 let mut url = format!("{realm}?");
                 if let Some(service) = params.get("service") {
                     url.push_str(&format!("service={}&", encode(service)));
@@ -296,15 +332,16 @@ impl Registry {
                 if let Some(credentials) = &self.credentials {
                     request = request.header("Authorization", credentials.basic());
                 }
-                let mut response = request
-                    .call()
-                    .map_err(|e| Error::Usage(format!("token from {realm}: {e}")))?;
+                let mut response = request.call().map_err(|e| RegistryError::TokenServer {
+                    realm: realm.clone(),
+                    why: e.to_string(),
+                })?;
                 if !response.status().is_success() {
-                    return Err(Error::Usage(format!(
-                        "{}: unauthorized: the token server answered {}",
-                        self.host,
-                        response.status()
-                    )));
+                    return Err(RegistryError::TokenRefused {
+                        host: self.host.clone(),
+                        status: response.status(),
+                    }
+                    .into());
                 }
                 let body: serde_json::Value =
                     serde_json::from_slice(&read_small(&mut response)?)
@@ -318,10 +355,11 @@ impl Registry {
                     })?;
                 Ok(format!("Bearer {token}"))
             }
-            _ => Err(Error::Usage(format!(
-                "{}: unsupported authentication challenge {challenge:?}",
-                self.host
-            ))),
+            _ => Err(RegistryError::Challenge {
+                host: self.host.clone(),
+                challenge: challenge.into(),
+            }
+            .into()),
         }
     }
 
@@ -330,11 +368,14 @@ impl Registry {
         let response = self.send("GET", "/v2/", "", &[], &Payload::Empty)?;
         match response.status() {
             s if s.is_success() => Ok(()),
-            StatusCode::UNAUTHORIZED => Err(Error::Usage(format!(
-                "{}: unauthorized: incorrect username or password",
-                self.host
-            ))),
-            s => Err(Error::Usage(format!("{}: /v2/ answered {s}", self.host))),
+            StatusCode::UNAUTHORIZED => {
+                Err(RegistryError::BadCredentials(self.host.clone()).into())
+            }
+            status => Err(RegistryError::Ping {
+                host: self.host.clone(),
+                status,
+            }
+            .into()),
         }
     }
 
@@ -531,10 +572,11 @@ fn check(response: &mut Response<Body>, what: &str) -> Result<()> {
         .unwrap_or_else(|| status.to_string());
     Err(match status {
         StatusCode::NOT_FOUND => Error::NotFound(format!("{what} not found: {message}")),
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-            Error::Usage(format!("{what}: {message}"))
+        _ => RegistryError::Refused {
+            what: what.into(),
+            message,
         }
-        _ => Error::Usage(format!("{what}: {message}")),
+        .into(),
     })
 }
 

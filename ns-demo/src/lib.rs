@@ -14,6 +14,7 @@ pub mod kind;
 pub mod net;
 pub mod persist;
 pub mod spawn;
+mod stack;
 pub mod view;
 
 pub use chroot_demo::{Error, Result};

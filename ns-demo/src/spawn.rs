@@ -29,13 +29,15 @@
 //! `clone`, and the caller moves the child, as it must on cgroup v1.
 
 use std::io::{Read as _, Write as _};
-use std::os::fd::{AsRawFd as _, BorrowedFd, RawFd};
+use std::os::fd::{AsFd as _, AsRawFd as _, BorrowedFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{clone, CloneFlags};
 use nix::unistd::Pid;
 
+use crate::stack::Stack;
 use crate::{Error, Kind, Result};
 
 const STACK_SIZE: usize = 1024 * 1024;
@@ -113,14 +115,13 @@ impl Channel {
 
     /// Whether the other side has closed its end (exited), without waiting.
     pub fn peer_gone(&self) -> bool {
-        let mut fd = libc::pollfd {
-            fd: self.0.as_raw_fd(),
-            events: libc::POLLRDHUP,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, zero timeout.
-        let n = unsafe { libc::poll(&mut fd, 1, 0) };
-        n > 0 && fd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
+        // (nix names no POLLRDHUP: the peer shut its end down.)
+        let rdhup = PollFlags::from_bits_retain(libc::POLLRDHUP);
+        let mut fds = [PollFd::new(self.0.as_fd(), rdhup)];
+        poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+            && fds[0]
+                .revents()
+                .is_some_and(|r| r.intersects(rdhup | PollFlags::POLLHUP))
     }
 
     /// Receives one byte, or `None` when the other side closed the channel.
@@ -296,12 +297,12 @@ fn clone_child(
             }
         }
     }
-    let mut stack = vec![0u8; STACK_SIZE];
+    let mut stack = Stack::new(STACK_SIZE)?;
     let callback = Box::new(move || -> isize { child.take().map_or(1, |c| c()) });
     // SAFETY: no CLONE_VM, so the child gets a copy of this single-threaded
-    // process (like fork) and the stack buffer is only used by that copy;
-    // SIGCHLD makes it reportable to waitpid.
-    let pid = unsafe { clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }?;
+    // process (like fork), guard page included, and the stack is only used
+    // by that copy; SIGCHLD makes it reportable to waitpid.
+    let pid = unsafe { clone(callback, stack.as_mut_slice(), flags, Some(libc::SIGCHLD)) }?;
     Ok((pid, Placement::Parents(reason)))
 }
 

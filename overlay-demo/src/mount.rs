@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chroot_demo::error::step;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{MntFlags, MsFlags};
 
 use crate::{Error, Result};
 
@@ -165,8 +165,8 @@ fn mount_overlay(options: &str, merged: &Path) -> Result<()> {
     step(
         format!("mount -t overlay overlay -o {options} {}", merged.display()),
         || {
-            mount(
-                Some("overlay"),
+            kernel::sys().mount(
+                Some(Path::new("overlay")),
                 merged,
                 Some("overlay"),
                 MsFlags::empty(),
@@ -185,7 +185,7 @@ fn mount_overlay(options: &str, merged: &Path) -> Result<()> {
 /// `umount MERGED`; not mounted counts as done.
 pub fn unmount(merged: &Path) -> Result<()> {
     match step(format!("umount {}", merged.display()), || {
-        umount2(merged, MntFlags::MNT_DETACH)
+        kernel::sys().umount(merged, MntFlags::MNT_DETACH)
     }) {
         Err(e) if e.errno() == Some(nix::errno::Errno::EINVAL) => Ok(()),
         other => Ok(other?),

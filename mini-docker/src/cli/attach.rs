@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Result};
-use mini_docker::container::stream::{self, Kind};
+use mini_docker::container::protocol::{self, Message};
 use nix::sys::termios::{self, SetArg, Termios};
 
 /// How an attachment ended.
@@ -86,10 +86,10 @@ pub fn terminal_size() -> Option<(u16, u16)> {
 
 type Writer = Arc<Mutex<UnixStream>>;
 
-fn send(writer: &Writer, kind: Kind, payload: &[u8]) -> bool {
+fn send(writer: &Writer, message: Message) -> bool {
     writer
         .lock()
-        .map(|mut w| stream::write_frame(&mut *w, kind, payload).is_ok())
+        .map(|mut w| protocol::write(&mut *w, &message).is_ok())
         .unwrap_or(false)
 }
 
@@ -102,14 +102,14 @@ pub fn attach(socket: UnixStream, options: &Options) -> Result<Ended> {
     let _raw = if terminal { raw_mode() } else { None };
     if terminal {
         if let Some((rows, cols)) = terminal_size() {
-            send(&writer, Kind::Resize, format!("{rows} {cols}").as_bytes());
+            send(&writer, Message::Resize { rows, cols });
         }
         let w = writer.clone();
         if let Ok(mut signals) = signal_hook::iterator::Signals::new([libc::SIGWINCH]) {
             std::thread::spawn(move || {
                 for _ in signals.forever() {
                     if let Some((rows, cols)) = terminal_size() {
-                        send(&w, Kind::Resize, format!("{rows} {cols}").as_bytes());
+                        send(&w, Message::Resize { rows, cols });
                     }
                 }
             });
@@ -128,7 +128,7 @@ pub fn attach(socket: UnixStream, options: &Options) -> Result<Ended> {
         if let Ok(mut signals) = signal_hook::iterator::Signals::new(proxied) {
             std::thread::spawn(move || {
                 for sig in signals.forever() {
-                    send(&w, Kind::Signal, sig.to_string().as_bytes());
+                    send(&w, Message::Signal(sig));
                 }
             });
         }
@@ -144,28 +144,32 @@ pub fn attach(socket: UnixStream, options: &Options) -> Result<Ended> {
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
     loop {
-        match stream::read_frame(&mut reader) {
-            Ok(Some((Kind::Stdout, _))) if !options.stdout => {}
-            Ok(Some((Kind::Stderr, _))) if !options.stderr => {}
-            Ok(Some((Kind::Stdout, data))) => {
+        match protocol::read(&mut reader) {
+            Ok(Some(Message::Stdout(_))) if !options.stdout => {}
+            Ok(Some(Message::Stderr(_))) if !options.stderr => {}
+            Ok(Some(Message::Stdout(data))) => {
                 let _ = stdout.write_all(&data);
                 let _ = stdout.flush();
             }
-            Ok(Some((Kind::Stderr, data))) => {
+            Ok(Some(Message::Stderr(data))) => {
                 let _ = stderr.write_all(&data);
                 let _ = stderr.flush();
             }
-            Ok(Some((Kind::Exit, code))) => {
+            Ok(Some(Message::Exit(code))) => {
                 // The monitor closes the connection once it has recorded
                 // the exit and cleaned up: wait for that, so the state is
                 // final when we return.
                 let mut rest = Vec::new();
                 let _ = reader.read_to_end(&mut rest);
-                return Ok(Ended::Exited(
-                    String::from_utf8_lossy(&code).parse().unwrap_or(125),
-                ));
+                return Ok(Ended::Exited(code));
             }
             Ok(Some(_)) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(mini_docker::Error::Protocol(format!(
+                    "the container's monitor sent a malformed message: {e}"
+                ))
+                .into())
+            }
             Ok(None) | Err(_) => {
                 return Ok(if detached.load(Ordering::SeqCst) {
                     Ended::Detached
@@ -233,7 +237,7 @@ fn forward_stdin(writer: &Writer, keys: &[u8], detached: &AtomicBool, control: &
     loop {
         let n = match stdin.read(&mut buffer) {
             Ok(0) | Err(_) => {
-                send(writer, Kind::StdinEof, b"");
+                send(writer, Message::StdinEof);
                 return;
             }
             Ok(n) => n,
@@ -244,7 +248,7 @@ fn forward_stdin(writer: &Writer, keys: &[u8], detached: &AtomicBool, control: &
                 matched += 1;
                 if matched == keys.len() {
                     if !out.is_empty() {
-                        send(writer, Kind::Stdin, &out);
+                        send(writer, Message::Stdin(out));
                     }
                     detached.store(true, Ordering::SeqCst);
                     let _ = control.shutdown(std::net::Shutdown::Both);
@@ -256,7 +260,7 @@ fn forward_stdin(writer: &Writer, keys: &[u8], detached: &AtomicBool, control: &
             matched = 0;
             out.push(b);
         }
-        if !out.is_empty() && !send(writer, Kind::Stdin, &out) {
+        if !out.is_empty() && !send(writer, Message::Stdin(out)) {
             return;
         }
     }

@@ -12,9 +12,10 @@ use mini_docker::container::create::{self, Request};
 use mini_docker::container::lifecycle::{self, effective, is_running};
 use mini_docker::container::monitor::{self, Started};
 use mini_docker::container::options::{self, PullPolicy};
-use mini_docker::container::record::Container;
+use mini_docker::container::protocol::{self, Message};
+use mini_docker::container::record::{Container, MountKind, Status};
 use mini_docker::container::spec::Overrides;
-use mini_docker::container::{health, logs, stream};
+use mini_docker::container::{health, logs};
 use mini_docker::distribution;
 use mini_docker::human;
 use mini_docker::reference::Reference;
@@ -446,14 +447,9 @@ fn image_for_run(
     }
 }
 
-/// `daemon_code`: the exit code of a failure past the flags (Docker's
-/// `create` returns the daemon's error as is, exit 1; `run` reports 125).
-fn create_container(
-    ctx: &Context,
-    args: &CreateArgs,
-    attached_stdin: bool,
-    daemon_code: i32,
-) -> Result<Container> {
+/// A failure past the flags is the daemon's ([`Failure::Daemon`]: `create`
+/// exits 1 with it, `run` 125).
+fn create_container(ctx: &Context, args: &CreateArgs, attached_stdin: bool) -> Result<Container> {
     // Docker's order: the flags first, the cidfile next, the image last.
     let policy: PullPolicy = args.pull.parse()?;
     if let Some(platform) = &args.platform {
@@ -477,15 +473,13 @@ fn create_container(
     create_checked(ctx, args, policy, &streams, &request).map_err(|e| {
         // Flag values the library checks late are still the CLI's (pflag's
         // `invalid argument "…" for "--x" flag`: 125 from both commands).
-        let flag_error = format!("{e:#}").starts_with("invalid argument \"");
+        let flag_error = e
+            .downcast_ref::<mini_docker::Error>()
+            .is_some_and(mini_docker::Error::is_flag_value);
         if flag_error || e.downcast_ref::<Failure>().is_some() {
             e
         } else {
-            Failure {
-                code: daemon_code,
-                message: format!("{e:#}"),
-            }
-            .into()
+            Failure::Daemon(format!("{e:#}")).into()
         }
     })
 }
@@ -544,7 +538,7 @@ fn write_cidfile(path: &str, id: &str) -> Result<()> {
 }
 
 pub fn create(ctx: &Context, args: &CreateArgs) -> Result<i32> {
-    let container = create_container(ctx, args, false, 1)?;
+    let container = create_container(ctx, args, false)?;
     println!("{}", container.id);
     Ok(0)
 }
@@ -568,7 +562,7 @@ fn start_container(
     }
     match monitor::launch(&ctx.global, &container.id, attach, size, &mut out)? {
         Started::Running { pid } => Ok(pid),
-        Started::Failed { code, message } => Err(Failure {
+        Started::Failed { code, message } => Err(Failure::Command {
             code,
             message: format!(
                 "failed to start container \"{}\": {message}",
@@ -626,14 +620,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     if args.create.interactive && args.create.tty && !args.detach && !std::io::stdin().is_terminal()
     {
         // Docker's CLI refuses before creating anything.
-        return Err(Failure {
-            code: 1,
-            message: "the input device is not a TTY".into(),
-        }
-        .into());
+        return Err(Failure::Refused("the input device is not a TTY".into()).into());
     }
     prime_cgroup_migration();
-    let container = create_container(ctx, &args.create, !args.detach, 125)?;
+    let container = create_container(ctx, &args.create, !args.detach)?;
     if args.detach {
         start_container(ctx, &container, None)?;
         println!("{}", container.id);
@@ -674,12 +664,14 @@ pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
                 attach::parse_detach_keys(keys)?;
                 c.host_config.detach_keys = Some(keys.clone());
             }
-            if is_running(&ctx.containers.runtime(&c.id)?) && !args.attach {
+            if !effective(&ctx.containers.runtime(&c.id)?)
+                .status
+                .can_start()
+            {
                 // Already running: nothing to do, reported as started.
-                println!("{key}");
-                return Ok(0);
-            }
-            if is_running(&ctx.containers.runtime(&c.id)?) {
+                if !args.attach {
+                    println!("{key}");
+                }
                 return Ok(0);
             }
             if !args.attach {
@@ -697,13 +689,7 @@ pub fn start(ctx: &Context, args: &StartArgs) -> Result<i32> {
         match result {
             Ok(code) if args.attach => return Ok(code),
             Ok(_) => {}
-            Err(e) if args.attach => {
-                return Err(Failure {
-                    code: 1,
-                    message: format!("{e:#}"),
-                }
-                .into())
-            }
+            Err(e) if args.attach => return Err(Failure::Daemon(format!("{e:#}")).into()),
             Err(e) => {
                 eprintln!("Error response from daemon: {e:#}");
                 failed.push(key.as_str());
@@ -747,7 +733,7 @@ pub fn attach_to(ctx: &Context, args: &AttachArgs) -> Result<i32> {
 }
 
 /// `Up 5 seconds`, `Exited (0) 3 seconds ago`, as `ps` words it.
-pub(super) fn status_text(c: &Container, ctx: &Context) -> (String, String) {
+pub(super) fn status_text(c: &Container, ctx: &Context) -> (Status, String) {
     let runtime = ctx.containers.runtime(&c.id).unwrap_or_else(|e| {
         if mini_docker::damage::is_damage(&e) {
             let record = ctx.containers.dir(&c.id).join("state.json");
@@ -771,17 +757,17 @@ pub(super) fn status_text(c: &Container, ctx: &Context) -> (String, String) {
         Some(h) => format!(" ({})", h.status),
         None => String::new(),
     };
-    let text = match state.status.as_str() {
-        "running" => format!("Up {}{health}", up(&state.started_at)),
-        "paused" => format!("Up {} (Paused)", up(&state.started_at)),
-        "restarting" => format!(
+    let text = match state.status {
+        Status::Running => format!("Up {}{health}", up(&state.started_at)),
+        Status::Paused => format!("Up {} (Paused)", up(&state.started_at)),
+        Status::Restarting => format!(
             "Restarting ({}) {}",
             state.exit_code,
             ago(&state.finished_at)
         ),
-        "exited" => format!("Exited ({}) {}", state.exit_code, ago(&state.finished_at)),
-        "dead" => "Dead".into(),
-        _ => "Created".into(),
+        Status::Exited => format!("Exited ({}) {}", state.exit_code, ago(&state.finished_at)),
+        Status::Dead => "Dead".into(),
+        Status::Created => "Created".into(),
     };
     (state.status, text)
 }
@@ -884,7 +870,7 @@ fn ps_keep(
     ctx: &Context,
     list: &[Container],
     index: usize,
-    status: &str,
+    status: Status,
     filters: &Filters,
 ) -> bool {
     let c = &list[index];
@@ -901,9 +887,9 @@ fn ps_keep(
             .collect::<Vec<_>>()
     };
     let image = &c.config.image;
-    filters.any("status", |v| v == status)
+    filters.any("status", |v| v == status.as_str())
         && filters.any("exited", |v| {
-            status == "exited" && v.parse() == Ok(exit_code)
+            status == Status::Exited && v.parse() == Ok(exit_code)
         })
         && filters.any("name", |v| {
             c.name
@@ -932,7 +918,8 @@ fn ps_keep(
                 .any(|m| m.name == v || m.destination == v || m.source == v)
         })
         && filters.any("network", |v| {
-            c.host_config.network_mode == v || c.connected_networks.iter().any(|n| n == v)
+            c.host_config.network_mode.to_string() == v
+                || c.connected_networks.iter().any(|n| n == v)
         })
         && filters.any("health", |v| match health.as_deref() {
             Some(now) => now == v,
@@ -955,10 +942,10 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
     // Newest first.
     for (index, c) in list.iter().enumerate().rev() {
         let (status, status_line) = status_text(c, ctx);
-        if !all && !matches!(status.as_str(), "running" | "paused" | "restarting") {
+        if !all && !status.is_live() {
             continue;
         }
-        if !ps_keep(ctx, &list, index, &status, &filters) {
+        if !ps_keep(ctx, &list, index, status, &filters) {
             continue;
         }
         let id = if args.no_trunc {
@@ -980,7 +967,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "ID": id,
             "Image": c.config.image,
             "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
-            "LocalVolumes": c.mounts.iter().filter(|m| m.kind == "volume").count().to_string(),
+            "LocalVolumes": c.mounts.iter().filter(|m| m.kind == MountKind::Volume).count().to_string(),
             "Mounts": c.mounts.iter().map(|m| if m.name.is_empty() { m.source.clone() } else { m.name.clone() }).collect::<Vec<_>>().join(","),
             "Names": name,
             "Networks": c.host_config.network_mode,
@@ -1269,15 +1256,24 @@ pub fn wait(ctx: &Context, args: &PauseArgs) -> Result<i32> {
             loop {
                 let runtime = ctx.containers.runtime(&c.id)?;
                 let state = effective(&runtime);
-                if matches!(state.status.as_str(), "exited" | "dead") {
+                if state.status.is_finished() {
                     return Ok(state.exit_code);
                 }
-                if state.running {
+                if state.running() {
                     // The monitor tells its clients the exit code.
                     if let Ok(mut socket) = UnixStream::connect(ctx.containers.socket(&c.id)) {
-                        while let Ok(Some((kind, payload))) = stream::read_frame(&mut socket) {
-                            if kind == stream::Kind::Exit {
-                                return Ok(String::from_utf8_lossy(&payload).parse().unwrap_or(0));
+                        loop {
+                            match protocol::read(&mut socket) {
+                                Ok(Some(Message::Exit(code))) => return Ok(code),
+                                Ok(Some(_)) => {}
+                                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                                    return Err(mini_docker::Error::Protocol(format!(
+                                        "the container's monitor sent a malformed message: {e}"
+                                    ))
+                                    .into())
+                                }
+                                // Gone: the state says how it ended.
+                                Ok(None) | Err(_) => break,
                             }
                         }
                     }
@@ -1414,7 +1410,9 @@ pub fn inspect_value(ctx: &Context, c: &Container) -> Result<Value> {
             }
         }),
     );
-    let primary = runtime.networks.get(&c.host_config.network_mode);
+    let primary = runtime
+        .networks
+        .get(&c.host_config.network_mode.to_string());
     object.insert(
         "NetworkSettings".into(),
         json!({

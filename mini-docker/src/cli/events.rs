@@ -220,16 +220,13 @@ pub fn events(ctx: &Context, args: &EventsArgs) -> Result<i32> {
         .transpose()?;
     // A filter without `=` is a bad flag value to Docker's CLI (exit 125).
     let filters = Filters::parse(&args.filter).map_err(|e| match e {
-        EventsError::FilterFormat => anyhow::Error::new(Failure {
-            code: 125,
-            message: format!(
-                "invalid argument \"{}\" for \"-f, --filter\" flag: {e}",
-                args.filter
-                    .iter()
-                    .find(|f| !f.contains('='))
-                    .map_or("", |f| f.as_str())
-            ),
-        }),
+        EventsError::FilterFormat => anyhow::Error::new(Failure::Flag(format!(
+            "invalid argument \"{}\" for \"-f, --filter\" flag: {e}",
+            args.filter
+                .iter()
+                .find(|f| !f.contains('='))
+                .map_or("", |f| f.as_str())
+        ))),
         other => other.into(),
     })?;
     super::end_on_interrupt();

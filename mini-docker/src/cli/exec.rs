@@ -59,21 +59,21 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     let (container, command) = args.target.split_first().context("a container")?;
     // Docker's CLI refuses before asking the daemon anything; these and a
     // missing or stopped container exit 1, not 125: nothing was created.
-    let refuse = |message: String| Failure { code: 1, message };
+    let refuse = Failure::Refused;
     let c = ctx
         .containers
         .find(container)
         .map_err(|e| refuse(e.to_string()))?;
     let runtime = ctx.containers.runtime(&c.id)?;
     let state = effective(&runtime);
-    if state.paused {
+    if state.paused() {
         return Err(refuse(format!(
             "Container {} is paused, unpause the container before exec",
             c.name.trim_start_matches('/')
         ))
         .into());
     }
-    if !state.running {
+    if !state.status.can_exec() {
         return Err(refuse(format!("Container {} is not running", c.id)).into());
     }
     // Checked once the container is known to run, as Docker does.

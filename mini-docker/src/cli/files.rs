@@ -155,7 +155,7 @@ pub fn commit(ctx: &Context, args: &CommitArgs) -> Result<i32> {
             .transpose()?,
     };
     let runtime = ctx.containers.runtime(&c.id)?;
-    let freeze = args.pause && is_running(&runtime) && !runtime.state.paused;
+    let freeze = args.pause && is_running(&runtime) && !runtime.state.paused();
     let cgroup = lifecycle::cgroup(&c)?;
     if freeze {
         cgroup.freeze(true)?;

@@ -235,6 +235,10 @@ enum SystemCommand {
     Events(events::EventsArgs),
     /// Display system-wide information.
     Info(system::FormatArgs),
+    /// Remove everything: containers (stopping running ones), images,
+    /// volumes, networks with their bridges and NAT rules, and the state
+    /// directories.
+    Reset(prune::ResetArgs),
 }
 
 #[derive(Args)]
@@ -286,24 +290,76 @@ enum ImageCommand {
 pub struct Context {
     pub store: Store,
     pub containers: Containers,
+    /// The run directory (`--runroot`).
+    pub runroot: PathBuf,
     /// The global flags, for the monitor's command line.
     pub global: Vec<OsString>,
 }
 
-/// An error with the exit code Docker gives it (125, 126, 127).
-#[derive(Debug)]
-pub struct Failure {
-    pub code: i32,
-    pub message: String,
+/// A failure whose exit code is not the command's usual one: what kind it
+/// is, so that [`exit_code`] (Docker's rules, in one place) can give it
+/// its code.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Refused by the CLI before the daemon is asked, with exit 1 from any
+    /// command (`the input device is not a TTY`, `exec` of a stopped
+    /// container).
+    #[error("{0}")]
+    Refused(String),
+    /// The daemon's error once the flags were accepted: 1, but 125 from
+    /// `run` (which reports every failure before its command as 125).
+    #[error("{0}")]
+    Daemon(String),
+    /// A flag's value the CLI refuses: 125 from every command.
+    #[error("{0}")]
+    Flag(String),
+    /// The container's command did not start: mini-docker's failure (125),
+    /// or the command cannot be invoked (126) or found (127).
+    #[error("{message}")]
+    Command { code: i32, message: String },
 }
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+/// What a command is, as far as Docker's exit codes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Run,
+    /// `create` and `exec`: 125 before the command starts, like `run`.
+    CreateOrExec,
+    Other,
+}
+
+impl Kind {
+    fn of(command: &Command) -> Kind {
+        match command {
+            Command::Run(_) | Command::Container(ContainerCommand::Run(_)) => Kind::Run,
+            Command::Create(_)
+            | Command::Exec(_)
+            | Command::Container(ContainerCommand::Create(_) | ContainerCommand::Exec(_)) => {
+                Kind::CreateOrExec
+            }
+            _ => Kind::Other,
+        }
     }
 }
 
-impl std::error::Error for Failure {}
+/// Docker's exit code for a command of `kind` failing with `e`: `run`,
+/// `create` and `exec` exit 125 when they fail before the command starts,
+/// everything else 1; a [`Failure`] says when that rule does not apply.
+fn exit_code(e: &anyhow::Error, kind: Kind) -> i32 {
+    let (run, before_start) = match kind {
+        Kind::Run => (true, 125),
+        Kind::CreateOrExec => (false, 125),
+        Kind::Other => (false, 1),
+    };
+    match e.downcast_ref::<Failure>() {
+        Some(Failure::Refused(_)) => 1,
+        Some(Failure::Daemon(_)) if run => 125,
+        Some(Failure::Daemon(_)) => 1,
+        Some(Failure::Flag(_)) => 125,
+        Some(Failure::Command { code, .. }) => *code,
+        None => before_start,
+    }
+}
 
 /// `volume inspect` and `network inspect`: names and a format.
 #[derive(Args)]
@@ -606,18 +662,10 @@ pub fn main() {
     die_quietly_on_a_closed_stdout();
     let cli = Cli::try_parse().unwrap_or_else(|e| refuse_command_line(e));
     narrate::init(cli.explain || cli.log_level == "debug");
-    // Docker's rule: run, create and exec exit 125 when they fail before
-    // the command starts; everything else exits 1.
-    let before_start = match &cli.command {
-        Command::Run(_) | Command::Create(_) | Command::Exec(_) => 125,
-        Command::Container(
-            ContainerCommand::Run(_) | ContainerCommand::Create(_) | ContainerCommand::Exec(_),
-        ) => 125,
-        _ => 1,
-    };
+    let kind = Kind::of(&cli.command);
     let code = run(cli).unwrap_or_else(|e| {
         eprintln!("Error: {e:#}");
-        e.downcast_ref::<Failure>().map_or(before_start, |f| f.code)
+        exit_code(&e, kind)
     });
     std::process::exit(code);
 }
@@ -649,6 +697,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let ctx = Context {
         store: Store::open(&root)?,
         containers: Containers::open(&root, &runroot.join("containers"))?,
+        runroot,
         global,
     };
     match cli.command {
@@ -686,6 +735,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Volume(v) => volumes::run(&ctx, v),
         Command::Network(n) => networks::run(&ctx, n),
         Command::System(SystemCommand::Prune(a)) => prune::system_prune(&ctx, &a),
+        Command::System(SystemCommand::Reset(a)) => prune::system_reset(&ctx, &a),
         Command::System(SystemCommand::Df(a)) => system::df(&ctx, &a),
         Command::System(SystemCommand::Events(a)) | Command::Events(a) => events::events(&ctx, &a),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(&ctx, &a),
@@ -776,5 +826,30 @@ mod tests {
             message(&["md", "container", "rm", "-f"]),
             "container rm requires at least 1 argument"
         );
+    }
+}
+
+#[cfg(test)]
+mod exit_code_tests {
+    use super::*;
+
+    #[test]
+    fn dockers_exit_codes_in_one_place() {
+        let code = |e: anyhow::Error, kind| exit_code(&e, kind);
+        let plain = || anyhow::anyhow!("No such image: nope");
+        assert_eq!(code(plain(), Kind::Run), 125);
+        assert_eq!(code(plain(), Kind::CreateOrExec), 125);
+        assert_eq!(code(plain(), Kind::Other), 1);
+        let daemon = || Failure::Daemon("Conflict.".into()).into();
+        assert_eq!(code(daemon(), Kind::Run), 125);
+        assert_eq!(code(daemon(), Kind::CreateOrExec), 1);
+        let refused = || Failure::Refused("the input device is not a TTY".into()).into();
+        assert_eq!(code(refused(), Kind::Run), 1);
+        assert_eq!(code(Failure::Flag("bad".into()).into(), Kind::Other), 125);
+        let missing = Failure::Command {
+            code: 127,
+            message: "not found".into(),
+        };
+        assert_eq!(code(missing.into(), Kind::Run), 127);
     }
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use mini_docker::container::lifecycle::is_running;
+use mini_docker::container::record::NetworkMode;
 use mini_docker::container::wiring;
 use mini_docker::events::{Action, Event, Kind};
 use mini_docker::network::{Network, Networks, DEFAULT};
@@ -271,7 +272,7 @@ fn connect(ctx: &Context, networks: &Networks, args: &ConnectArgs, join: bool) -
     let net = networks.get(&args.network)?;
     let mut c = ctx.containers.find(&args.container)?;
     let mode = c.host_config.network_mode.clone();
-    if mode == "host" || mode == "none" || mode.starts_with("container:") {
+    if mode.network().is_none() {
         bail!(
             "container cannot be connected to network {}: it uses --network {mode}",
             net.name
@@ -338,8 +339,8 @@ fn connect(ctx: &Context, networks: &Networks, args: &ConnectArgs, join: bool) -
         c.connected_networks.push(net.name.clone());
     } else {
         c.connected_networks.retain(|n| n != &net.name);
-        if c.host_config.network_mode == net.name {
-            c.host_config.network_mode = "none".into();
+        if c.host_config.network_mode.network() == Some(&net.name) {
+            c.host_config.network_mode = NetworkMode::None;
         }
     }
     ctx.containers.save_config(&c)?;
@@ -384,7 +385,7 @@ fn builtin_value(ctx: &Context, n: &Network) -> Result<serde_json::Value> {
     let mut members = serde_json::Map::new();
     for c in ctx.containers.list()? {
         let running = ctx.containers.runtime(&c.id).is_ok_and(|r| is_running(&r));
-        if running && c.host_config.network_mode == n.name {
+        if running && c.host_config.network_mode.to_string() == n.name {
             members.insert(
                 c.id.clone(),
                 json!({

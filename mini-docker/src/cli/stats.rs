@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 use mini_docker::container::lifecycle::{self, is_running};
-use mini_docker::container::record::Container;
+use mini_docker::container::record::{Container, NetworkMode};
 use serde_json::{json, Value};
 
 use super::{template, Context};
@@ -254,7 +254,7 @@ fn sample(c: &Container, running: bool, pid: i32, system: u64, host_mem: u64) ->
     let Some(stats) = stats else {
         return Sample::default();
     };
-    let (net_rx, net_tx) = if c.host_config.network_mode == "host" {
+    let (net_rx, net_tx) = if c.host_config.network_mode == NetworkMode::Host {
         (0, 0)
     } else {
         std::fs::read_to_string(format!("/proc/{pid}/net/dev"))

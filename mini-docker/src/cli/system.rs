@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::Args;
 use mini_docker::container::lifecycle::effective;
 use mini_docker::container::mounts::volumes_in_use;
+use mini_docker::container::record::{MountKind, Status};
 use mini_docker::human;
 use mini_docker::volume::Volumes;
 use serde_json::{json, Value};
@@ -139,9 +140,9 @@ pub fn info(ctx: &Context, args: &FormatArgs) -> Result<i32> {
     let containers = ctx.containers.list()?;
     for c in &containers {
         let state = effective(&ctx.containers.runtime(&c.id).unwrap_or_default());
-        match state.status.as_str() {
-            "running" | "restarting" => running += 1,
-            "paused" => paused += 1,
+        match state.status {
+            Status::Running | Status::Restarting => running += 1,
+            Status::Paused => paused += 1,
             _ => stopped += 1,
         }
     }
@@ -357,7 +358,7 @@ pub fn df(ctx: &Context, args: &DfArgs) -> Result<i32> {
     for c in &containers {
         let state = effective(&ctx.containers.runtime(&c.id).unwrap_or_default());
         let size = disk_usage(&ctx.containers.dir(&c.id).join("upper"));
-        sized.push((c, state.running, size));
+        sized.push((c, state.running(), size));
     }
     let container_usage = Usage {
         kind: "Containers",
@@ -494,7 +495,7 @@ pub fn df(ctx: &Context, args: &DfArgs) -> Result<i32> {
             super::containers::short_command(c, false),
             c.mounts
                 .iter()
-                .filter(|m| m.kind == "volume")
+                .filter(|m| m.kind == MountKind::Volume)
                 .count()
                 .to_string(),
             human_size(*size),

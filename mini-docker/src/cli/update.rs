@@ -7,11 +7,11 @@
 
 use anyhow::Result;
 use clap::Args;
-use mini_docker::container::create::parse_restart;
 use mini_docker::container::devices;
 use mini_docker::container::lifecycle::{self, is_running};
 use mini_docker::container::monitor::{limits_of, online_cpus};
 use mini_docker::container::record::{Container, HostConfig};
+use mini_docker::container::restart::{self, RestartPolicy};
 use mini_docker::events::Action;
 
 use super::Context;
@@ -81,7 +81,7 @@ struct Request {
     memory_reservation: i64,
     pids_limit: Option<i64>,
     blkio_weight: u16,
-    restart: Option<mini_docker::container::record::RestartPolicy>,
+    restart: Option<RestartPolicy>,
 }
 
 impl UpdateArgs {
@@ -121,7 +121,7 @@ impl UpdateArgs {
             .restart
             .as_deref()
             .map(|r| {
-                parse_restart(r)
+                r.parse::<RestartPolicy>()
                     .map_err(|_| UpdateError::Invalid(format!("invalid restart policy '{r}'")))
             })
             .transpose()?;
@@ -238,7 +238,7 @@ impl Request {
             new.blkio_weight = self.blkio_weight;
         }
         if let Some(policy) = &self.restart {
-            if current.auto_remove && policy.name != "no" {
+            if current.auto_remove && policy.name != restart::Name::No {
                 return Err(UpdateError::Limits(
                     "Restart policy cannot be updated because AutoRemove is enabled for the container"
                         .into(),

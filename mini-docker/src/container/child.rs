@@ -5,8 +5,8 @@
 //! it without no_new_privs, the user switch, the remaining capability sets
 //! — and finally the command (or the built-in init that runs it).
 //!
-//! A failure before `execve` is written to the monitor's error pipe as
-//! `code NUL message`. The pipe is close-on-exec, so a successful `execve`
+//! A failure before `execve` is written to the monitor's error pipe as a
+//! [`Message::Failed`] (see [`super::protocol`]). The pipe is close-on-exec, so a successful `execve`
 //! closes it and the monitor reads end-of-file: runc's way of telling "the
 //! command started" from "it never ran".
 
@@ -18,6 +18,7 @@ use std::process::Command;
 use libseccomp::ScmpFilterContext;
 use nix::unistd::{Gid, Uid};
 
+use super::protocol::Message;
 use super::record::ProcessSpec;
 use super::security;
 use super::setup::{self, Filesystem};
@@ -79,10 +80,16 @@ pub fn run(plan: &Plan, mut channel: ns_demo::spawn::Channel) -> i32 {
     code
 }
 
+/// Tells the monitor why the command did not start ([`Message::Failed`]).
 fn report(fd: RawFd, code: i32, message: &str) {
-    let text = format!("{code}\0{message}");
-    // SAFETY: writes a buffer we own to a descriptor we hold.
-    unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
+    let frame = Message::Failed {
+        code,
+        message: message.into(),
+    }
+    .encode();
+    // SAFETY: the monitor's error pipe, open until `execve` closes it.
+    let pipe = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let _ = nix::unistd::write(pipe, &frame);
 }
 
 fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
@@ -114,7 +121,7 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
         // `--cgroupns private` as the root of a new cgroup namespace, so
         // that `/proc/self/cgroup` shows `/`.
         if !matches!(channel.recv(), Ok(true)) {
-            return Err(Error::Usage("the monitor exited during start".into()));
+            return Err(Error::Protocol("the monitor exited during start".into()));
         }
         plan.cgroupfs.enter(root)
     })?;
@@ -130,7 +137,7 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
                 .map_err(|e| Error::io("sending the pty to the monitor", e))?;
             // The monitor sizes the terminal before the command sees it.
             if !matches!(channel.recv(), Ok(true)) {
-                return Err(Error::Usage("the monitor exited during start".into()));
+                return Err(Error::Protocol("the monitor exited during start".into()));
             }
             // Kept open until exec (close-on-exec), then the dup2 copies remain.
             let slave = std::os::fd::IntoRawFd::into_raw_fd(slave);
@@ -158,7 +165,7 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
     // SAFETY: integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     if channel.peer_gone() {
-        return Err(Error::Usage("the monitor exited during start".into()));
+        return Err(Error::Protocol("the monitor exited during start".into()));
     }
     tracing::info!(target: "explain", "exec {}", plan.process.args.join(" "));
     set_stdio(stdio, plan.stdio.is_none())
@@ -181,13 +188,7 @@ pub fn drop_privileges(p: &ProcessSpec, filter: Option<&ScmpFilterContext>) -> R
         .collect();
     chroot_demo::error::step(
         format!("setgroups; setresgid {0}; setresuid {1}", p.gid, p.uid),
-        || {
-            nix::unistd::setgroups(&groups)?;
-            let gid = Gid::from_raw(p.gid);
-            nix::unistd::setresgid(gid, gid, gid)?;
-            let uid = Uid::from_raw(p.uid);
-            nix::unistd::setresuid(uid, uid, uid)
-        },
+        || kernel::sys().set_ids(Uid::from_raw(p.uid), Gid::from_raw(p.gid), &groups),
     )?;
     security::set_process_capabilities(&p.capabilities, p.uid)
 }
@@ -276,4 +277,69 @@ pub fn exec_process(p: &ProcessSpec) -> (i32, String) {
         ),
     };
     (code, format!("exec: \"{program}\": {why}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use kernel::syscall::Call;
+
+    use super::*;
+
+    /// The privilege drop in the only order that works, checked without
+    /// root against a recording of the calls it makes.
+    #[test]
+    fn privileges_drop_in_the_order_that_works() {
+        let keep = vec!["CAP_CHOWN".to_string(), "CAP_KILL".to_string()];
+        let p = ProcessSpec {
+            uid: 1000,
+            gid: 1000,
+            additional_gids: vec![10],
+            capabilities: keep.clone(),
+            seccomp: true,
+            no_new_privileges: true,
+            ..Default::default()
+        };
+        let filter = security::default_filter(&keep).unwrap();
+        let (dropped, calls) = kernel::recording(|| drop_privileges(&p, Some(&filter)));
+        dropped.unwrap();
+        let kinds: Vec<&str> = calls
+            .iter()
+            .map(|c| match c {
+                Call::DropBounding(_) => "bounding",
+                Call::NoNewPrivs => "no_new_privs",
+                Call::Seccomp => "seccomp",
+                Call::SetIds { .. } => "ids",
+                Call::SetCapabilities(set, _) => set,
+                _ => "other",
+            })
+            .collect();
+        let mut order = kinds.clone();
+        order.dedup();
+        assert_eq!(
+            order,
+            [
+                "bounding",
+                "no_new_privs",
+                "seccomp",
+                "ids",
+                "ambient",
+                "inheritable",
+                "effective",
+                "permitted"
+            ]
+        );
+        // Every capability but the kept ones leaves the bounding set.
+        let bounding = kinds.iter().filter(|k| **k == "bounding").count();
+        assert_eq!(bounding, caps::all().len() - keep.len());
+        assert!(!calls
+            .iter()
+            .any(|c| matches!(c, Call::DropBounding(caps::Capability::CAP_KILL))));
+        assert!(calls.contains(&Call::SetIds {
+            uid: 1000,
+            gid: 1000,
+            groups: vec![10]
+        }));
+        // A user other than root keeps no capability at all.
+        assert!(calls.contains(&Call::SetCapabilities("effective", Vec::new())));
+    }
 }

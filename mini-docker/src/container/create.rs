@@ -10,16 +10,42 @@ use super::dir::Containers;
 use super::mounts::{self, MountFlags};
 use super::options::{self, LogConfig, NamespaceMode, Ulimit};
 use super::record::{
-    now, CgroupnsMode, Config, Container, HostConfig, HostPort, ProcessSpec, RestartPolicy,
-    DEFAULT_SHM_SIZE,
+    now, CgroupnsMode, Config, Container, HostConfig, HostPort, MountKind, NetworkMode,
+    ProcessSpec, DEFAULT_SHM_SIZE,
 };
+use super::restart;
 use super::security;
 use super::setup;
 use super::spec::{self, Overrides};
-use crate::network::{Networks, DEFAULT};
+use crate::network::Networks;
 use crate::store::{chain_ids, ImageId, Store};
 use crate::volume::Volumes;
 use crate::{Error, Result};
+
+/// Why `create` refused a request (Docker's messages); checked before
+/// anything is written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CreateError {
+    #[error("SHM size can not be less than 0")]
+    NegativeShmSize,
+    #[error("conflicting options: hostname and the UTS mode")]
+    HostnameWithUtsMode,
+    #[error("Unable to find group {0}: no matching entries in group file")]
+    NoSuchGroup(String),
+    #[error("conflicting options: port publishing and the container type network mode")]
+    PublishWithoutOwnNetwork,
+    #[error("user specified IP address is supported on user defined networks only")]
+    IpOffUserNetwork,
+    #[error("invalid IPv4 address: {0}")]
+    InvalidIp(String),
+    /// `-p`, as net-demo's parser words it.
+    #[error("{0}")]
+    Publish(String),
+    #[error("Conflicting options: --restart and --rm")]
+    RestartWithRm,
+    #[error("Invalid --security-opt: {0:?} (supported: seccomp=unconfined, no-new-privileges)")]
+    SecurityOpt(String),
+}
 
 /// `run`/`create` flags, as given.
 #[derive(Debug, Clone, Default)]
@@ -118,7 +144,7 @@ fn run_flags(request: &Request, containers: &Containers, host_network: bool) -> 
         None => DEFAULT_SHM_SIZE,
     };
     if shm_size < 0 {
-        return Err(Error::Usage("SHM size can not be less than 0".into()));
+        return Err(CreateError::NegativeShmSize.into());
     }
     let shm_size = if shm_size == 0 {
         DEFAULT_SHM_SIZE
@@ -132,9 +158,7 @@ fn run_flags(request: &Request, containers: &Containers, host_network: bool) -> 
         mode("uts", &request.uts)?,
     );
     if uts != NamespaceMode::Private && request.hostname.is_some() {
-        return Err(Error::Usage(
-            "conflicting options: hostname and the UTS mode".into(),
-        ));
+        return Err(CreateError::HostnameWithUtsMode.into());
     }
     for m in [&ipc, &pid, &uts] {
         if let Some(name) = m.container() {
@@ -174,46 +198,14 @@ fn extra_groups(names: &[String], files: spec::ImageFiles) -> Result<Vec<u32>> {
                 .map(|l| l.split(':').collect::<Vec<_>>())
                 .find(|f| f.len() > 2 && f[0] == name)
                 .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "Unable to find group {name}: no matching entries in group file"
-                    ))
-                })
+                .ok_or_else(|| CreateError::NoSuchGroup(name.clone()).into())
         })
         .collect()
 }
 
-/// Docker's `--restart` values.
-pub fn parse_restart(text: &str) -> Result<RestartPolicy> {
-    let (name, count) = match text.split_once(':') {
-        Some((n, c)) => (n, Some(c)),
-        None => (text, None),
-    };
-    let bad = || Error::Usage(format!("invalid restart policy format: {text}"));
-    let maximum_retry_count = match (name, count) {
-        ("on-failure", Some(c)) => c.parse().map_err(|_| bad())?,
-        (_, Some(_)) => {
-            return Err(Error::Usage(format!(
-                "invalid restart policy format: maximum retry count can only be used with 'on-failure': {text}"
-            )))
-        }
-        (_, None) => 0,
-    };
-    match name {
-        "no" | "always" | "on-failure" | "unless-stopped" => Ok(RestartPolicy {
-            name: name.into(),
-            maximum_retry_count,
-        }),
-        _ => Err(bad()),
-    }
-}
-
-fn parse_size(flag: &str, text: &str) -> Result<i64> {
-    size::parse_bytes(text).map_err(|_| {
-        Error::Usage(format!(
-            "invalid argument \"{text}\" for \"{flag}\" flag: invalid size: '{text}'"
-        ))
-    })
+fn parse_size(flag: &'static str, text: &str) -> Result<i64> {
+    size::parse_bytes(text)
+        .map_err(|_| options::invalid(flag, text, format!("invalid size: '{text}'")).into())
 }
 
 /// Checks the request, resolves the image's defaults and writes the
@@ -247,42 +239,41 @@ pub fn create(
         .as_deref()
         .map(|c| {
             c.parse::<f64>().map_err(|_| {
-                Error::Usage(format!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number"))
+                options::invalid(
+                    "--cpus",
+                    c,
+                    format!("failed to parse {c} as a rational number"),
+                )
             })
         })
         .transpose()?;
-    let network_mode = request.network.clone().unwrap_or_else(|| DEFAULT.into());
+    let network_mode = request
+        .network
+        .clone()
+        .map(NetworkMode::from)
+        .unwrap_or_default();
     let networks = Networks::open(store.root())?;
-    match network_mode.as_str() {
-        "none" | "host" => {}
-        mode if mode.starts_with("container:") => {
-            containers.find(&mode["container:".len()..])?;
+    match &network_mode {
+        NetworkMode::None | NetworkMode::Host => {}
+        NetworkMode::Container(other) => {
+            containers.find(other)?;
         }
-        name => {
+        NetworkMode::Network(name) => {
             networks.get(name)?;
         }
     }
-    let is_bridge = !matches!(network_mode.as_str(), "none" | "host")
-        && !network_mode.starts_with("container:");
+    let is_bridge = network_mode.network().is_some();
     if !is_bridge && (!request.publish.is_empty() || request.publish_all) {
-        return Err(Error::Usage(
-            "conflicting options: port publishing and the container type network mode".into(),
-        ));
+        return Err(CreateError::PublishWithoutOwnNetwork.into());
     }
-    if request.ip.is_some() && (!is_bridge || network_mode == DEFAULT) {
-        return Err(Error::Usage(
-            "user specified IP address is supported on user defined networks only".into(),
-        ));
+    if request.ip.is_some() && (!is_bridge || network_mode == NetworkMode::default()) {
+        return Err(CreateError::IpOffUserNetwork.into());
     }
-    let flags = run_flags(
-        request,
-        containers,
-        network_mode == "host" || network_mode.starts_with("container:"),
-    )?;
+    let flags = run_flags(request, containers, network_mode.shares_stack())?;
     let ipv4_address = match &request.ip {
         Some(ip) => ip
             .parse::<std::net::Ipv4Addr>()
-            .map_err(|_| Error::Usage(format!("invalid IPv4 address: {ip}")))?
+            .map_err(|_| CreateError::InvalidIp(ip.clone()))?
             .to_string(),
         None => String::new(),
     };
@@ -290,10 +281,9 @@ pub fn create(
         match host.split_once(':') {
             Some((name, ip)) if !name.is_empty() && ip.parse::<std::net::IpAddr>().is_ok() => {}
             _ => {
-                return Err(Error::Usage(format!(
-                    "invalid argument \"{host}\" for \"--add-host\" flag: invalid IP address in add-host: \"{}\"",
-                    host.split_once(':').map_or("", |(_, ip)| ip)
-                )))
+                let ip = host.split_once(':').map_or("", |(_, ip)| ip);
+                let why = format!("invalid IP address in add-host: \"{ip}\"");
+                return Err(options::invalid("--add-host", host, why).into());
             }
         }
     }
@@ -302,7 +292,7 @@ pub fn create(
         run.exposed_ports.clone().unwrap_or_default();
     for spec in &request.publish {
         let ports = net_demo::publish::parse_publish(spec)
-            .map_err(|e: net_demo::Error| Error::Usage(e.to_string()))?;
+            .map_err(|e: net_demo::Error| CreateError::Publish(e.to_string()))?;
         for port in ports {
             let key = format!("{}/{}", port.container_port, port.proto);
             exposed.insert(key.clone(), serde_json::json!({}));
@@ -328,7 +318,7 @@ pub fn create(
     };
     let mut host_config = HostConfig {
         cgroupns_mode,
-        network_mode: network_mode.clone(),
+        network_mode,
         port_bindings,
         publish_all_ports: request.publish_all,
         extra_hosts: request.add_host.clone(),
@@ -338,12 +328,9 @@ pub fn create(
         restart_policy: request
             .restart
             .as_deref()
-            .map(parse_restart)
+            .map(str::parse)
             .transpose()?
-            .unwrap_or(RestartPolicy {
-                name: "no".into(),
-                maximum_retry_count: 0,
-            }),
+            .unwrap_or_default(),
         auto_remove: request.auto_remove,
         cap_add: request.cap_add.clone(),
         cap_drop: request.cap_drop.clone(),
@@ -380,16 +367,12 @@ pub fn create(
         uts_mode: flags.uts,
         log_config: flags.log,
     };
-    if host_config.auto_remove && !matches!(host_config.restart_policy.name.as_str(), "no") {
-        return Err(Error::Usage(
-            "Conflicting options: --restart and --rm".into(),
-        ));
+    if host_config.auto_remove && host_config.restart_policy.name != restart::Name::No {
+        return Err(CreateError::RestartWithRm.into());
     }
     if cpus.is_some_and(|c| c < 0.0) {
-        return Err(Error::Usage(format!(
-            "invalid argument \"{}\" for \"--cpus\" flag: invalid value: must be positive",
-            request.cpus.as_deref().unwrap_or_default()
-        )));
+        let value = request.cpus.as_deref().unwrap_or_default();
+        return Err(options::invalid("--cpus", value, "invalid value: must be positive").into());
     }
     // The devices must exist and the rules parse, before anything exists.
     devices::policy(
@@ -431,11 +414,7 @@ pub fn create(
             ("no-new-privileges", "true") => no_new_privileges = true,
             ("no-new-privileges", "false") => no_new_privileges = false,
             ("label" | "apparmor", _) => {}
-            _ => {
-                return Err(Error::Usage(format!(
-                    "Invalid --security-opt: {opt:?} (supported: seccomp=unconfined, no-new-privileges)"
-                )))
-            }
+            _ => return Err(CreateError::SecurityOpt(opt.clone()).into()),
         }
     }
     let capabilities =
@@ -527,7 +506,9 @@ pub fn create(
     let anonymous: Vec<String> = probe
         .mounts
         .iter()
-        .filter(|m| m.kind == "volume" && volumes.get(&m.name).is_ok_and(|v| v.anonymous()))
+        .filter(|m| {
+            m.kind == MountKind::Volume && volumes.get(&m.name).is_ok_and(|v| v.anonymous())
+        })
         .map(|m| m.name.clone())
         .collect();
     let created = containers.create(request.name.as_deref(), |id, dir| {
@@ -546,7 +527,7 @@ pub fn create(
             super::dns::host_resolv_conf().as_deref(),
             &c.host_config.dns,
             &c.host_config.naming,
-            super::dns::is_user_network(&c.host_config.network_mode),
+            c.host_config.network_mode.on_user_network(),
         );
         setup::write_etc_files(dir, &c.config.hostname, &resolv)?;
         Ok(c)
@@ -572,18 +553,4 @@ pub fn image_file(store: &Store, image: &ImageId, rel: &str) -> Option<String> {
         }
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn restart_policies_parse_as_docker_takes_them() {
-        assert_eq!(parse_restart("always").unwrap().name, "always");
-        let p = parse_restart("on-failure:3").unwrap();
-        assert_eq!((p.name.as_str(), p.maximum_retry_count), ("on-failure", 3));
-        assert!(parse_restart("always:3").is_err());
-        assert!(parse_restart("sometimes").is_err());
-    }
 }

@@ -27,11 +27,7 @@ impl DeviceMapping {
     /// (`rwm`, `r` …) is the mode, otherwise the container path; the
     /// container path must be absolute.
     pub fn parse(text: &str) -> Result<Self> {
-        let bad = |why: String| {
-            Error::Usage(format!(
-                "invalid argument \"{text}\" for \"--device\" flag: {why}"
-            ))
-        };
+        let bad = |why: String| Error::from(super::options::invalid("--device", text, why));
         if text.matches(':').count() > 2 || text.starts_with(':') || text.is_empty() {
             return Err(bad(format!("bad format for path: {text}")));
         }

@@ -20,6 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use net_demo::dns::{Query, Rcode, CLASS_IN, TYPE_A};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use serde::{Deserialize, Serialize};
 
 use super::dir::Containers;
@@ -593,27 +594,23 @@ impl Drop for Resolver {
 fn serve(answerer: &Answerer, udp: &UdpSocket, tcp: &TcpListener, stop: &OwnedFd) {
     let mut buf = vec![0u8; 4096];
     loop {
-        let mut fds = [udp.as_raw_fd(), tcp.as_raw_fd(), stop.as_raw_fd()].map(|fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        });
-        // SAFETY: `fds` is a valid array of pollfd for the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
+        let mut fds =
+            [udp.as_fd(), tcp.as_fd(), stop.as_fd()].map(|fd| PollFd::new(fd, PollFlags::POLLIN));
+        if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
         }
-        if fds[2].revents != 0 {
+        let ready = fds.map(|fd| fd.revents().is_some_and(|r| !r.is_empty()));
+        if ready[2] {
             return;
         }
-        if fds[0].revents != 0 {
+        if ready[0] {
             if let Ok((len, from)) = udp.recv_from(&mut buf) {
                 if let Some(reply) = answerer.answer(&buf[..len]) {
                     let _ = udp.send_to(&reply, from);
                 }
             }
         }
-        if fds[1].revents != 0 {
+        if ready[1] {
             if let Ok((stream, _)) = tcp.accept() {
                 answerer.serve_tcp(stream);
             }

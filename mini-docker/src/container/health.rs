@@ -5,7 +5,7 @@
 //! resident set does not grow with the checks.
 
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd as _, OwnedFd, RawFd};
+use std::os::fd::{AsFd as _, AsRawFd as _, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -339,11 +339,11 @@ impl Checker {
     }
 
     /// The probe's output pipe, for the monitor's poll.
-    pub fn fd(&self) -> Option<RawFd> {
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.running
             .as_ref()
             .and_then(|r| r.output.as_ref())
-            .map(|f| f.as_raw_fd())
+            .map(|f| f.as_fd())
     }
 
     /// Reads what the probe wrote (up to Docker's 4 KiB are kept).
@@ -352,18 +352,16 @@ impl Checker {
         let Some(fd) = &r.output else { return };
         let mut buffer = [0u8; 4096];
         loop {
-            // SAFETY: reads into a buffer we own from a descriptor we hold.
-            let n = unsafe { libc::read(fd.as_raw_fd(), buffer.as_mut_ptr().cast(), buffer.len()) };
-            if n == 0 {
-                r.output = None;
-                return;
-            }
-            if n < 0 {
-                return;
-            }
+            let n = match nix::unistd::read(fd.as_raw_fd(), &mut buffer) {
+                Ok(0) => {
+                    r.output = None;
+                    return;
+                }
+                Ok(n) => n,
+                Err(_) => return,
+            };
             let room = MAX_OUTPUT.saturating_sub(r.buffer.len());
-            r.buffer
-                .extend_from_slice(&buffer[..(n as usize).min(room)]);
+            r.buffer.extend_from_slice(&buffer[..n.min(room)]);
         }
     }
 

@@ -14,22 +14,42 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::dir::Containers;
-use super::record::{Container, Runtime, State};
+use super::record::{Container, MountKind, Runtime, State};
+#[cfg(test)]
+use super::status::Status;
 use crate::events::Action;
 use crate::volume::Volumes;
 use crate::{Error, Result};
 
+/// Why a lifecycle command refused (Docker's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("Invalid signal: {0}")]
+    InvalidSignal(String),
+    #[error("Cannot kill container: {name}: Container {id} is not running")]
+    CannotKill { name: String, id: String },
+    /// By ID, as Docker words it.
+    #[error("Container {0} is not running")]
+    NotRunning(String),
+    #[error("Container {0} is already paused")]
+    AlreadyPaused(String),
+    #[error("Container {0} is not paused")]
+    NotPaused(String),
+    #[error("You cannot remove a running container {0}. Stop the container before attempting removal or force remove")]
+    RemoveRunning(String),
+    /// A second monitor for a container that has one (by short ID).
+    #[error("container {0} is already running")]
+    AlreadyRunning(String),
+    /// `--network`/`--ipc`/`--pid`/`--uts container:KEY` of a stopped one.
+    #[error("cannot join {what} of a non running container: {key}")]
+    JoinNotRunning { what: String, key: String },
+}
+
 /// The state as it really is: the recorded one, corrected for a dead monitor.
 pub fn effective(runtime: &Runtime) -> State {
     let mut state = runtime.state.clone();
-    let live = matches!(state.status.as_str(), "running" | "paused" | "restarting");
-    if live && !runtime.monitor_alive() {
-        state.status = "dead".into();
-        state.running = false;
-        state.paused = false;
-        state.restarting = false;
-        state.dead = true;
-        state.pid = 0;
+    if state.status.is_live() && !runtime.monitor_alive() {
+        state.monitor_lost();
     }
     state
 }
@@ -37,7 +57,7 @@ pub fn effective(runtime: &Runtime) -> State {
 /// Whether the container's process is there to receive signals.
 pub fn is_running(runtime: &Runtime) -> bool {
     let state = effective(runtime);
-    state.running && state.pid > 0
+    state.status.can_kill() && state.pid > 0
 }
 
 /// The container's cgroup (it may not exist).
@@ -54,7 +74,7 @@ pub fn cgroup(c: &Container) -> Result<Cgroup> {
 pub fn parse_signal(text: &str) -> Result<Signal> {
     let upper = text.to_ascii_uppercase();
     if let Ok(n) = upper.parse::<i32>() {
-        return Signal::try_from(n).map_err(|_| Error::Usage(format!("Invalid signal: {text}")));
+        return Signal::try_from(n).map_err(|_| LifecycleError::InvalidSignal(text.into()).into());
     }
     let name = if upper.starts_with("SIG") {
         upper
@@ -62,7 +82,7 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
         format!("SIG{upper}")
     };
     name.parse()
-        .map_err(|_| Error::Usage(format!("Invalid signal: {text}")))
+        .map_err(|_| LifecycleError::InvalidSignal(text.into()).into())
 }
 
 /// `kill -s SIGNAL`: marks the container as stopped by the user (no
@@ -70,14 +90,14 @@ pub fn parse_signal(text: &str) -> Result<Signal> {
 pub fn signal(containers: &Containers, c: &Container, sig: Signal) -> Result<()> {
     let runtime = containers.runtime(&c.id)?;
     if !is_running(&runtime) {
-        return Err(Error::Usage(format!(
-            "Cannot kill container: {}: Container {} is not running",
-            c.name.trim_start_matches('/'),
-            c.id
-        )));
+        return Err(LifecycleError::CannotKill {
+            name: c.name.trim_start_matches('/').into(),
+            id: c.id.clone(),
+        }
+        .into());
     }
     containers.update(&c.id, |r| r.stopped_by_user = true)?;
-    if runtime.state.paused && sig == Signal::SIGKILL {
+    if runtime.state.paused() && sig == Signal::SIGKILL {
         let _ = cgroup(c)?.freeze(false);
     }
     tracing::info!(target: "explain", "kill -{} {}", sig.as_str().trim_start_matches("SIG"), runtime.state.pid);
@@ -112,12 +132,9 @@ pub fn stop(containers: &Containers, c: &Container, timeout: Duration) -> Result
         containers.update(&c.id, |r| r.stopped_by_user = true)?;
         return Ok(());
     }
-    if runtime.state.paused {
+    if runtime.state.paused() {
         cgroup(c)?.freeze(false)?;
-        containers.update(&c.id, |r| {
-            r.state.paused = false;
-            r.state.status = "running".into();
-        })?;
+        containers.update(&c.id, |r| r.state.freeze(false))?;
     }
     let stop_signal = c
         .config
@@ -142,20 +159,17 @@ pub fn freeze(containers: &Containers, c: &Container, frozen: bool) -> Result<()
     let runtime = containers.runtime(&c.id)?;
     let name = c.name.trim_start_matches('/');
     if !is_running(&runtime) {
-        return Err(Error::Usage(format!("Container {} is not running", c.id)));
+        return Err(LifecycleError::NotRunning(c.id.clone()).into());
     }
-    if runtime.state.paused == frozen {
-        return Err(Error::Usage(if frozen {
-            format!("Container {name} is already paused")
-        } else {
-            format!("Container {name} is not paused")
-        }));
+    let status = runtime.state.status;
+    if frozen && !status.can_pause() {
+        return Err(LifecycleError::AlreadyPaused(name.into()).into());
+    }
+    if !frozen && !status.can_unpause() {
+        return Err(LifecycleError::NotPaused(name.into()).into());
     }
     cgroup(c)?.freeze(frozen)?;
-    containers.update(&c.id, |r| {
-        r.state.paused = frozen;
-        r.state.status = if frozen { "paused" } else { "running" }.into();
-    })?;
+    containers.update(&c.id, |r| r.state.freeze(frozen))?;
     let action = if frozen {
         Action::Pause
     } else {
@@ -175,12 +189,9 @@ pub fn remove(containers: &Containers, c: &Container, force: bool) -> Result<()>
         Err(e) if force && crate::damage::is_damage(&e) => Runtime::default(),
         other => other?,
     };
-    if is_running(&runtime) || (runtime.state.restarting && runtime.monitor_alive()) {
+    if !effective(&runtime).status.can_delete() {
         if !force {
-            return Err(Error::Usage(format!(
-                "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                c.id
-            )));
+            return Err(LifecycleError::RemoveRunning(c.id.clone()).into());
         }
         let _ = containers.update(&c.id, |r| r.stopped_by_user = true);
         if is_running(&runtime) {
@@ -239,7 +250,7 @@ pub fn remove_damaged(containers: &Containers, id: &str) -> Result<()> {
 /// volumes always stay. Call after the container is removed.
 pub fn remove_anonymous_volumes(volumes: &Volumes, containers: &Containers, c: &Container) {
     let in_use = super::mounts::volumes_in_use(containers).unwrap_or_default();
-    for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+    for m in c.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
         let anonymous = volumes.get(&m.name).is_ok_and(|v| v.anonymous());
         if anonymous && !in_use.contains_key(&m.name) {
             let _ = volumes.remove(&m.name);
@@ -256,19 +267,24 @@ mod tests {
         assert_eq!(parse_signal("KILL").unwrap(), Signal::SIGKILL);
         assert_eq!(parse_signal("sigterm").unwrap(), Signal::SIGTERM);
         assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
-        assert!(parse_signal("NOPE").is_err());
+        assert_eq!(
+            parse_signal("NOPE").unwrap_err().to_string(),
+            "Invalid signal: NOPE"
+        );
+        assert!(matches!(
+            parse_signal("99"),
+            Err(Error::Lifecycle(LifecycleError::InvalidSignal(_)))
+        ));
     }
 
     #[test]
     fn a_running_state_without_its_monitor_is_dead() {
         let mut runtime = Runtime::default();
-        runtime.state.status = "running".into();
-        runtime.state.running = true;
-        runtime.state.pid = 1;
+        runtime.state.start(1);
         runtime.monitor_pid = i32::MAX;
         let state = effective(&runtime);
-        assert_eq!(state.status, "dead");
-        assert!(!state.running && state.dead);
-        assert_eq!(effective(&Runtime::default()).status, "created");
+        assert_eq!(state.status, Status::Dead);
+        assert!(!state.running() && state.pid == 0);
+        assert_eq!(effective(&Runtime::default()).status, Status::Created);
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::dir::Containers;
-use super::record::MountPoint;
+use super::record::{MountKind, MountPoint};
 use crate::volume::Volumes;
 use crate::{Error, Result};
 
@@ -20,11 +20,46 @@ pub struct MountFlags {
     pub volumes_from: Vec<String>,
 }
 
+/// Why a `-v`, `--mount`, `--tmpfs` or `--volumes-from` was refused
+/// (Docker's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MountError {
+    #[error("invalid volume specification: '{0}'")]
+    VolumeSpec(String),
+    /// A destination that is not an absolute path other than `/`; `-v`
+    /// words it around the spec, `--mount`/`--tmpfs` after it.
+    #[error("{}", if *.volume_flag {
+        format!("invalid volume specification: '{}': {}", .spec, relative_why(.kind, .dest))
+    } else {
+        format!("{} ({})", relative_why(.kind, .dest), .spec)
+    })]
+    Relative {
+        spec: String,
+        kind: String,
+        dest: String,
+        volume_flag: bool,
+    },
+    #[error("invalid mode: {0}")]
+    Mode(String),
+    #[error("invalid mount config for type \"bind\": field Source must not be empty")]
+    NoBindSource,
+    #[error("invalid mount config for type \"bind\": bind source path does not exist: {0}")]
+    MissingBindSource(String),
+    #[error("invalid mount type: {0:?}")]
+    Type(String),
+    #[error("Duplicate mount point: {0}")]
+    Duplicate(String),
+}
+
+fn relative_why(kind: &str, dest: &str) -> String {
+    format!("invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute")
+}
+
 /// A volume mount, not created yet (see [`resolve`]); no name means an
 /// anonymous volume.
 fn volume(name: Option<&str>, dest: &str, rw: bool) -> MountPoint {
     MountPoint {
-        kind: "volume".into(),
+        kind: MountKind::Volume,
         name: name.unwrap_or_default().into(),
         destination: dest.into(),
         driver: "local".into(),
@@ -36,7 +71,7 @@ fn volume(name: Option<&str>, dest: &str, rw: bool) -> MountPoint {
 
 fn bind(source: &str, dest: &str, rw: bool) -> MountPoint {
     MountPoint {
-        kind: "bind".into(),
+        kind: MountKind::Bind,
         source: source.into(),
         destination: dest.into(),
         mode: if rw { "" } else { "ro" }.into(),
@@ -48,7 +83,7 @@ fn bind(source: &str, dest: &str, rw: bool) -> MountPoint {
 
 fn tmpfs(dest: &str, options: &str) -> MountPoint {
     MountPoint {
-        kind: "tmpfs".into(),
+        kind: MountKind::Tmpfs,
         destination: dest.into(),
         rw: true,
         options: options.into(),
@@ -62,14 +97,13 @@ fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<()>
     if dest.starts_with('/') && dest != "/" {
         return Ok(());
     }
-    let why = format!(
-        "invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute"
-    );
-    Err(Error::Usage(if volume_flag {
-        format!("invalid volume specification: '{spec}': {why}")
-    } else {
-        format!("{why} ({spec})")
-    }))
+    Err(MountError::Relative {
+        spec: spec.into(),
+        kind: kind.into(),
+        dest: dest.into(),
+        volume_flag,
+    }
+    .into())
 }
 
 /// `-v SRC:DST[:OPTS]` or `-v DST`: a bind mount when SRC is a path, a
@@ -80,11 +114,7 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
         [dest] => (None, *dest, ""),
         [source, dest] => (Some(*source), *dest, ""),
         [source, dest, opts] => (Some(*source), *dest, *opts),
-        _ => {
-            return Err(Error::Usage(format!(
-                "invalid volume specification: '{spec}'"
-            )))
-        }
+        _ => return Err(MountError::VolumeSpec(spec.into()).into()),
     };
     let kind = match source {
         Some(s) if s.starts_with('/') => "bind",
@@ -96,7 +126,7 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
         match opt {
             "ro" => rw = false,
             "rw" | "z" | "Z" | "nocopy" | "rprivate" | "private" => {}
-            _ => return Err(Error::Usage(format!("invalid mode: {opt}"))),
+            _ => return Err(MountError::Mode(opt.into()).into()),
         }
     }
     match source {
@@ -123,8 +153,10 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
     let get = |keys: &[&str]| keys.iter().find_map(|k| fields.get(k).copied());
     let kind = get(&["type"]).unwrap_or("volume");
     let dest = get(&["target", "destination", "dst"]).ok_or_else(|| {
-        Error::Usage(format!(
-            "invalid argument \"{spec}\" for \"--mount\" flag: target is required"
+        Error::from(super::options::invalid(
+            "--mount",
+            spec,
+            "target is required",
         ))
     })?;
     absolute(dest, spec, get(&["type"]).unwrap_or("volume"), false)?;
@@ -133,15 +165,9 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
     match kind {
         "volume" => Ok(volume(source, dest, rw)),
         "bind" => {
-            let source = source.ok_or_else(|| {
-                Error::Usage(
-                    "invalid mount config for type \"bind\": field Source must not be empty".into(),
-                )
-            })?;
+            let source = source.ok_or(MountError::NoBindSource)?;
             if !Path::new(source).exists() {
-                return Err(Error::Usage(format!(
-                    "invalid mount config for type \"bind\": bind source path does not exist: {source}"
-                )));
+                return Err(MountError::MissingBindSource(source.into()).into());
             }
             Ok(bind(source, dest, rw))
         }
@@ -155,7 +181,7 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
             }
             Ok(tmpfs(dest, &options.join(",")))
         }
-        other => Err(Error::Usage(format!("invalid mount type: {other:?}"))),
+        other => Err(MountError::Type(other.into()).into()),
     }
 }
 
@@ -170,10 +196,7 @@ pub fn resolve(
     let mut out: Vec<MountPoint> = Vec::new();
     let add = |m: MountPoint, out: &mut Vec<MountPoint>| -> Result<()> {
         if out.iter().any(|o| o.destination == m.destination) {
-            return Err(Error::Usage(format!(
-                "Duplicate mount point: {}",
-                m.destination
-            )));
+            return Err(MountError::Duplicate(m.destination).into());
         }
         out.push(m);
         Ok(())
@@ -192,14 +215,18 @@ pub fn resolve(
     for spec in &flags.volumes_from {
         let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
         let from = containers.find(name)?;
-        for mut m in from.mounts.into_iter().filter(|m| m.kind != "tmpfs") {
+        for mut m in from
+            .mounts
+            .into_iter()
+            .filter(|m| m.kind != MountKind::Tmpfs)
+        {
             match mode {
                 "ro" => {
                     m.rw = false;
                     m.mode = "ro".into();
                 }
                 "rw" | "" => {}
-                other => return Err(Error::Usage(format!("invalid mode: {other}"))),
+                other => return Err(MountError::Mode(other.into()).into()),
             }
             if !out.iter().any(|o| o.destination == m.destination) {
                 out.push(m);
@@ -215,7 +242,7 @@ pub fn resolve(
     // an image VOLUME gets a new anonymous one; `--volumes-from` reuses).
     for m in out
         .iter_mut()
-        .filter(|m| m.kind == "volume" && m.source.is_empty())
+        .filter(|m| m.kind == MountKind::Volume && m.source.is_empty())
     {
         let v = if m.name.is_empty() {
             volumes.create_anonymous()?
@@ -234,7 +261,7 @@ pub fn resolve(
 pub fn volumes_in_use(containers: &Containers) -> Result<BTreeMap<String, Vec<String>>> {
     let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in containers.list()? {
-        for m in c.mounts.iter().filter(|m| m.kind == "volume") {
+        for m in c.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
             used.entry(m.name.clone()).or_default().push(c.id.clone());
         }
     }
@@ -268,19 +295,20 @@ mod tests {
             &containers,
         )
         .unwrap();
-        let kinds: Vec<(&str, &str, bool)> = m
+        let kinds: Vec<(MountKind, &str, bool)> = m
             .iter()
-            .map(|m| (m.kind.as_str(), m.destination.as_str(), m.rw))
+            .map(|m| (m.kind, m.destination.as_str(), m.rw))
             .collect();
+        use MountKind::{Bind, Tmpfs, Volume};
         assert_eq!(
             kinds,
             [
-                ("volume", "/data", true),
-                ("volume", "/anon", true),
-                ("tmpfs", "/scratch", true),
-                ("tmpfs", "/run", true),
-                ("bind", "/etc/conf", false),
-                ("volume", "/var/lib/x", true),
+                (Volume, "/data", true),
+                (Volume, "/anon", true),
+                (Tmpfs, "/scratch", true),
+                (Tmpfs, "/run", true),
+                (Bind, "/etc/conf", false),
+                (Volume, "/var/lib/x", true),
             ]
         );
         assert!(host.is_dir(), "-v creates a missing bind source");

@@ -34,7 +34,8 @@ pub enum Error {
     LogValue(String),
 }
 
-fn invalid(flag: &'static str, value: &str, why: impl Into<String>) -> Error {
+/// pflag's refusal of a flag's value.
+pub fn invalid(flag: &'static str, value: &str, why: impl Into<String>) -> Error {
     Error::Invalid {
         flag,
         value: value.into(),

@@ -2,10 +2,32 @@
 //! `inspect` prints the files almost as they are: `config.json` (what to
 //! run and with which limits, fixed at create) and `state.json` (what is
 //! happening now, written by the monitor and the lifecycle commands).
+//!
+//! The request is resolved once, at create: statuses, restart policies,
+//! network modes, mount kinds, namespace modes and cgroupns modes are
+//! enums here, spelled as Docker spells them only when stored or printed;
+//! the process is fixed as a [`ProcessSpec`]. Each part maps onto the OCI
+//! runtime specification (the `oci-spec` types `mini-runc` reads) field by
+//! field, should the record become that: [`ProcessSpec`] is `process`
+//! (`args`, `env`, `cwd`, `user.uid/gid/additionalGids`, the capability
+//! sets, `noNewPrivileges`); [`MountPoint`] is a `mounts` entry
+//! (`destination`, `type`, `source`, options from `RW`/`Propagation`);
+//! [`HostConfig`]'s limits are `linux.resources` (through
+//! [`super::monitor::limits_of`]), its devices `linux.devices` and
+//! `linux.resources.devices`, its namespace modes `linux.namespaces`
+//! (`container:X` a namespace `path`), [`NetworkMode`] the network
+//! namespace, `ulimits` `process.rlimits`, `sysctls` `linux.sysctl`, and
+//! the masked and read-only paths of [`super::setup`] `linux.maskedPaths` /
+//! `readonlyPaths`. What has no place there (names, links, ports, the
+//! restart policy, logs) is the front end's, kept beside it.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+pub use super::network_mode::NetworkMode;
+pub use super::restart::RestartPolicy;
+pub use super::status::Status;
 
 /// `config.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -37,9 +59,8 @@ pub struct Container {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct MountPoint {
-    /// `volume`, `bind` or `tmpfs`.
     #[serde(rename = "Type")]
-    pub kind: String,
+    pub kind: MountKind,
     /// The volume's name (volumes only).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
@@ -55,6 +76,19 @@ pub struct MountPoint {
     /// mini-docker's own: tmpfs mount options (`size=64m,mode=1777`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub options: String,
+}
+
+/// Docker's mount types (`Mounts[].Type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MountKind {
+    /// A named or anonymous volume of the store.
+    #[default]
+    Volume,
+    /// A host path.
+    Bind,
+    /// A tmpfs of the container's own.
+    Tmpfs,
 }
 
 /// Docker's `Config`: the container's side of `docker run`.
@@ -103,7 +137,7 @@ pub type Ports = BTreeMap<String, Vec<HostPort>>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct HostConfig {
-    pub network_mode: String,
+    pub network_mode: NetworkMode,
     pub restart_policy: RestartPolicy,
     pub auto_remove: bool,
     pub cap_add: Vec<String>,
@@ -250,14 +284,6 @@ impl std::fmt::Display for CgroupnsMode {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct RestartPolicy {
-    /// `no`, `always`, `on-failure` (Docker writes `no` as `"no"`).
-    pub name: String,
-    pub maximum_retry_count: u32,
-}
-
 /// The resolved process: what the monitor hands to the container.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -274,25 +300,21 @@ pub struct ProcessSpec {
     pub no_new_privileges: bool,
 }
 
-/// Docker's `State`.
+/// Docker's `State`, kept as one [`Status`] plus what the last start and
+/// exit left. Every change of status is one of the methods below, so the
+/// legal moves are in one place ([`super::status`] says which commands may
+/// make them). It is stored and printed in Docker's shape ([`StateView`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
+#[serde(into = "StateView", from = "StateView")]
 pub struct State {
-    /// created, running, paused, restarting, exited, dead.
-    pub status: String,
-    pub running: bool,
-    pub paused: bool,
-    pub restarting: bool,
-    #[serde(rename = "OOMKilled")]
+    pub status: Status,
     pub oom_killed: bool,
-    pub dead: bool,
     pub pid: i32,
     pub exit_code: i32,
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
     /// Only for a container with a healthcheck.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<super::health::Health>,
 }
 
@@ -302,18 +324,145 @@ pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 impl Default for State {
     fn default() -> Self {
         State {
-            status: "created".into(),
-            running: false,
-            paused: false,
-            restarting: false,
+            status: Status::Created,
             oom_killed: false,
-            dead: false,
             pid: 0,
             exit_code: 0,
             error: String::new(),
             started_at: ZERO_TIME.into(),
             finished_at: ZERO_TIME.into(),
             health: None,
+        }
+    }
+}
+
+impl State {
+    /// Docker's `State.Running`: a process exists, frozen or not.
+    pub fn running(&self) -> bool {
+        self.status.has_process()
+    }
+
+    pub fn paused(&self) -> bool {
+        self.status == Status::Paused
+    }
+
+    pub fn restarting(&self) -> bool {
+        self.status == Status::Restarting
+    }
+
+    /// The monitor started the container's process `pid`.
+    pub fn start(&mut self, pid: i32) {
+        self.status = Status::Running;
+        self.pid = pid;
+        self.exit_code = 0;
+        self.oom_killed = false;
+        self.started_at = now();
+        self.finished_at = ZERO_TIME.into();
+    }
+
+    /// The process could not be started; a container that never ran stays
+    /// `created`, as Docker's does.
+    pub fn start_failed(&mut self, code: i32, message: String, first: bool) {
+        self.pid = 0;
+        self.exit_code = code;
+        self.error = message;
+        if first {
+            self.status = Status::Created;
+        } else {
+            self.status = Status::Exited;
+            self.finished_at = now();
+        }
+    }
+
+    /// The process ended with `code`; `restarting` when the restart policy
+    /// will start it again.
+    pub fn exit(&mut self, code: i32, oom_killed: bool, restarting: bool) {
+        self.status = if restarting {
+            Status::Restarting
+        } else {
+            Status::Exited
+        };
+        self.pid = 0;
+        self.exit_code = code;
+        self.oom_killed = oom_killed;
+        self.finished_at = now();
+    }
+
+    /// A restart that will not happen after all (`stop` during the delay).
+    pub fn restart_cancelled(&mut self) {
+        self.status = Status::Exited;
+    }
+
+    /// `pause` (true) or `unpause` (false).
+    pub fn freeze(&mut self, frozen: bool) {
+        self.status = if frozen {
+            Status::Paused
+        } else {
+            Status::Running
+        };
+    }
+
+    /// Its monitor is gone: nothing supervises it any more.
+    pub fn monitor_lost(&mut self) {
+        self.status = Status::Dead;
+        self.pid = 0;
+    }
+}
+
+/// Docker's `State` object as `inspect` prints it and `state.json` holds
+/// it: the status spelled out and again as four booleans.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StateView {
+    /// created, running, paused, restarting, exited, dead.
+    status: Status,
+    running: bool,
+    paused: bool,
+    restarting: bool,
+    #[serde(rename = "OOMKilled")]
+    oom_killed: bool,
+    dead: bool,
+    pid: i32,
+    exit_code: i32,
+    error: String,
+    started_at: String,
+    finished_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    health: Option<super::health::Health>,
+}
+
+impl From<State> for StateView {
+    fn from(s: State) -> Self {
+        StateView {
+            running: s.running(),
+            paused: s.paused(),
+            restarting: s.restarting(),
+            dead: s.status == Status::Dead,
+            status: s.status,
+            oom_killed: s.oom_killed,
+            pid: s.pid,
+            exit_code: s.exit_code,
+            error: s.error,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+            health: s.health,
+        }
+    }
+}
+
+/// The booleans of a stored state are Docker's copies of its status (they
+/// always agreed with it): the status alone is read back.
+impl From<StateView> for State {
+    fn from(v: StateView) -> Self {
+        State {
+            status: v.status,
+            oom_killed: v.oom_killed,
+            pid: v.pid,
+            exit_code: v.exit_code,
+            error: v.error,
+            started_at: v.started_at,
+            finished_at: v.finished_at,
+            health: v.health,
         }
     }
 }
@@ -377,6 +526,54 @@ mod tests {
             assert!(v.get(field).is_some(), "{field} missing from {v}");
         }
         assert_eq!(v["StartedAt"], ZERO_TIME);
+    }
+
+    #[test]
+    fn state_reads_records_written_with_dockers_booleans() {
+        // A paused container's state.json as every version has written it.
+        let old = serde_json::json!({
+            "Status": "paused", "Running": true, "Paused": true,
+            "Restarting": false, "OOMKilled": false, "Dead": false,
+            "Pid": 42, "ExitCode": 0, "Error": "",
+            "StartedAt": "2026-12-01T04:40:00.000000000Z", "FinishedAt": ZERO_TIME,
+        });
+        let state: State = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!((state.status, state.pid), (Status::Paused, 42));
+        assert!(state.running() && state.paused() && !state.restarting());
+        assert_eq!(serde_json::to_value(&state).unwrap(), old);
+    }
+
+    #[test]
+    fn transitions_keep_dockers_booleans_consistent() {
+        let mut s = State::default();
+        s.start(7);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(
+            (v["Status"].as_str(), v["Running"].as_bool()),
+            (Some("running"), Some(true))
+        );
+        s.freeze(true);
+        assert!(s.running() && s.paused());
+        s.exit(137, true, true);
+        let v = serde_json::to_value(&s).unwrap();
+        assert_eq!(v["Status"], "restarting");
+        assert_eq!(
+            (v["Running"].as_bool(), v["Paused"].as_bool()),
+            (Some(false), Some(false))
+        );
+        assert_eq!(
+            (v["Restarting"].as_bool(), v["OOMKilled"].as_bool()),
+            (Some(true), Some(true))
+        );
+        assert_eq!((s.pid, s.exit_code), (0, 137));
+        s.restart_cancelled();
+        assert_eq!(s.status, Status::Exited);
+        let mut never = State::default();
+        never.start_failed(127, "not found".into(), true);
+        assert_eq!(
+            (never.status, never.finished_at.as_str()),
+            (Status::Created, ZERO_TIME)
+        );
     }
 
     #[test]

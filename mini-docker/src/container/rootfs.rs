@@ -71,3 +71,24 @@ impl Rootfs {
         Ok(mount::unmount(&self.merged)?)
     }
 }
+
+#[cfg(test)]
+impl Rootfs {
+    /// The directories of a root filesystem of one empty layer under
+    /// `dir`, for tests that record its mounts rather than make them.
+    pub(crate) fn scratch(dir: &Path) -> Rootfs {
+        let lowers = vec![dir.join("empty")];
+        let (upper, work, merged) = (dir.join("upper"), dir.join("work"), dir.join("merged"));
+        for d in [&lowers[0], &upper, &work, &merged] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let overlay = Overlay::new(lowers.clone(), upper.clone(), work.clone(), merged.clone());
+        Rootfs {
+            upper,
+            work,
+            merged,
+            lowers,
+            overlay,
+        }
+    }
+}

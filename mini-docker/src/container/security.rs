@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::str::FromStr as _;
 
 use caps::{CapSet, Capability, CapsHashSet};
+use kernel::sys;
 use libseccomp::{ScmpAction, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 
 use crate::{Error, Result};
@@ -45,8 +46,23 @@ fn normalise(name: &str) -> Result<String> {
     } else {
         format!("CAP_{upper}")
     };
-    Capability::from_str(&full).map_err(|_| Error::Usage(format!("invalid capability: {name}")))?;
+    Capability::from_str(&full).map_err(|_| SecurityError::Capability(name.into()))?;
     Ok(full)
+}
+
+/// Why a capability or the seccomp filter could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecurityError {
+    #[error("invalid capability: {0}")]
+    Capability(String),
+    #[error("dropping {0} from the bounding set: {1}")]
+    Bounding(Capability, String),
+    #[error("setting capabilities: {0}")]
+    SetCapabilities(String),
+    #[error("seccomp: {0}")]
+    Seccomp(String),
+    #[error("loading the seccomp filter: {0}")]
+    LoadSeccomp(String),
 }
 
 /// Docker's rules: start from the default set (or every capability when
@@ -90,8 +106,9 @@ pub fn limit_bounding_set(keep: &[String]) -> Result<()> {
     tracing::info!(target: "explain", "capsh --drop=<all but {} capabilities>   # bounding set", keep.len());
     for cap in caps::all() {
         if !keep.contains(&cap) {
-            caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| Error::Usage(format!("dropping {cap} from the bounding set: {e}")))?;
+            sys()
+                .drop_bounding(cap)
+                .map_err(|e| SecurityError::Bounding(cap, e.to_string()))?;
         }
     }
     Ok(())
@@ -102,7 +119,8 @@ pub fn limit_bounding_set(keep: &[String]) -> Result<()> {
 /// user, as with Docker. Inheritable and ambient are emptied: since
 /// CVE-2022-24769 Docker keeps nothing there for `execve` to pass on.
 pub fn set_process_capabilities(keep: &[String], uid: u32) -> Result<()> {
-    let fail = |e: caps::errors::CapsError| Error::Usage(format!("setting capabilities: {e}"));
+    let fail =
+        |e: caps::errors::CapsError| Error::from(SecurityError::SetCapabilities(e.to_string()));
     // Never more than we hold: a runtime that is itself confined (no
     // CAP_SYS_RESOURCE here) cannot hand out what it lacks.
     let held = caps::read(None, CapSet::Permitted).map_err(fail)?;
@@ -111,24 +129,22 @@ pub fn set_process_capabilities(keep: &[String], uid: u32) -> Result<()> {
     } else {
         CapsHashSet::new()
     };
-    caps::clear(None, CapSet::Ambient).map_err(fail)?;
-    caps::clear(None, CapSet::Inheritable).map_err(fail)?;
-    caps::set(None, CapSet::Effective, &keep).map_err(fail)?;
-    caps::set(None, CapSet::Permitted, &keep).map_err(fail)
+    let k = sys();
+    let none = CapsHashSet::new();
+    k.set_capabilities(CapSet::Ambient, &none).map_err(fail)?;
+    k.set_capabilities(CapSet::Inheritable, &none)
+        .map_err(fail)?;
+    k.set_capabilities(CapSet::Effective, &keep).map_err(fail)?;
+    k.set_capabilities(CapSet::Permitted, &keep).map_err(fail)
 }
 
 /// `prctl(PR_SET_NO_NEW_PRIVS)`: setuid binaries and file capabilities no
 /// longer raise privileges (`--security-opt no-new-privileges`).
 pub fn set_no_new_privileges() -> Result<()> {
     tracing::info!(target: "explain", "prctl(PR_SET_NO_NEW_PRIVS, 1)");
-    // SAFETY: integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(Error::io(
-            "prctl(PR_SET_NO_NEW_PRIVS)",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    sys()
+        .no_new_privs()
+        .map_err(|e| Error::io("prctl(PR_SET_NO_NEW_PRIVS)", e.into()))
 }
 
 /// The system calls Docker's default profile allows to every container.
@@ -227,7 +243,8 @@ const PERSONALITIES: [u64; 5] = [0x0, 0x8, 0x20000, 0x20008, 0xffff_ffff];
 /// Names this libseccomp does not know are skipped (they do not exist on
 /// this architecture).
 pub fn default_filter(capabilities: &[String]) -> Result<ScmpFilterContext> {
-    let fail = |e: libseccomp::error::SeccompError| Error::Usage(format!("seccomp: {e}"));
+    let fail =
+        |e: libseccomp::error::SeccompError| Error::from(SecurityError::Seccomp(e.to_string()));
     let mut filter = ScmpFilterContext::new_filter(ScmpAction::Errno(libc::EPERM)).map_err(fail)?;
     // Docker does not set no_new_privs for seccomp; the filter is loaded
     // while the process still has CAP_SYS_ADMIN.
@@ -282,9 +299,9 @@ pub fn default_filter(capabilities: &[String]) -> Result<ScmpFilterContext> {
 /// Loads the filter into the calling process (inherited by its children).
 pub fn load(filter: &ScmpFilterContext) -> Result<()> {
     tracing::info!(target: "explain", "seccomp(SECCOMP_SET_MODE_FILTER, <docker's default profile>)");
-    filter
-        .load()
-        .map_err(|e| Error::Usage(format!("loading the seccomp filter: {e}")))
+    sys()
+        .seccomp(&mut || filter.load().map_err(std::io::Error::other))
+        .map_err(|e| SecurityError::LoadSeccomp(e.to_string()).into())
 }
 
 #[cfg(test)]

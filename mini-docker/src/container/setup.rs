@@ -16,16 +16,15 @@
 use std::os::unix::fs::{symlink, OpenOptionsExt as _};
 use std::path::Path;
 
-use nix::mount::{mount, MsFlags};
-use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use kernel::sys;
+use nix::mount::MsFlags;
+use nix::sys::stat::{makedev, Mode, SFlag};
 
 use super::devices::{self, Node};
-use super::record::MountPoint;
+use super::record::{MountKind, MountPoint};
 use super::rootfs::Rootfs;
 use super::scope;
 use crate::{Error, Result};
-
-const NONE: Option<&str> = None;
 
 /// Files Docker hides behind `/dev/null` (or an empty read-only tmpfs when
 /// they are directories).
@@ -89,7 +88,9 @@ pub(super) fn mnt(
     data: Option<&str>,
     shown: String,
 ) -> Result<()> {
-    chroot_demo::error::step(shown, || mount(Some(source), target, fstype, flags, data))?;
+    chroot_demo::error::step(shown, || {
+        sys().mount(Some(Path::new(source)), target, fstype, flags, data)
+    })?;
     Ok(())
 }
 
@@ -175,7 +176,7 @@ fn dev(root: &Path, shm_size: i64) -> Result<()> {
         chroot_demo::error::step(
             format!("mknod -m 666 /dev/{name} c {major} {minor}"),
             || {
-                mknod(
+                sys().mknod(
                     &node,
                     SFlag::S_IFCHR,
                     Mode::from_bits_truncate(0o666),
@@ -263,7 +264,7 @@ fn device_node(root: &Path, node: &Node) -> Result<()> {
             node.minor
         ),
         || {
-            mknod(
+            sys().mknod(
                 &path,
                 kind,
                 Mode::from_bits_truncate(node.mode),
@@ -322,7 +323,7 @@ pub fn console() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
 
 fn bind(source: &Path, target: &Path, shown: &str) -> Result<()> {
     chroot_demo::error::step(shown, || {
-        mount(Some(source), target, NONE, MsFlags::MS_BIND, NONE)
+        sys().mount(Some(source), target, None, MsFlags::MS_BIND, None)
     })?;
     Ok(())
 }
@@ -353,7 +354,7 @@ fn etc_files(root: &Path, dir: &Path) -> Result<()> {
 /// given its files, mode and owner — Docker's copy on first use.
 fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
     let target = scope::resolve(root, Path::new(&m.destination))?;
-    if m.kind == "tmpfs" {
+    if m.kind == MountKind::Tmpfs {
         mkdir_p(&target)?;
         let options = if m.options.is_empty() {
             "mode=1777"
@@ -370,7 +371,7 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
         );
     }
     let source = Path::new(&m.source);
-    if m.kind == "volume" {
+    if m.kind == MountKind::Volume {
         if let Some((kind, device, o)) = crate::volume::mount_options(source) {
             return mount_volume_options(&target, m, &kind, &device, &o);
         }
@@ -380,7 +381,7 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
         // contents, mode and owner (an empty directory's mode and owner
         // too: `-v v:/tmp` is 1777); one with files keeps its own.
         let empty = std::fs::read_dir(source).is_ok_and(|mut d| d.next().is_none());
-        if m.kind == "volume" && empty && target.is_dir() {
+        if m.kind == MountKind::Volume && empty && target.is_dir() {
             tracing::info!(target: "explain", "cp -a {}/. {}   # the volume is empty: the image's files, mode and owner", m.destination, m.source);
             crate::volume::copy_tree(&target, source)?;
         }
@@ -396,12 +397,12 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
     chroot_demo::error::step(
         format!("mount --rbind {} {}", m.source, m.destination),
         || {
-            mount(
+            sys().mount(
                 Some(source),
                 &target,
-                NONE,
+                None,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
-                NONE,
+                None,
             )
         },
     )?;
@@ -430,7 +431,9 @@ fn mount_volume_options(
     }
     tracing::info!(target: "explain", "mount -t {kind} -o {o} {device} {}   # volume {}", m.destination, m.name);
     let data_opt = (!data.is_empty()).then_some(data.as_str());
-    mount(Some(device), target, Some(kind), flags, data_opt).map_err(|errno| {
+    let device_path = Path::new(device);
+    let mounted = sys().mount(Some(device_path), target, Some(kind), flags, data_opt);
+    mounted.map_err(|errno| {
         // Docker's message, naming the volume's directory as its mount does.
         let mut text = format!("mount {device}:{}", m.source);
         if !shown_flags.is_empty() {
@@ -495,7 +498,9 @@ fn write_sysctls(sysctls: &std::collections::BTreeMap<String, String>) -> Result
     for (key, value) in sysctls {
         let path = Path::new("/proc/sys").join(key.replace('.', "/"));
         tracing::info!(target: "explain", "echo {value} > {}   # --sysctl", path.display());
-        std::fs::write(&path, value).map_err(|e| Error::io(&path, e))?;
+        sys()
+            .write(&path, value.as_bytes())
+            .map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
 }
@@ -536,12 +541,12 @@ fn remount_readonly(path: &Path, extra: MsFlags) -> Result<()> {
     chroot_demo::error::step(
         format!("mount -o remount,bind,ro {}", path.display()),
         || {
-            mount(
-                NONE,
+            sys().mount(
+                None,
                 path,
-                NONE,
+                None,
                 MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra,
-                NONE,
+                None,
             )
         },
     )?;
@@ -563,4 +568,115 @@ pub fn write_etc_files(dir: &Path, hostname: &str, resolv: &str) -> Result<()> {
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use kernel::syscall::Call;
+
+    use super::*;
+
+    /// Where each call aims, as the container will see it: mounts by
+    /// target (`merged/proc` → `/proc`), the rest named by kind.
+    fn targets(calls: &[Call], merged: &Path) -> Vec<String> {
+        let inside = |p: &Path| match p.strip_prefix(merged) {
+            Ok(rest) => format!("/{}", rest.display()),
+            Err(_) => p.display().to_string(),
+        };
+        calls
+            .iter()
+            .map(|c| match c {
+                Call::Mount { target, fstype, .. } => {
+                    format!(
+                        "mount {} {}",
+                        fstype.as_deref().unwrap_or("-"),
+                        inside(target)
+                    )
+                }
+                Call::Mknod(path) => format!("mknod {}", inside(path)),
+                Call::PivotRoot(_) => "pivot_root".into(),
+                Call::Umount(_) => "umount".into(),
+                Call::Chdir(dir) => format!("cd {}", inside(dir)),
+                Call::Write { path, .. } => format!("write {}", path.display()),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    fn position(calls: &[String], wanted: &str) -> usize {
+        calls
+            .iter()
+            .position(|c| c == wanted)
+            .unwrap_or_else(|| panic!("no {wanted:?} in {calls:#?}"))
+    }
+
+    /// runc's order, checked without root: the real kernel is replaced by
+    /// a recorder, so nothing is mounted and the temporary tree is all
+    /// that is touched.
+    #[test]
+    fn the_container_filesystem_is_entered_in_runcs_order() {
+        let dir = std::env::temp_dir().join(format!("setup-order-{}", std::process::id()));
+        let rootfs = Rootfs::scratch(&dir);
+        for name in ["hosts", "hostname", "resolv.conf"] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        let volume = MountPoint {
+            kind: MountKind::Tmpfs,
+            destination: "/scratch".into(),
+            rw: true,
+            ..Default::default()
+        };
+        let sysctls = BTreeMap::from([("kernel.shmmax".to_string(), "1".to_string())]);
+        let fs = Filesystem {
+            rootfs: &rootfs,
+            dir: &dir,
+            privileged: false,
+            readonly: true,
+            mounts: std::slice::from_ref(&volume),
+            devices: &[],
+            shm_size: 1 << 20,
+            sysctls: &sysctls,
+        };
+        let mut pivot_seen_by_cgroupfs = false;
+        let (entered, calls) = kernel::recording(|| {
+            enter(&fs, |_| {
+                pivot_seen_by_cgroupfs = true;
+                Ok(())
+            })
+        });
+        entered.unwrap();
+        assert!(pivot_seen_by_cgroupfs);
+        let calls = targets(&calls, &rootfs.merged);
+        let at = |wanted: &str| position(&calls, wanted);
+        // The host's mounts never see the container's: private first.
+        assert_eq!(calls[0], "mount - /");
+        assert_eq!(calls[1], "mount overlay /");
+        // /dev is a tmpfs before its nodes are made, /dev/pts and /dev/shm
+        // are mounted in it.
+        assert!(at("mount proc /proc") < at("mount sysfs /sys"));
+        assert!(at("mount tmpfs /dev") < at("mknod /dev/null"));
+        assert!(at("mknod /dev/tty") < at("mount devpts /dev/pts"));
+        assert!(at("mount devpts /dev/pts") < at("mount tmpfs /dev/shm"));
+        // Volumes, then the container's own /etc files on top of them.
+        assert!(at("mount tmpfs /scratch") < at("mount - /etc/hosts"));
+        // Everything is in place before the root changes; the old root is
+        // detached right after.
+        let pivot = at("pivot_root");
+        assert!(at("mount - /etc/resolv.conf") < pivot);
+        assert_eq!(calls[pivot - 2], format!("mount - {}", "/"));
+        assert_eq!(calls[pivot + 1], "umount");
+        // --sysctl is written while /proc/sys is still writable; masking
+        // and the read-only root come last.
+        let sysctl = at("write /proc/sys/kernel/shmmax");
+        assert!(pivot < sysctl && sysctl < at("mount - /proc/sys"));
+        // (Which masked paths exist depends on the host's kernel.)
+        let masks = &calls[sysctl + 1..calls.len() - 1];
+        assert!(masks
+            .iter()
+            .all(|c| c.starts_with("mount ") && (c.contains(" /proc/") || c.contains(" /sys/"))));
+        assert_eq!(calls.last().unwrap(), "mount - /");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

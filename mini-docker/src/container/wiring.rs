@@ -19,16 +19,15 @@ use crate::{Error, Result};
 /// Whether the container's network mode is a bridge network (the default
 /// one or a user network), rather than none, host or container:.
 pub fn on_bridge(c: &Container) -> bool {
-    let mode = c.host_config.network_mode.as_str();
-    !matches!(mode, "none" | "host") && !mode.starts_with("container:")
+    c.host_config.network_mode.network().is_some()
 }
 
 /// Every network the container is on: its network mode first, then those
 /// it was connected to.
 pub fn network_names(c: &Container) -> Vec<String> {
     let mut names = Vec::new();
-    if on_bridge(c) {
-        names.push(c.host_config.network_mode.clone());
+    if let Some(name) = c.host_config.network_mode.network() {
+        names.push(name.to_string());
     }
     for n in &c.connected_networks {
         if !names.contains(n) {
@@ -71,10 +70,10 @@ pub fn plan(
     let address = networks.allocate(&net, &c.id, requested, containers)?;
     let gateway = net.gateway()?;
     let bridge_addr = Ipv4Net::new(gateway, address.prefix_len()).expect("valid prefix");
-    let bridged = net_demo::attach::ensure_bridge(nl, net.bridge(), bridge_addr);
+    let bridged = networks.ensure_bridge(nl, &net, bridge_addr);
     if let Err(e) = bridged {
         networks.release(&net.name, &address.addr().to_string());
-        return Err(e.into());
+        return Err(e);
     }
     // `--mac-address` names the first interface's; Docker derives the rest.
     let mac = match (index, c.host_config.naming.mac_address) {
