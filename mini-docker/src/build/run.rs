@@ -15,9 +15,9 @@ use super::rootfs::RootView;
 use crate::container::create::{self, Request};
 use crate::container::dir::Containers;
 use crate::container::monitor::{self, Started};
+use crate::container::protocol::{self, Message};
 use crate::container::record::Container;
 use crate::container::spec::Overrides;
-use crate::container::stream::{self, Kind};
 use crate::container::{files, lifecycle};
 use crate::store::{ImageId, Store};
 use crate::volume::Volumes;
@@ -183,15 +183,20 @@ pub fn run<'a>(
     }
     let mut reader = client;
     let code = loop {
-        match stream::read_frame(&mut reader) {
-            Ok(Some((Kind::Stdout | Kind::Stderr, data))) => out.raw(&data),
-            Ok(Some((Kind::Exit, code))) => {
+        match protocol::read(&mut reader) {
+            Ok(Some(Message::Stdout(data) | Message::Stderr(data))) => out.raw(&data),
+            Ok(Some(Message::Exit(code))) => {
                 // The monitor closes once the exit is recorded.
                 let mut rest = Vec::new();
                 let _ = std::io::Read::read_to_end(&mut reader, &mut rest);
-                break String::from_utf8_lossy(&code).parse().unwrap_or(125);
+                break code;
             }
             Ok(Some(_)) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                return Err(Error::Protocol(format!(
+                    "the container's monitor sent a malformed message: {e}"
+                )))
+            }
             Ok(None) | Err(_) => break 125,
         }
     };
