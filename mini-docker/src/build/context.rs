@@ -155,12 +155,13 @@ impl Context {
         Ok(context)
     }
 
-    /// A context path (relative; `..` cannot leave the root), and whether
-    /// `.dockerignore` leaves it out.
+    /// A context path (relative; `..` cannot leave the root) with its
+    /// symlinks resolved inside the context, as Docker resolves a source,
+    /// and whether `.dockerignore` leaves it out.
     pub fn path(&self, rel: &str) -> (PathBuf, String, bool) {
         let clean = ignore::clean(rel);
         let excluded = self.ignore.excluded(&clean);
-        (self.root.join(&clean), clean, excluded)
+        (in_root(&self.root, &clean), clean, excluded)
     }
 
     /// Every included path under the root, relative, sorted (for globs).
@@ -193,10 +194,62 @@ impl Context {
     }
 }
 
+/// `rel` under `root`, every symlink on the way resolved as if `root` were
+/// `/`: an absolute target starts again at `root`, `..` stops there, so a
+/// link in the context cannot reach the host's files.
+pub fn in_root(root: &Path, rel: &str) -> PathBuf {
+    let mut done: Vec<String> = Vec::new();
+    let mut todo: Vec<String> = rel.split('/').rev().map(String::from).collect();
+    let mut hops = 0;
+    while let Some(part) = todo.pop() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => {}
+        }
+        let candidate = root.join(done.join("/")).join(&part);
+        match fs::read_link(&candidate) {
+            Ok(target) if hops < 40 => {
+                hops += 1;
+                let target = target.to_string_lossy().into_owned();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                todo.extend(target.split('/').rev().map(String::from));
+            }
+            _ => done.push(part),
+        }
+    }
+    root.join(done.join("/"))
+}
+
 fn absolute(path: &Path) -> PathBuf {
     if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir().map_or(path.to_path_buf(), |d| d.join(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinks_resolve_inside_the_context() {
+        let root = std::env::temp_dir().join(format!("md-ctx-{}", std::process::id()));
+        fs::create_dir_all(root.join("dir")).unwrap();
+        fs::write(root.join("dir/f"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", root.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../etc", root.join("dir/up")).unwrap();
+        std::os::unix::fs::symlink("dir", root.join("rel")).unwrap();
+        assert_eq!(in_root(&root, "abs"), root.join("etc/passwd"));
+        assert_eq!(in_root(&root, "dir/up/hosts"), root.join("etc/hosts"));
+        assert_eq!(in_root(&root, "rel/f"), root.join("dir/f"));
+        assert_eq!(in_root(&root, "../../x"), root.join("x"));
+        fs::remove_dir_all(&root).unwrap();
     }
 }
