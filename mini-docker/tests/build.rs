@@ -757,3 +757,37 @@ fn heredocs_write_files_and_scripts() {
     assert_eq!(run_out(&env, &[&id, "cat", "/both"]), "note val\nraw $X");
     assert_settled(&mut env);
 }
+
+/// A `FROM` image that is not in the store is pulled (from a loopback
+/// registry here), and `--pull` pulls it even when it is.
+#[test]
+fn from_pulls_a_missing_base_and_pull_refreshes_it() {
+    let Some(mut env) = with_busybox("md-build-pull", &[]) else {
+        return;
+    };
+    let registry = RealRegistry::start(&env);
+    let base = format!("{}/base/busybox:1", registry.addr);
+    ok(&env, &["tag", "busybox", &base]);
+    ok(&env, &["push", &base]);
+    let text = format!("FROM {base}\nRUN echo on the pulled base > /o\n");
+    let dir = context(&env, "ctx", &[("Dockerfile", &text)]);
+    // Store "b" has no images at all.
+    let out = ok_in(&env, "b", &["build", "-q", dir.to_str().unwrap()]);
+    let id = out.trim();
+    assert!(id.starts_with("sha256:"), "{out}");
+    let run = ok_in(
+        &env,
+        "b",
+        &["run", "--rm", "--network", "none", id, "cat", "/o"],
+    );
+    assert_eq!(run, "on the pulled base\n");
+    let out = md_in(&env, "b", &["build", "--pull", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("Status: Image is up to date for"),
+        "{stderr}"
+    );
+    drop(registry);
+    assert_settled(&mut env);
+}
