@@ -597,6 +597,45 @@ fn flags_quiet_iidfile_labels_and_build_args() {
         out.contains("[Warning] One or more build-args [UNUSED] were not consumed\n"),
         "{out}"
     );
+    // The predefined proxy arguments reach RUN without an ARG, and stay
+    // out of the history and of the unused warning.
+    let proxy = context(
+        &env,
+        "proxy",
+        &[(
+            "Dockerfile",
+            "FROM busybox\nRUN echo \"[$HTTP_PROXY]\" > /p\n",
+        )],
+    );
+    let out = build(
+        &env,
+        &proxy,
+        &[
+            "--build-arg",
+            "HTTP_PROXY=http://127.0.0.1:9",
+            "-t",
+            "proxy",
+        ],
+    );
+    assert!(!out.contains("[Warning]"), "{out}");
+    assert_eq!(
+        run_out(&env, &["proxy", "cat", "/p"]),
+        "[http://127.0.0.1:9]"
+    );
+    let history = ok(
+        &env,
+        &[
+            "history",
+            "--no-trunc",
+            "--format",
+            "{{.CreatedBy}}",
+            "proxy",
+        ],
+    );
+    assert!(
+        history.starts_with("/bin/sh -c echo \"[$HTTP_PROXY]\" > /p\n"),
+        "{history}"
+    );
     assert_settled(&mut env);
 }
 
