@@ -25,8 +25,9 @@ fi
 # starts a private daemon; the system one is never started).
 # graphviz, chromium, python3: the book (scripts/book.sh renders the lessons' diagrams
 # from their .dot sources, checks the links, and loads every page in headless Chromium).
+# bzip2, xz-utils: the build tests make the tar.bz2 and tar.xz that ADD unpacks.
 packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc libseccomp-dev pkg-config
-  qemu-system-x86 cpio jq binutils docker.io graphviz chromium python3)
+  qemu-system-x86 cpio jq binutils docker.io graphviz chromium python3 bzip2 xz-utils)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 
 missing=()
