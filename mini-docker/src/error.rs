@@ -45,7 +45,12 @@ pub enum Error {
     #[error(transparent)]
     Create(#[from] crate::container::create::CreateError),
     #[error(transparent)]
+    Name(#[from] crate::container::dir::NameError),
+    #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// mini-docker's networks (`Network` is net-demo's mechanism).
+    #[error(transparent)]
+    Networks(#[from] crate::network::NetworkError),
     #[error(transparent)]
     Mount(#[from] crate::container::mounts::MountError),
     #[error(transparent)]
