@@ -47,6 +47,8 @@ pub enum Error {
     #[error(transparent)]
     Name(#[from] crate::container::dir::NameError),
     #[error(transparent)]
+    Spec(#[from] crate::container::spec::SpecError),
+    #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
     /// mini-docker's networks (`Network` is net-demo's mechanism).
     #[error(transparent)]
