@@ -49,6 +49,8 @@ pub enum Error {
     #[error(transparent)]
     Spec(#[from] crate::container::spec::SpecError),
     #[error(transparent)]
+    Files(#[from] crate::container::files::FilesError),
+    #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
     /// mini-docker's networks (`Network` is net-demo's mechanism).
     #[error(transparent)]
