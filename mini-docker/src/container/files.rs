@@ -82,6 +82,9 @@ pub enum FilesError {
     BadDestination(String),
     #[error("{0}: too many levels of symbolic links")]
     SymlinkLoop(String),
+    /// `cp -` into a path that is not a directory.
+    #[error("extraction point is not a directory: {0}")]
+    ExtractionPoint(String),
 }
 
 /// A child process working inside a container's root filesystem (see

@@ -25,6 +25,9 @@ pub enum SpecError {
     NoSuchUser(String),
     #[error("unable to find group {0}: no matching entries in group file")]
     NoSuchGroup(String),
+    /// The working directory (or a parent) is a file in the image.
+    #[error("Cannot mkdir: {0} is not a directory")]
+    WorkdirNotADirectory(String),
 }
 
 /// Docker's `PATH` when neither the image nor `-e` sets one.
