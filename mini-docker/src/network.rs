@@ -37,6 +37,9 @@ pub enum NetworkError {
     /// An address or gateway the network cannot give, as IPAM words it.
     #[error("{0}")]
     Address(String),
+    /// A host port that cannot be published, as net-demo words it.
+    #[error("{0}")]
+    Publish(String),
 }
 use crate::container::record::now;
 use crate::digest::Digest;
