@@ -16,6 +16,7 @@ pub mod image;
 pub mod network;
 pub mod reference;
 pub mod registry;
+pub mod reset;
 pub mod spec;
 pub mod store;
 pub mod volume;

@@ -205,6 +205,11 @@ impl Networks {
                 return Err(e);
             }
         }
+        self.recorded()
+    }
+
+    /// The networks that exist, without making the default one.
+    pub fn recorded(&self) -> Result<Vec<Network>> {
         let mut out = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))? {
             let path = entry.map_err(|e| Error::io(&self.dir, e))?.path();
@@ -264,6 +269,10 @@ impl Networks {
         if self.record(name).exists() {
             return Err(NetworkError::Exists(name.into()).into());
         }
+        // Before the routes are read: an orphan's route holds a subnet.
+        if let Ok(nl) = net_demo::netlink::Netlink::open() {
+            reclaim_orphans(&nl)?;
+        }
         let taken = host_routes();
         let subnet = match subnet {
             Some(s) => {
@@ -314,9 +323,9 @@ impl Networks {
         };
         let gateway = Ipv4Net::new(plan.gateway, plan.subnet.prefix_len()).expect("valid prefix");
         let made = net_demo::netlink::Netlink::open()
-            .and_then(|nl| net_demo::attach::ensure_bridge(&nl, &bridge, gateway))
             .map_err(Error::from)
-            .and_then(|_| {
+            .and_then(|nl| self.ensure_bridge(&nl, &network, gateway))
+            .and_then(|()| {
                 if nat_enabled() {
                     net_demo::nat::enable(plan.subnet, &bridge, &network.id[..12])?;
                 }
@@ -332,6 +341,31 @@ impl Networks {
         Ok(network)
     }
 
+    /// Creates the network's bridge if it is missing (with the gateway
+    /// address, up), and leaves on a new one a note naming its record
+    /// (`ip link set BRIDGE alias 'mini-docker ID RECORD'`), by which a
+    /// later `network create` of any store recognises it as an orphan once
+    /// the record is gone (see [`reclaim_orphans`]).
+    pub fn ensure_bridge(
+        &self,
+        nl: &net_demo::netlink::Netlink,
+        network: &Network,
+        gateway: Ipv4Net,
+    ) -> Result<()> {
+        if net_demo::attach::ensure_bridge(nl, network.bridge(), gateway)? {
+            let note = format!(
+                "{NOTE} {} {}",
+                &network.id[..12],
+                self.record(&network.name).display()
+            );
+            // IFALIASZ: a longer note (a very deep root) is left off.
+            if note.len() < 256 {
+                nl.set_alias(network.bridge(), &note)?;
+            }
+        }
+        Ok(())
+    }
+
     /// `network rm`: the bridge, the NAT rule and the address plan.
     pub fn remove(&self, network: &Network) -> Result<()> {
         let _host = host_lock()?;
@@ -345,6 +379,32 @@ impl Networks {
         }
         let _ = self.ipam.remove(&network.name);
         fs::remove_file(self.record(&network.name)).map_err(|e| Error::io(&self.dir, e))
+    }
+
+    /// Removes the outbound NAT rules of this store's networks: those of
+    /// `gone` (networks just removed, whether or not NAT was on then) and
+    /// any whose bridge of this store no longer exists (a removal that
+    /// failed half-way). Returns the rules removed; without `iptables`
+    /// there are none.
+    pub fn remove_nat_rules(&self, gone: &[Network]) -> Result<Vec<net_demo::nat::Rule>> {
+        let _host = host_lock()?;
+        let Ok(rules) = net_demo::nat::rules() else {
+            return Ok(Vec::new());
+        };
+        let nl = net_demo::netlink::Netlink::open()?;
+        let ours = format!("{}b", self.prefix);
+        let mut removed = Vec::new();
+        for rule in rules {
+            let of_gone = gone
+                .iter()
+                .any(|n| n.bridge() == rule.bridge && n.id.starts_with(&rule.tag));
+            let stale = rule.bridge.starts_with(&ours) && nl.link(&rule.bridge)?.is_none();
+            if of_gone || stale {
+                net_demo::nat::remove(&rule)?;
+                removed.push(rule);
+            }
+        }
+        Ok(removed)
     }
 
     /// An address for container `id` (the one it holds already, across
@@ -383,6 +443,62 @@ impl Networks {
             let _ = self.ipam.release(network, addr);
         }
     }
+}
+
+/// How a bridge's note ([`Networks::ensure_bridge`]) starts.
+const NOTE: &str = "mini-docker";
+
+/// Whether the bridge with this note belongs to a network that no longer
+/// exists: its record is gone (its state root deleted without `system
+/// reset`), or names another network now. A record that cannot be read
+/// otherwise is not taken as gone.
+fn orphaned(note: &str) -> bool {
+    let mut words = note.splitn(3, ' ');
+    let (Some(NOTE), Some(id), Some(record)) = (words.next(), words.next(), words.next()) else {
+        return false;
+    };
+    match read_json::<Network>(Path::new(record)) {
+        Ok(network) => !network.id.starts_with(id),
+        Err(Error::Io { error, .. }) => error.kind() == std::io::ErrorKind::NotFound,
+        Err(_) => false,
+    }
+}
+
+/// Whether a NAT rule has the shape of a mini-docker network's: the
+/// bridge `PREFIXb` and eight hex digits, the tag twelve.
+fn mini_docker_rule(rule: &net_demo::nat::Rule) -> bool {
+    let hex = |s: &[u8]| s.iter().all(u8::is_ascii_hexdigit);
+    let (b, tag) = (rule.bridge.as_bytes(), rule.tag.as_bytes());
+    b.len() == 15 && b[6] == b'b' && hex(&b[7..]) && tag.len() == 12 && hex(tag)
+}
+
+/// Removes what stores that are gone left on the host: bridges whose
+/// record is gone ([`orphaned`]) — each holds its subnet, so after a few
+/// deleted state roots a fixed `--subnet` would collide with them — and
+/// mini-docker NAT rules whose bridge no longer exists. Call under the
+/// host lock.
+fn reclaim_orphans(nl: &net_demo::netlink::Netlink) -> Result<()> {
+    let links = nl.links()?;
+    let mut removed = false;
+    for link in &links {
+        if link.alias.as_deref().is_some_and(orphaned) {
+            nl.delete(&link.name)?;
+            removed = true;
+        }
+    }
+    if !(removed || nat_enabled()) {
+        return Ok(());
+    }
+    let Ok(rules) = net_demo::nat::rules() else {
+        return Ok(());
+    };
+    let present: Vec<String> = nl.links()?.into_iter().map(|l| l.name).collect();
+    for rule in rules {
+        if mini_docker_rule(&rule) && !present.contains(&rule.bridge) {
+            net_demo::nat::remove(&rule)?;
+        }
+    }
+    Ok(())
 }
 
 /// Serialises subnet choices and bridge changes between all stores.
@@ -460,6 +576,41 @@ pub fn rewrite_in_place(path: &Path, text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_orphan_is_a_bridge_whose_record_is_gone() {
+        let dir = std::env::temp_dir().join(format!("md-orphan-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let record = dir.join("app.json");
+        let mut network: Network = serde_json::from_str(
+            r#"{"Name":"app","Id":"0123456789abcdef","Created":"","Scope":"local","Driver":"bridge","EnableIPv6":false,"IPAM":{"Driver":"default","Config":[]},"Internal":false,"Options":{},"Labels":{}}"#,
+        )
+        .unwrap();
+        write_json(&record, &network).unwrap();
+        let note = format!("mini-docker 0123456789ab {}", record.display());
+        assert!(!orphaned(&note), "the record is there");
+        network.id = "ffff".into();
+        write_json(&record, &network).unwrap();
+        assert!(orphaned(&note), "the record names another network");
+        fs::write(&record, "{").unwrap();
+        assert!(!orphaned(&note), "a damaged record is no proof");
+        fs::remove_dir_all(&dir).unwrap();
+        assert!(orphaned(&note), "the record is gone");
+        assert!(!orphaned("docker0 bridge"), "someone else's note");
+    }
+
+    #[test]
+    fn only_mini_docker_shaped_rules_are_swept() {
+        let rule = |bridge: &str, tag: &str| net_demo::nat::Rule {
+            subnet: "172.17.0.0/16".parse().unwrap(),
+            bridge: bridge.into(),
+            tag: tag.into(),
+        };
+        assert!(mini_docker_rule(&rule("mda108b772ac9ef", "772ac9ef5718")));
+        assert!(!mini_docker_rule(&rule("docker0", "772ac9ef5718")));
+        assert!(!mini_docker_rule(&rule("nd1234br0nat000", "772ac9ef5718")));
+        assert!(!mini_docker_rule(&rule("mda108b772ac9ef", "nd1234nat")));
+    }
 
     #[test]
     fn routes_parse_and_hosts_render() {

@@ -25,6 +25,8 @@ pub struct Link {
     pub up: bool,
     /// The bridge it is attached to, if any.
     pub master: Option<u32>,
+    /// `ip link set NAME alias TEXT`: a note its owner left on it.
+    pub alias: Option<String>,
 }
 
 /// A synchronous rtnetlink client for the caller's network namespace.
@@ -137,6 +139,17 @@ impl Netlink {
                 "ip link add {host} master {bridge} up type veth peer name {peer} netns {pid}"
             ),
             self.handle.link().add(msg).execute(),
+        )
+    }
+
+    /// `ip link set NAME alias TEXT` (at most 255 bytes).
+    pub fn set_alias(&self, name: &str, alias: &str) -> Result<()> {
+        let msg = LinkUnspec::new_with_index(self.index(name)?)
+            .alias(alias)
+            .build();
+        self.run(
+            &format!("ip link set {name} alias '{alias}'"),
+            self.handle.link().set(msg).execute(),
         )
     }
 
@@ -333,11 +346,13 @@ fn to_link(message: LinkMessage) -> Link {
         name: String::new(),
         up: message.header.flags.contains(LinkFlags::Up),
         master: None,
+        alias: None,
     };
     for attribute in message.attributes {
         match attribute {
             LinkAttribute::IfName(name) => link.name = name,
             LinkAttribute::Controller(index) => link.master = Some(index),
+            LinkAttribute::IfAlias(alias) => link.alias = Some(alias),
             _ => {}
         }
     }

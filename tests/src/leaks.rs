@@ -4,7 +4,8 @@
 //! test for another's resources. A resource counts as this test's when it is
 //! new since the test began *and* carries the test's mark: a mount point or a
 //! process root under its state directory, or its token in a name (link,
-//! network namespace, cgroup) or in a process's environment.
+//! network namespace, cgroup, a firewall rule's interface or comment) or in
+//! a process's environment.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ pub struct Snapshot {
     pub netns: BTreeSet<String>,
     pub links: BTreeSet<String>,
     pub cgroups: BTreeSet<PathBuf>,
+    /// `iptables-save`'s rules, as `TABLE -A CHAIN …` (empty without
+    /// iptables).
+    pub rules: BTreeSet<String>,
 }
 
 impl Snapshot {
@@ -31,6 +35,7 @@ impl Snapshot {
             netns: names_in(Path::new(NETNS_DIR)),
             links: names_in(Path::new("/sys/class/net")),
             cgroups: cgroup_dirs(),
+            rules: firewall_rules(),
         }
     }
 }
@@ -60,6 +65,11 @@ pub fn find(before: &Snapshot, after: &Snapshot, dir: &Path, marks: &[&str]) -> 
     for c in after.cgroups.difference(&before.cgroups) {
         if marked(&c.to_string_lossy()) {
             found.push(format!("cgroup {}", c.display()));
+        }
+    }
+    for r in after.rules.difference(&before.rules) {
+        if marked(r) {
+            found.push(format!("rule {r}"));
         }
     }
     for (pid, why) in marked_processes(dir, marks[0]) {
@@ -98,6 +108,11 @@ pub fn clean(dir: &Path, marks: &[&str]) {
             let _ = Command::new("ip").args(["link", "delete", &l]).status();
         }
     }
+    for r in firewall_rules() {
+        if marked(&r) {
+            delete_rule(&r);
+        }
+    }
     let mut cgroups: Vec<PathBuf> = cgroup_dirs()
         .into_iter()
         .filter(|c| marked(&c.to_string_lossy()))
@@ -106,6 +121,37 @@ pub fn clean(dir: &Path, marks: &[&str]) {
     for c in cgroups {
         let _ = std::fs::remove_dir(c);
     }
+}
+
+/// The host's iptables rules (nftables' too when iptables is its
+/// front end), one `TABLE -A CHAIN …` line each.
+fn firewall_rules() -> BTreeSet<String> {
+    let Ok(out) = Command::new("iptables-save").output() else {
+        return BTreeSet::new();
+    };
+    let mut table = String::new();
+    let mut rules = BTreeSet::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some(name) = line.strip_prefix('*') {
+            table = name.to_string();
+        } else if line.starts_with("-A ") {
+            rules.insert(format!("{table} {line}"));
+        }
+    }
+    rules
+}
+
+/// `iptables -t TABLE -D CHAIN …` for a line of [`firewall_rules`].
+fn delete_rule(rule: &str) {
+    let mut words = rule.split_whitespace();
+    let (Some(table), Some("-A")) = (words.next(), words.next()) else {
+        return;
+    };
+    let args: Vec<&str> = words.map(|w| w.trim_matches('"')).collect();
+    let _ = Command::new("iptables")
+        .args(["-w", "-t", table, "-D"])
+        .args(args)
+        .status();
 }
 
 /// Mount points from `/proc/self/mountinfo`, with `\040`-style escapes decoded.
@@ -236,6 +282,11 @@ mod tests {
             ]
             .into(),
             links: ["tkabc123veth".to_string(), "tkffffffveth".to_string()].into(),
+            rules: [
+                "nat -A POSTROUTING -s 10.0.0.0/24 ! -o abc123b1 -j MASQUERADE".to_string(),
+                "nat -A POSTROUTING -s 10.0.1.0/24 ! -o ffffffb1 -j MASQUERADE".to_string(),
+            ]
+            .into(),
             ..Default::default()
         };
         let found: Vec<String> = find(&before, &after, dir, &["abc123"])
@@ -244,7 +295,11 @@ mod tests {
             .collect();
         assert_eq!(
             found,
-            ["mount /tmp/testkit/x-abc123/new", "link tkabc123veth"]
+            [
+                "mount /tmp/testkit/x-abc123/new",
+                "link tkabc123veth",
+                "rule nat -A POSTROUTING -s 10.0.0.0/24 ! -o abc123b1 -j MASQUERADE"
+            ]
         );
     }
 }

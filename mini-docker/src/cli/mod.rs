@@ -229,6 +229,10 @@ enum SystemCommand {
     Events(events::EventsArgs),
     /// Display system-wide information.
     Info(system::FormatArgs),
+    /// Remove everything: containers (stopping running ones), images,
+    /// volumes, networks with their bridges and NAT rules, and the state
+    /// directories.
+    Reset(prune::ResetArgs),
 }
 
 #[derive(Args)]
@@ -278,6 +282,8 @@ enum ImageCommand {
 pub struct Context {
     pub store: Store,
     pub containers: Containers,
+    /// The run directory (`--runroot`).
+    pub runroot: PathBuf,
     /// The global flags, for the monitor's command line.
     pub global: Vec<OsString>,
 }
@@ -683,6 +689,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let ctx = Context {
         store: Store::open(&root)?,
         containers: Containers::open(&root, &runroot.join("containers"))?,
+        runroot,
         global,
     };
     match cli.command {
@@ -716,6 +723,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Volume(v) => volumes::run(&ctx, v),
         Command::Network(n) => networks::run(&ctx, n),
         Command::System(SystemCommand::Prune(a)) => prune::system_prune(&ctx, &a),
+        Command::System(SystemCommand::Reset(a)) => prune::system_reset(&ctx, &a),
         Command::System(SystemCommand::Df(a)) => system::df(&ctx, &a),
         Command::System(SystemCommand::Events(a)) | Command::Events(a) => events::events(&ctx, &a),
         Command::System(SystemCommand::Info(a)) | Command::Info(a) => system::info(&ctx, &a),

@@ -15,7 +15,7 @@ use mini_docker::container::{logs, wiring};
 use mini_docker::network::{Networks, DEFAULT};
 use mini_docker::reference::Reference;
 use mini_docker::volume::Volumes;
-use mini_docker::{human, image};
+use mini_docker::{human, image, reset};
 
 use super::Context;
 
@@ -308,6 +308,54 @@ pub fn network_prune(ctx: &Context, force: bool) -> Result<i32> {
     Ok(0)
 }
 
+#[derive(Args)]
+pub struct ResetArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    force: bool,
+}
+
+/// The `system reset` warning, naming the two directories that go.
+fn reset_warning(root: &Path, runroot: &Path) -> String {
+    format!(
+        "WARNING! This will remove:\n  - all containers (running ones are stopped)\n  - all images\n  - all volumes\n  - all networks, the default bridge included, and their NAT rules\n  - the directories {} and {}\n",
+        root.display(),
+        runroot.display()
+    )
+}
+
+/// `system reset` (Podman's): everything this store made, on disk and on
+/// the host, then the store itself.
+pub fn system_reset(ctx: &Context, args: &ResetArgs) -> Result<i32> {
+    let root = ctx.store.root();
+    if !args.force && !confirm(&reset_warning(root, &ctx.runroot)) {
+        return Ok(0);
+    }
+    let bytes = disk_usage(root);
+    let removed = reset::reset(&ctx.store, &ctx.containers, &ctx.runroot)?;
+    let section = |title: &str, lines: &[String]| {
+        Pruned {
+            lines: lines.to_vec(),
+            bytes: 0,
+        }
+        .print(title)
+    };
+    section("Deleted Containers", &removed.containers);
+    section("Deleted Networks", &removed.networks);
+    section("Deleted NAT Rules", &removed.nat_rules);
+    section("Deleted Volumes", &removed.volumes);
+    section("Deleted Images", &removed.images);
+    section("Unmounted", &removed.mounts);
+    let dirs: Vec<String> = removed
+        .directories
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect();
+    section("Removed Directories", &dirs);
+    total(bytes);
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +377,15 @@ mod tests {
         assert!(w.contains("  - all anonymous volumes not used by at least one container\n"));
         assert!(w.ends_with("  - all build cache\n"));
         assert!(system_warning(false, false).ends_with("  - all dangling build cache\n"));
+    }
+
+    #[test]
+    fn the_reset_warning_names_both_directories() {
+        let w = reset_warning(
+            Path::new("/var/lib/mini-docker"),
+            Path::new("/run/mini-docker"),
+        );
+        assert!(w.starts_with("WARNING! This will remove:\n  - all containers"));
+        assert!(w.ends_with("  - the directories /var/lib/mini-docker and /run/mini-docker\n"));
     }
 }

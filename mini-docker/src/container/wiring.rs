@@ -70,10 +70,10 @@ pub fn plan(
     let address = networks.allocate(&net, &c.id, requested, containers)?;
     let gateway = net.gateway()?;
     let bridge_addr = Ipv4Net::new(gateway, address.prefix_len()).expect("valid prefix");
-    let bridged = net_demo::attach::ensure_bridge(nl, net.bridge(), bridge_addr);
+    let bridged = networks.ensure_bridge(nl, &net, bridge_addr);
     if let Err(e) = bridged {
         networks.release(&net.name, &address.addr().to_string());
-        return Err(e.into());
+        return Err(e);
     }
     // `--mac-address` names the first interface's; Docker derives the rest.
     let mac = match (index, c.host_config.naming.mac_address) {
