@@ -54,6 +54,8 @@ pub enum Error {
     #[error(transparent)]
     Pull(#[from] crate::distribution::PullError),
     #[error(transparent)]
+    Reset(#[from] crate::reset::ResetError),
+    #[error(transparent)]
     Setup(#[from] crate::container::setup::SetupError),
     #[error(transparent)]
     Dns(crate::container::dns::DnsError),
