@@ -185,6 +185,16 @@ struct Added {
     layers: Mutex<Vec<Digest>>,
 }
 
+/// A pull that could not finish for reasons of its own (the registry's are
+/// [`crate::registry::RegistryError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PullError {
+    #[error("a download thread panicked")]
+    ThreadPanicked,
+    #[error("pull of {0} raced with a failing pull of the same content; run it again")]
+    Raced(String),
+}
+
 /// `docker pull`: returns the image ID. A pull that fails removes the blobs
 /// and layers it added (unless an image already uses them), so the store
 /// holds nothing partial.
@@ -299,7 +309,7 @@ fn pull_into(
                 .into_iter()
                 .map(|h| {
                     h.join()
-                        .unwrap_or_else(|_| Err(Error::Usage("a download thread panicked".into())))
+                        .unwrap_or_else(|_| Err(PullError::ThreadPanicked.into()))
                 })
                 .collect()
         });
@@ -313,9 +323,7 @@ fn pull_into(
         || manifest.layers.iter().any(|l| !store.has_blob(&l.digest))
         || !store.has_blob(&id);
     if missing {
-        return Err(Error::Usage(format!(
-            "pull of {reference} raced with a failing pull of the same content; run it again"
-        )));
+        return Err(PullError::Raced(reference.to_string()).into());
     }
     store.put_blob(&bytes)?;
     let was_current = reference

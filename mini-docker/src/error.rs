@@ -10,9 +10,6 @@ pub enum Error {
     Reference(#[from] crate::reference::InvalidReference),
     #[error("{0}")]
     NotFound(String),
-    /// The command cannot do this as asked (conflicts, ambiguity, bad flags).
-    #[error("{0}")]
-    Usage(String),
     /// Content that is not what it claims to be (digest mismatch, bad JSON,
     /// missing blobs).
     #[error("{0}")]
@@ -45,7 +42,34 @@ pub enum Error {
     #[error(transparent)]
     Create(#[from] crate::container::create::CreateError),
     #[error(transparent)]
+    Name(#[from] crate::container::dir::NameError),
+    #[error(transparent)]
+    Spec(#[from] crate::container::spec::SpecError),
+    #[error(transparent)]
+    Files(#[from] crate::container::files::FilesError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume::VolumeError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    #[error(transparent)]
+    Pull(#[from] crate::distribution::PullError),
+    #[error(transparent)]
+    Reset(#[from] crate::reset::ResetError),
+    #[error(transparent)]
+    Setup(#[from] crate::container::setup::SetupError),
+    #[error(transparent)]
+    Dns(crate::container::dns::DnsError),
+    /// A path inside a container whose symbolic links go round.
+    #[error("{}: too many levels of symbolic links", .0.display())]
+    SymlinkLoop(PathBuf),
+    /// `--since` of `logs` (and the like) that is no time.
+    #[error("invalid value for \"since\": {0}")]
+    Since(String),
+    #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// mini-docker's networks (`Network` is net-demo's mechanism).
+    #[error(transparent)]
+    Networks(#[from] crate::network::NetworkError),
     #[error(transparent)]
     Mount(#[from] crate::container::mounts::MountError),
     #[error(transparent)]
@@ -88,7 +112,8 @@ mod tests {
         assert!(
             Error::from(health::Error::Duration("x".into(), "health-interval")).is_flag_value()
         );
-        assert!(!Error::Usage("invalid argument \"x\" for \"--y\" flag: z".into()).is_flag_value());
+        let same_words = Error::Protocol("invalid argument \"x\" for \"--y\" flag: z".into());
+        assert!(!same_words.is_flag_value());
         assert!(!Error::from(options::Error::Pull("x".into())).is_flag_value());
     }
 }

@@ -192,6 +192,17 @@ pub fn save_image_bytes(
     Ok(id)
 }
 
+/// Why an image operation refused (Docker's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    #[error("invalid change: {0:?} (expected an instruction and its arguments)")]
+    Change(String),
+    #[error("{0} is not a valid change command (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)")]
+    ChangeCommand(String),
+    #[error("ambiguous image ID prefix: {0}")]
+    AmbiguousPrefix(String),
+}
+
 /// One `-c/--change` instruction (the Dockerfile subset `import` and
 /// `commit` accept).
 pub fn apply_change(run: &mut RunConfig, change: &str) -> Result<()> {
@@ -199,11 +210,7 @@ pub fn apply_change(run: &mut RunConfig, change: &str) -> Result<()> {
         .trim()
         .split_once(char::is_whitespace)
         .map(|(i, a)| (i, a.trim()))
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "invalid change: {change:?} (expected an instruction and its arguments)"
-            ))
-        })?;
+        .ok_or_else(|| ImageError::Change(change.into()))?;
     match instruction.to_ascii_uppercase().as_str() {
         "CMD" => run.cmd = Some(command_form(args)),
         "ENTRYPOINT" => run.entrypoint = Some(command_form(args)),
@@ -224,23 +231,23 @@ pub fn apply_change(run: &mut RunConfig, change: &str) -> Result<()> {
         "EXPOSE" => {
             let ports = run.exposed_ports.get_or_insert_with(BTreeMap::new);
             for port in args.split_whitespace() {
-                let port = if port.contains('/') { port.to_string() } else { format!("{port}/tcp") };
+                let port = if port.contains('/') {
+                    port.to_string()
+                } else {
+                    format!("{port}/tcp")
+                };
                 ports.insert(port, json!({}));
             }
         }
         "VOLUME" => {
             let volumes = run.volumes.get_or_insert_with(BTreeMap::new);
-            let paths: Vec<String> =
-                serde_json::from_str(args).unwrap_or_else(|_| args.split_whitespace().map(String::from).collect());
+            let paths: Vec<String> = serde_json::from_str(args)
+                .unwrap_or_else(|_| args.split_whitespace().map(String::from).collect());
             for path in paths {
                 volumes.insert(path, json!({}));
             }
         }
-        other => {
-            return Err(Error::Usage(format!(
-                "{other} is not a valid change command (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR)"
-            )))
-        }
+        other => return Err(ImageError::ChangeCommand(other.into()).into()),
     }
     Ok(())
 }

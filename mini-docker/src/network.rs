@@ -21,6 +21,26 @@ use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
 use crate::container::dir::{random_id, read_json, write_json, Containers};
+
+/// Why `network create` (or an address on a network) was refused
+/// (Docker's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkError {
+    #[error("invalid network name: {0}")]
+    InvalidName(String),
+    #[error("network with name {0} already exists")]
+    Exists(String),
+    #[error("invalid pool request: Pool overlaps with other one on this address space ({0})")]
+    PoolOverlaps(Ipv4Net),
+    #[error("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network")]
+    NoFreePool,
+    /// An address or gateway the network cannot give, as IPAM words it.
+    #[error("{0}")]
+    Address(String),
+    /// A host port that cannot be published, as net-demo words it.
+    #[error("{0}")]
+    Publish(String),
+}
 use crate::container::record::now;
 use crate::digest::Digest;
 use crate::{Error, Result};
@@ -213,9 +233,8 @@ impl Networks {
         }
         if key == DEFAULT {
             return match self.create(DEFAULT, None, None, BTreeMap::new()) {
-                Err(Error::Usage(m)) if m.contains("already exists") => {
-                    read_json(&self.record(key))
-                }
+                // Made meanwhile by another command.
+                Err(Error::Networks(NetworkError::Exists(_))) => read_json(&self.record(key)),
                 other => other,
             };
         }
@@ -244,13 +263,11 @@ impl Networks {
         labels: BTreeMap<String, String>,
     ) -> Result<Network> {
         if !crate::container::dir::valid_name(name) && name != DEFAULT {
-            return Err(Error::Usage(format!("invalid network name: {name}")));
+            return Err(NetworkError::InvalidName(name.into()).into());
         }
         let _host = host_lock()?;
         if self.record(name).exists() {
-            return Err(Error::Usage(format!(
-                "network with name {name} already exists"
-            )));
+            return Err(NetworkError::Exists(name.into()).into());
         }
         // Before the routes are read: an orphan's route holds a subnet.
         if let Ok(nl) = net_demo::netlink::Netlink::open() {
@@ -264,9 +281,7 @@ impl Networks {
                     .iter()
                     .any(|t| t.contains(&s.network()) || s.contains(&t.network()))
                 {
-                    return Err(Error::Usage(format!(
-                        "invalid pool request: Pool overlaps with other one on this address space ({s})"
-                    )));
+                    return Err(NetworkError::PoolOverlaps(s).into());
                 }
                 s
             }
@@ -277,17 +292,13 @@ impl Networks {
                         .iter()
                         .any(|t| t.contains(&s.network()) || s.contains(&t.network()))
                 })
-                .ok_or_else(|| {
-                    Error::Usage(
-                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
-                    )
-                })?,
+                .ok_or(NetworkError::NoFreePool)?,
         };
         let plan = self
             .ipam
             .create(name, subnet, gateway)
             .map_err(|e| match e {
-                net_demo::Error::Invalid(m) => Error::Usage(m),
+                net_demo::Error::Invalid(m) => Error::from(NetworkError::Address(m)),
                 e => e.into(),
             })?;
         let id = random_id();
@@ -421,7 +432,7 @@ impl Networks {
             .ipam
             .allocate(&network.name, id, requested)
             .map_err(|e| match e {
-                net_demo::Error::Invalid(m) => Error::Usage(m),
+                net_demo::Error::Invalid(m) => Error::from(NetworkError::Address(m)),
                 e => e.into(),
             })?;
         Ok(Ipv4Net::new(addr, subnet.prefix_len()).expect("valid prefix"))

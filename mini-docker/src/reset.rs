@@ -15,6 +15,13 @@ use crate::store::Store;
 use crate::volume::Volumes;
 use crate::{Error, Result};
 
+/// Why a reset was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResetError {
+    #[error("refusing to reset {}: it is not a mini-docker directory", .0.display())]
+    NotAStore(PathBuf),
+}
+
 /// What a reset removed, for the report.
 #[derive(Debug, Default)]
 pub struct Removed {
@@ -35,10 +42,7 @@ pub fn reset(store: &Store, containers: &Containers, runroot: &Path) -> Result<R
     let root = store.root();
     for dir in [root, runroot] {
         if dir.parent().is_none() {
-            return Err(Error::Usage(format!(
-                "refusing to reset {}: it is not a mini-docker directory",
-                dir.display()
-            )));
+            return Err(ResetError::NotAStore(dir.to_path_buf()).into());
         }
     }
     let mut removed = Removed::default();

@@ -389,7 +389,7 @@ impl Store {
             match matches.len() {
                 1 => return Ok(matches.into_iter().next().expect("one match")),
                 0 => {}
-                _ => return Err(Error::Usage(format!("ambiguous image ID prefix: {name}"))),
+                _ => return Err(crate::image::ImageError::AmbiguousPrefix(name.into()).into()),
             }
         }
         let shown = name

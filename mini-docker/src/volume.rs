@@ -34,11 +34,26 @@ impl Volume {
     }
 }
 
+/// Why `volume create` refused (Docker's local driver's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VolumeError {
+    #[error("create {0}: \"{0}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")]
+    InvalidName(String),
+    #[error("create {name}: {why}")]
+    Options { name: String, why: String },
+}
+
 /// The local driver's options (Docker's `validOpts` and `mandatoryOpts`):
 /// `type` and `device` go together, `o` is the mount's options; `size`
 /// needs a quota-capable filesystem, which mini-docker does not manage.
 pub fn check_options(name: &str, options: &BTreeMap<String, String>) -> Result<()> {
-    let refuse = |why: String| Err(Error::Usage(format!("create {name}: {why}")));
+    let refuse = |why: String| {
+        Err(VolumeError::Options {
+            name: name.into(),
+            why,
+        }
+        .into())
+    };
     for key in options.keys() {
         if !["type", "device", "o", "size"].contains(&key.as_str()) {
             return refuse(format!("invalid option: {key:?}"));
@@ -102,9 +117,7 @@ impl Volumes {
         let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
             && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
         if !valid {
-            return Err(Error::Usage(format!(
-                "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
-            )));
+            return Err(VolumeError::InvalidName(name.into()).into());
         }
         check_options(name, &options)?;
         if let Ok(existing) = self.get(name) {

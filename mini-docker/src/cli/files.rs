@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use mini_docker::container::files::{self, CommitOptions, Follow};
+use mini_docker::container::files::{self, CommitOptions, FilesError, Follow};
 use mini_docker::container::lifecycle::{self, is_running};
 use mini_docker::container::record::Container;
 use mini_docker::reference::Reference;
@@ -92,9 +92,7 @@ pub fn cp(ctx: &Context, args: &CpArgs) -> Result<i32> {
                     return files::unpack_copy(&archive, &path, contents, true);
                 }
                 if !Path::new(&path).is_dir() {
-                    return Err(Error::Usage(format!(
-                        "extraction point is not a directory: {path}"
-                    )));
+                    return Err(FilesError::ExtractionPoint(path.clone()).into());
                 }
                 let options = ApplyOptions {
                     whiteouts: Whiteouts::Delete,

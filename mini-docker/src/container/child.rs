@@ -22,6 +22,7 @@ use super::protocol::Message;
 use super::record::ProcessSpec;
 use super::security;
 use super::setup::{self, Filesystem};
+use super::spec::SpecError;
 use crate::{Error, Result};
 
 /// Everything the child needs, prepared by the monitor before `clone`.
@@ -227,12 +228,7 @@ fn exec(plan: &Plan) -> i32 {
 /// container, after `pivot_root`, so `/` is the container's.
 fn make_workdir(cwd: &Path) -> Result<()> {
     let resolved = super::scope::resolve(Path::new("/"), cwd)?;
-    let not_a_dir = || {
-        Error::Usage(format!(
-            "Cannot mkdir: {} is not a directory",
-            cwd.display()
-        ))
-    };
+    let not_a_dir = || Error::from(SpecError::WorkdirNotADirectory(cwd.display().to_string()));
     for dir in resolved.ancestors() {
         match std::fs::metadata(dir) {
             Ok(meta) if meta.is_dir() => break,

@@ -45,6 +45,12 @@ pub enum CreateError {
     RestartWithRm,
     #[error("Invalid --security-opt: {0:?} (supported: seccomp=unconfined, no-new-privileges)")]
     SecurityOpt(String),
+    /// `--device-cgroup-rule` that does not parse.
+    #[error("{0}")]
+    DeviceRule(String),
+    /// `--device` of a host path that is not there (or not a device).
+    #[error("error gathering device information while adding custom device \"{path}\": {why}")]
+    DeviceInfo { path: String, why: String },
 }
 
 /// `run`/`create` flags, as given.
@@ -381,7 +387,8 @@ pub fn create(
         &host_config.device_cgroup_rules,
     )
     .map_err(|e| match e {
-        Error::Cgroup(e) => Error::Usage(e.to_string()),
+        // The rule's own words, without the chain `{:#}` would add.
+        Error::Cgroup(e) => CreateError::DeviceRule(e.to_string()).into(),
         e => e,
     })?;
     // Docker's checks on the limits, before anything exists.

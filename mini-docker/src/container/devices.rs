@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use cgroup_demo::devices::{Access, Kind, Rule, Rules};
 use serde::{Deserialize, Serialize};
 
+use super::create::CreateError;
 use crate::{Error, Result};
 
 /// `--device HOST[:CONTAINER][:PERMISSIONS]`, as `inspect` shows it.
@@ -104,11 +105,9 @@ pub fn policy(
     let mut nodes = Vec::new();
     for mapping in devices {
         let access = Access::parse(&mapping.cgroup_permissions).unwrap_or(Access::ALL);
-        let found = resolve(mapping).map_err(|e| {
-            Error::Usage(format!(
-                "error gathering device information while adding custom device \"{}\": {e}",
-                mapping.path_on_host
-            ))
+        let found = resolve(mapping).map_err(|e| CreateError::DeviceInfo {
+            path: mapping.path_on_host.clone(),
+            why: e.to_string(),
         })?;
         for node in found {
             rules

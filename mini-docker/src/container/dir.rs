@@ -13,6 +13,18 @@ use serde::{de::DeserializeOwned, Serialize};
 use super::record::{Container, Runtime};
 use crate::{Error, Result};
 
+/// Why a container's name or ID prefix was refused (Docker's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("Invalid container name ({0}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")]
+    Invalid(String),
+    /// `name` with Docker's leading slash.
+    #[error("Conflict. The container name \"{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    InUse { name: String, holder: String },
+    #[error("multiple containers found with provided prefix: {0}")]
+    Ambiguous(String),
+}
+
 /// The containers of one store, and where their runtime files live.
 #[derive(Debug, Clone)]
 pub struct Containers {
@@ -107,9 +119,7 @@ impl Containers {
     ) -> Result<Container> {
         if let Some(name) = name {
             if !valid_name(name) {
-                return Err(Error::Usage(format!(
-                    "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-                )));
+                return Err(NameError::Invalid(name.into()).into());
             }
         }
         let id = random_id();
@@ -128,10 +138,11 @@ impl Containers {
                 },
             };
             if let Some(holder) = all.iter().find(|c| c.name == container.name) {
-                return Err(Error::Usage(format!(
-                    "Conflict. The container name \"{}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                    container.name, holder.id
-                )));
+                return Err(NameError::InUse {
+                    name: container.name.clone(),
+                    holder: holder.id.clone(),
+                }
+                .into());
             }
             write_json(&tmp.join("config.json"), &container)?;
             write_json(&tmp.join("state.json"), &Runtime::default())?;
@@ -191,9 +202,7 @@ impl Containers {
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(Error::NotFound(format!("No such container: {key}"))),
-            _ => Err(Error::Usage(format!(
-                "multiple containers found with provided prefix: {key}"
-            ))),
+            _ => Err(NameError::Ambiguous(key.into()).into()),
         }
     }
 

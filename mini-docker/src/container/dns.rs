@@ -65,7 +65,7 @@ impl From<DnsError> for crate::Error {
             DnsError::Resolver { .. } => {
                 crate::Error::io("127.0.0.11:53", std::io::Error::other(e.to_string()))
             }
-            _ => crate::Error::Usage(e.to_string()),
+            e => crate::Error::Dns(e),
         }
     }
 }

@@ -16,6 +16,7 @@ use overlay_demo::changes::{self, Change, Kind};
 
 use super::dir::Containers;
 use super::lifecycle::{effective, is_running};
+use super::protocol::{self, Message};
 use super::record::Container;
 use super::rootfs::Rootfs;
 use crate::image::{self, apply_change};
@@ -62,6 +63,30 @@ pub fn diff(store: &Store, containers: &Containers, c: &Container) -> Result<Vec
         .collect())
 }
 
+/// Why a copy into or out of a container failed (`docker cp`'s messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilesError {
+    /// What the child working in the container's root reported.
+    #[error("{0}")]
+    InContainer(String),
+    /// The child ended without a report.
+    #[error("exited with {0}")]
+    Exited(i32),
+    #[error("cannot copy directory to file: {0}")]
+    DirectoryToFile(String),
+    #[error("{0}: no such directory")]
+    NoSuchDirectory(String),
+    #[error("{0}: no such file or directory")]
+    NoParent(String),
+    #[error("{0}: not a valid destination")]
+    BadDestination(String),
+    #[error("{0}: too many levels of symbolic links")]
+    SymlinkLoop(String),
+    /// `cp -` into a path that is not a directory.
+    #[error("extraction point is not a directory: {0}")]
+    ExtractionPoint(String),
+}
+
 /// A child process working inside a container's root filesystem (see
 /// [`in_root`]); [`wait`](Self::wait) collects its verdict.
 #[derive(Debug)]
@@ -71,14 +96,22 @@ pub struct InRoot {
 }
 
 impl InRoot {
+    /// The child's verdict: its report ([`Message::Failed`]) if it wrote
+    /// one, else its exit code.
     pub fn wait(mut self) -> Result<()> {
         let code = chroot_demo::process::wait(self.pid)?.code();
-        let mut message = String::new();
-        let _ = self.errors.read_to_string(&mut message);
-        match (code, message.is_empty()) {
+        let report = protocol::read(&mut self.errors).map_err(|e| {
+            Error::Protocol(format!("the copy's process sent a malformed report: {e}"))
+        })?;
+        match (code, report) {
             (0, _) => Ok(()),
-            (_, true) => Err(Error::Usage(format!("exited with {code}"))),
-            (_, false) => Err(Error::Usage(message)),
+            (_, Some(Message::Failed { message, .. })) => {
+                Err(FilesError::InContainer(message).into())
+            }
+            (_, Some(other)) => Err(Error::Protocol(format!(
+                "the copy's process sent {other:?}"
+            ))),
+            (code, None) => Err(FilesError::Exited(code).into()),
         }
     }
 }
@@ -113,7 +146,11 @@ pub fn in_root(
         match result {
             Ok(()) => 0,
             Err(e) => {
-                let _ = write!(writer, "{e}");
+                let report = Message::Failed {
+                    code: 1,
+                    message: e.to_string(),
+                };
+                let _ = protocol::write(&mut writer, &report);
                 1
             }
         }
@@ -202,11 +239,9 @@ pub fn landing(dest: &str, src_is_dir: bool) -> Result<(PathBuf, Option<PathBuf>
     let path = Path::new(dest);
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok((path.to_path_buf(), None)),
-        Ok(_) if src_is_dir => Err(Error::Usage(format!(
-            "cannot copy directory to file: {dest}"
-        ))),
+        Ok(_) if src_is_dir => Err(FilesError::DirectoryToFile(dest.into()).into()),
         Err(_) if dest.ends_with('/') && !src_is_dir => {
-            Err(Error::Usage(format!("{dest}: no such directory")))
+            Err(FilesError::NoSuchDirectory(dest.into()).into())
         }
         _ => {
             let parent = path
@@ -214,15 +249,12 @@ pub fn landing(dest: &str, src_is_dir: bool) -> Result<(PathBuf, Option<PathBuf>
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             if !parent.is_dir() {
-                return Err(Error::Usage(format!(
-                    "{}: no such file or directory",
-                    parent.display()
-                )));
+                return Err(FilesError::NoParent(parent.display().to_string()).into());
             }
             let name = path
                 .file_name()
                 .map(PathBuf::from)
-                .ok_or_else(|| Error::Usage(format!("{dest}: not a valid destination")))?;
+                .ok_or_else(|| FilesError::BadDestination(dest.into()))?;
             Ok((parent.to_path_buf(), Some(name)))
         }
     }
@@ -247,9 +279,7 @@ fn through_links(dest: &str) -> Result<String> {
             _ => return Ok(path.to_string_lossy().into_owned()),
         }
     }
-    Err(Error::Usage(format!(
-        "{dest}: too many levels of symbolic links"
-    )))
+    Err(FilesError::SymlinkLoop(dest.into()).into())
 }
 
 /// Unpacks a `cp` archive at `dest` by [`landing`]'s rules, with lesson

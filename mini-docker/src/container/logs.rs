@@ -278,7 +278,7 @@ pub fn parse_since(text: &str) -> Result<SystemTime> {
     }
     humantime::parse_duration(text)
         .map(|d| SystemTime::now() - d)
-        .map_err(|_| Error::Usage(format!("invalid value for \"since\": {text}")))
+        .map_err(|_| Error::Since(text.into()))
 }
 
 #[cfg(test)]

@@ -32,6 +32,17 @@ pub enum Error {
     LogOpt(String),
     #[error("failed to initialize logging driver: {0}")]
     LogValue(String),
+    #[error("--ulimit {name}: hard limit {hard} is above the host's {host} and raising it needs CAP_SYS_RESOURCE")]
+    UlimitAboveHost {
+        name: String,
+        /// `unlimited` or a number.
+        hard: String,
+        host: u64,
+    },
+    #[error("sysctl \"{0}\" not allowed in host network namespace")]
+    SysctlInHostNetwork(String),
+    #[error("sysctl \"{0}\" not allowed in host IPC namespace")]
+    SysctlInHostIpc(String),
 }
 
 /// pflag's refusal of a flag's value.
@@ -134,12 +145,16 @@ impl Ulimit {
         if current.rlim_max != libc::RLIM_INFINITY
             && (wanted == libc::RLIM_INFINITY || wanted > current.rlim_max)
         {
-            return Err(crate::Error::Usage(format!(
-                "--ulimit {}: hard limit {} is above the host's {} and raising it needs CAP_SYS_RESOURCE",
-                self.name,
-                if self.hard < 0 { "unlimited".to_string() } else { self.hard.to_string() },
-                current.rlim_max
-            )));
+            return Err(Error::UlimitAboveHost {
+                name: self.name.clone(),
+                hard: if self.hard < 0 {
+                    "unlimited".to_string()
+                } else {
+                    self.hard.to_string()
+                },
+                host: current.rlim_max,
+            }
+            .into());
         }
         Ok(())
     }
@@ -222,14 +237,10 @@ pub fn check_sysctls(
 ) -> Result<(), crate::Error> {
     for key in sysctls.keys() {
         if key.starts_with("net.") && shares_host_net {
-            return Err(crate::Error::Usage(format!(
-                "sysctl \"{key}\" not allowed in host network namespace"
-            )));
+            return Err(Error::SysctlInHostNetwork(key.clone()).into());
         }
         if !key.starts_with("net.") && *ipc == NamespaceMode::Host {
-            return Err(crate::Error::Usage(format!(
-                "sysctl \"{key}\" not allowed in host IPC namespace"
-            )));
+            return Err(Error::SysctlInHostIpc(key.clone()).into());
         }
     }
     Ok(())

@@ -261,16 +261,14 @@ impl CgroupnsMode {
 }
 
 impl std::str::FromStr for CgroupnsMode {
-    type Err = crate::Error;
+    type Err = super::options::Error;
 
     /// `host` or `private`, with Docker's message for anything else.
-    fn from_str(text: &str) -> crate::Result<Self> {
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
         match text {
             "host" => Ok(CgroupnsMode::Host),
             "private" => Ok(CgroupnsMode::Private),
-            _ => Err(crate::Error::Usage(
-                "--cgroupns: invalid CGROUP mode".into(),
-            )),
+            _ => Err(super::options::Error::NamespaceMode("cgroupns", "CGROUP")),
         }
     }
 }

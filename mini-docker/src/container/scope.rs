@@ -30,10 +30,7 @@ pub fn resolve(root: &Path, path: &Path) -> Result<PathBuf> {
             Ok(meta) if meta.file_type().is_symlink() => {
                 links += 1;
                 if links > MAX_LINKS {
-                    return Err(Error::Usage(format!(
-                        "{}: too many levels of symbolic links",
-                        path.display()
-                    )));
+                    return Err(Error::SymlinkLoop(path.to_path_buf()));
                 }
                 let target =
                     std::fs::read_link(&candidate).map_err(|e| Error::io(&candidate, e))?;

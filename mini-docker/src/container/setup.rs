@@ -61,6 +61,24 @@ pub const DEVICES: [(&str, u64, u64); 6] = [
     ("tty", 5, 0),
 ];
 
+/// Why the container's filesystem could not be made (beyond a failed
+/// system call, which is [`chroot_demo::Error`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0} is not a path for a device")]
+    NotADevicePath(String),
+    /// A volume with `--opt type=… device=…` that the kernel would not
+    /// mount, worded as Docker's local driver words it.
+    #[error(
+        "error while mounting volume '{volume}': failed to mount local volume: {mount}: {why}"
+    )]
+    VolumeMount {
+        volume: String,
+        mount: String,
+        why: String,
+    },
+}
+
 /// What the container's filesystem needs.
 #[derive(Debug)]
 pub struct Filesystem<'a> {
@@ -237,12 +255,8 @@ fn dev(root: &Path, shm_size: i64) -> Result<()> {
 /// A copy of a host device node, at its place in the container (where the
 /// container's root already has a node of that name, it stays).
 fn device_node(root: &Path, node: &Node) -> Result<()> {
-    let inside = devices::relative(&node.path).ok_or_else(|| {
-        Error::Usage(format!(
-            "{} is not a path for a device",
-            node.path.display()
-        ))
-    })?;
+    let inside = devices::relative(&node.path)
+        .ok_or_else(|| SetupError::NotADevicePath(node.path.display().to_string()))?;
     let path = scope::resolve(root, &Path::new("/").join(&inside))?;
     if path.symlink_metadata().is_ok() {
         return Ok(());
@@ -444,10 +458,12 @@ fn mount_volume_options(
         }
         let why = errno.desc();
         let why = why[..1].to_lowercase() + &why[1..];
-        Error::Usage(format!(
-            "error while mounting volume '{}': failed to mount local volume: {text}: {why}",
-            m.source
-        ))
+        SetupError::VolumeMount {
+            volume: m.source.clone(),
+            mount: text,
+            why,
+        }
+        .into()
     })
 }
 

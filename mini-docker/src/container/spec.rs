@@ -14,6 +14,22 @@
 use crate::spec::RunConfig;
 use crate::{Error, Result};
 
+/// Why the image and the flags do not make a process (Docker's messages).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("no command specified")]
+    NoCommand,
+    #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
+    RelativeWorkdir(String),
+    #[error("unable to find user {0}: no matching entries in passwd file")]
+    NoSuchUser(String),
+    #[error("unable to find group {0}: no matching entries in group file")]
+    NoSuchGroup(String),
+    /// The working directory (or a parent) is a file in the image.
+    #[error("Cannot mkdir: {0} is not a directory")]
+    WorkdirNotADirectory(String),
+}
+
 /// Docker's `PATH` when neither the image nor `-e` sets one.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -68,7 +84,7 @@ pub fn process(
     };
     let args: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
     if args.is_empty() {
-        return Err(Error::Usage("no command specified".into()));
+        return Err(SpecError::NoCommand.into());
     }
 
     let mut env: Vec<String> = image.env.clone().unwrap_or_default();
@@ -92,9 +108,7 @@ pub fn process(
         .filter(|w| !w.is_empty())
         .unwrap_or_else(|| "/".into());
     if !cwd.starts_with('/') {
-        return Err(Error::Usage(format!(
-            "the working directory '{cwd}' is invalid, it needs to be an absolute path"
-        )));
+        return Err(SpecError::RelativeWorkdir(cwd).into());
     }
     let user = flags
         .user
@@ -166,11 +180,7 @@ pub fn resolve_user(user: &str, files: ImageFiles) -> Result<(u32, u32, Vec<u32>
             Some(f[0].to_string()),
         ),
         (None, Ok(uid)) => (uid, 0, None),
-        (None, Err(_)) => {
-            return Err(Error::Usage(format!(
-                "unable to find user {user_part}: no matching entries in passwd file"
-            )))
-        }
+        (None, Err(_)) => return Err(SpecError::NoSuchUser(user_part.into()).into()),
     };
     let groups: Vec<Vec<&str>> = group
         .lines()
@@ -187,11 +197,7 @@ pub fn resolve_user(user: &str, files: ImageFiles) -> Result<(u32, u32, Vec<u32>
                 .parse()
                 .map_err(|_| Error::Corrupt(format!("/etc/group: bad gid for {}", f[0])))?,
             (None, Ok(gid)) => gid,
-            (None, Err(_)) => {
-                return Err(Error::Usage(format!(
-                    "unable to find group {g}: no matching entries in group file"
-                )))
-            }
+            (None, Err(_)) => return Err(SpecError::NoSuchGroup(g.into()).into()),
         },
     };
     let supplementary = match (&name, group_part) {

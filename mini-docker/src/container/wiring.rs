@@ -196,7 +196,7 @@ pub fn publish(c: &Container, address: Ipv4Addr) -> Result<(Vec<Published>, Port
     for (key, host) in wanted {
         let spec = port_spec(&key, &host)?;
         let p = net_demo::publish::publish(&spec, address).map_err(|e| match e {
-            net_demo::Error::Invalid(m) => Error::Usage(m),
+            net_demo::Error::Invalid(m) => Error::from(crate::network::NetworkError::Publish(m)),
             e => e.into(),
         })?;
         let mut bound = vec![p];

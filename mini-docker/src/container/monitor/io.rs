@@ -123,7 +123,7 @@ impl Monitor {
             .collect()
     }
 
-    pub(super) fn reap(&mut self, run: &mut Run) {
+    fn reap(&mut self, run: &mut Run) {
         while let Ok(Some(_)) = self.signals.read_signal() {}
         loop {
             let (pid, code) = match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
@@ -142,7 +142,7 @@ impl Monitor {
 
     /// Runs the health probe when due and records its result in the
     /// state (only while the container runs).
-    pub(super) fn check_health(&mut self, run: &Run) {
+    fn check_health(&mut self, run: &Run) {
         if run.status.is_some() {
             return;
         }
@@ -156,7 +156,7 @@ impl Monitor {
         }
     }
 
-    pub(super) fn accept(&mut self) {
+    fn accept(&mut self) {
         let Some(listener) = &self.listener else {
             return;
         };
@@ -167,7 +167,7 @@ impl Monitor {
     }
 
     /// Reads one chunk of output; false at end-of-file.
-    pub(super) fn forward_output(&mut self, run: &mut Run, index: usize) -> bool {
+    fn forward_output(&mut self, run: &mut Run, index: usize) -> bool {
         let (output, which) = (&run.outputs[index].0, run.outputs[index].1);
         let mut buffer = [0u8; 32 * 1024];
         let n = match (&*output).read(&mut buffer) {
@@ -190,7 +190,7 @@ impl Monitor {
     }
 
     /// Handles what a client sent; false when it has gone.
-    pub(super) fn client_input(&mut self, run: &mut Run, index: usize) -> bool {
+    fn client_input(&mut self, run: &mut Run, index: usize) -> bool {
         let client = &mut self.clients[index];
         let mut buffer = [0u8; 16 * 1024];
         let n = match client.stream.read(&mut buffer) {
@@ -218,7 +218,7 @@ impl Monitor {
 }
 
 /// What a client asked for; a message only the monitor sends is ignored.
-pub(super) fn handle_message(run: &mut Run, config: &Container, message: Message) {
+fn handle_message(run: &mut Run, config: &Container, message: Message) {
     match message {
         Message::Stdin(bytes) if run.stdin.is_some() && !run.stdin_eof => {
             run.pending_stdin.extend_from_slice(&bytes);
@@ -245,7 +245,7 @@ pub(super) fn handle_message(run: &mut Run, config: &Container, message: Message
 }
 
 /// Writes what it can of the pending stdin without blocking.
-pub(super) fn write_stdin(run: &mut Run) {
+fn write_stdin(run: &mut Run) {
     let Some(stdin) = &run.stdin else {
         run.pending_stdin.clear();
         return;

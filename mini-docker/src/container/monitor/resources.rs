@@ -144,7 +144,7 @@ pub fn online_cpus() -> usize {
 /// Writes the limits, and sends the launcher the warnings of those this
 /// host discarded (a missing swap, soft-limit or block I/O weight file); the
 /// others came from `create`'s checks and were printed then.
-pub(super) fn apply_limits(cgroup: &Cgroup, resolved: &Resolved) -> Result<()> {
+fn apply_limits(cgroup: &Cgroup, resolved: &Resolved) -> Result<()> {
     let warnings = cgroup.set(resolved)?;
     let mut out = std::io::stdout();
     for w in warnings.iter().filter(|w| !resolved.warnings.contains(w)) {

@@ -10,9 +10,11 @@ use std::os::fd::{AsFd as _, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt as _;
 
 use cgroup_demo::{Cgroup, Version};
+use net_demo::netlink::Netlink;
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
 use ns_demo::spawn::Placement;
 use ns_demo::Kind;
 
@@ -22,7 +24,7 @@ use crate::container::child::{self, Plan};
 use crate::container::lifecycle::LifecycleError;
 use crate::container::options::NamespaceMode;
 use crate::container::protocol::{self, Message};
-use crate::container::record::NetworkMode;
+use crate::container::record::{Container, NetworkMode};
 use crate::container::rootfs::Rootfs;
 use crate::container::security;
 use crate::container::setup::Filesystem;
@@ -43,76 +45,20 @@ impl Monitor {
             .map_err(|_| (125, format!("bad image ID {}", c.image)))?;
         let rootfs = Rootfs::new(&self.store, &image, &dir).map_err(fail)?;
         let stdio = Stdio3::new(c.config.tty, c.config.open_stdin).map_err(fail)?;
-        let host_network = c.host_config.network_mode == NetworkMode::Host;
-        // `--network container:X`: X's network namespace, joined by the child.
-        let join_net = match &c.host_config.network_mode {
-            NetworkMode::Container(other) => {
-                Some(self.peer_ns(other, "net", "network").map_err(fail)?)
-            }
-            _ => None,
-        };
-        // The cgroup namespace (`--cgroupns private`) comes later, from
-        // inside the cgroup (see `child::run`), so that the container sees
-        // its cgroup as `/`.
+        let Namespaces {
+            kinds,
+            join_net,
+            joins,
+            host_network,
+        } = self.namespaces(&c).map_err(fail)?;
         let h = &c.host_config;
-        let mut kinds = vec![Kind::Mount];
-        let own = |m: &NamespaceMode| *m == NamespaceMode::Private;
-        for (mode, kind) in [
-            (&h.uts_mode, Kind::Uts),
-            (&h.ipc_mode, Kind::Ipc),
-            (&h.pid_mode, Kind::Pid),
-        ] {
-            if own(mode) {
-                kinds.push(kind);
-            }
-        }
-        if !host_network && join_net.is_none() {
-            kinds.push(Kind::Net);
-        }
-        // `--ipc`/`--uts container:X`: joined by the child; `--pid
-        // container:X`: joined here, as a PID namespace is entered by the
-        // children of whoever calls setns (the container is ours).
-        let mut joins = Vec::new();
-        for (mode, ns, what, flag) in [
-            (&h.ipc_mode, "ipc", "IPC", CloneFlags::CLONE_NEWIPC),
-            (&h.uts_mode, "uts", "UTS", CloneFlags::CLONE_NEWUTS),
-        ] {
-            if let Some(other) = mode.container() {
-                joins.push((self.peer_ns(other, ns, what).map_err(fail)?, flag));
-            }
-        }
-        if let Some(other) = h.pid_mode.container() {
-            let peer = self.peer_ns(other, "pid", "PID").map_err(fail)?;
-            chroot_demo::error::step("setns(/proc/PID/ns/pid)   # --pid container:", || {
-                nix::sched::setns(peer.as_fd(), CloneFlags::CLONE_NEWPID)
-            })
-            .map_err(|e| fail(e.into()))?;
-        }
         let filter = if c.process.seccomp {
             Some(security::default_filter(&c.process.capabilities).map_err(fail)?)
         } else {
             None
         };
         let layout = self.layout.clone();
-        self.planned.clear();
-        let names = crate::container::wiring::network_names(&c);
-        // One netlink client for planning and plugging (none without networks).
-        let nl = if names.is_empty() {
-            None
-        } else {
-            Some(net_demo::netlink::Netlink::open().map_err(|e| fail(e.into()))?)
-        };
-        for (i, name) in names.iter().enumerate() {
-            let nl = nl.as_ref().expect("opened for the networks");
-            match crate::container::wiring::plan(nl, &self.networks, &self.containers, &c, name, i)
-            {
-                Ok(p) => self.planned.push(p),
-                Err(e) => {
-                    self.release_planned();
-                    return Err(fail(e));
-                }
-            }
-        }
+        let nl = self.plan_networks(&c).map_err(fail)?;
         let (errors_read, errors_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
             .map_err(|e| fail(Error::System(chroot_demo::Error::sys("pipe", e))))?;
         let plan = Plan {
@@ -136,7 +82,7 @@ impl Monitor {
             loopback: !host_network && join_net.is_none(),
             join_net: join_net.as_ref().map(|f| f.as_raw_fd()),
             join: joins.iter().map(|(f, k)| (f.as_raw_fd(), *k)).collect(),
-            own_uts: own(&h.uts_mode),
+            own_uts: h.uts_mode == NamespaceMode::Private,
             ulimits: &c.host_config.ulimits,
             nics: self
                 .planned
@@ -177,18 +123,14 @@ impl Monitor {
             // is the better one.
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
-            let mut message = Vec::new();
-            let _ = File::from(errors_read).read_to_end(&mut message);
-            return Err(child_error(&message).unwrap_or_else(|| fail(e.into())));
+            return Err(child_error(errors_read).unwrap_or_else(|| fail(e.into())));
         }
         if let Err(e) = self.wire(pid, nl.as_ref()) {
             let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
             let _ = waitpid(pid, None);
             // A child that failed early (a volume's mount) took its network
             // namespace with it: its reason is the one to report.
-            let mut message = Vec::new();
-            let _ = File::from(errors_read).read_to_end(&mut message);
-            return Err(child_error(&message).unwrap_or_else(|| fail(e)));
+            return Err(child_error(errors_read).unwrap_or_else(|| fail(e)));
         }
         let _ = spawned.channel.send();
         if c.config.tty {
@@ -206,12 +148,98 @@ impl Monitor {
                 outputs = vec![(pty, 0)];
             }
         }
-        let mut message = Vec::new();
-        let _ = File::from(errors_read).read_to_end(&mut message);
-        if let Some(error) = child_error(&message) {
+        if let Some(error) = child_error(errors_read) {
             let _ = waitpid(pid, None);
             return Err(error);
         }
+        self.running(&c, pid);
+        Ok(Run {
+            pid,
+            outputs,
+            master,
+            stdin,
+            pending_stdin: Vec::new(),
+            stdin_eof: false,
+            status: None,
+        })
+    }
+
+    /// The namespaces the container gets: new ones to clone into, and
+    /// other containers' to join (`--network/--ipc/--uts container:X` by
+    /// the child; `--pid container:X` here, as a PID namespace is entered by
+    /// the children of whoever calls setns). The cgroup namespace
+    /// (`--cgroupns private`) comes later, from inside the cgroup (see
+    /// `child::run`), so that the container sees its cgroup as `/`.
+    fn namespaces(&self, c: &Container) -> Result<Namespaces> {
+        let h = &c.host_config;
+        let host_network = h.network_mode == NetworkMode::Host;
+        let join_net = match &h.network_mode {
+            NetworkMode::Container(other) => Some(self.peer_ns(other, "net", "network")?),
+            _ => None,
+        };
+        let mut kinds = vec![Kind::Mount];
+        for (mode, kind) in [
+            (&h.uts_mode, Kind::Uts),
+            (&h.ipc_mode, Kind::Ipc),
+            (&h.pid_mode, Kind::Pid),
+        ] {
+            if *mode == NamespaceMode::Private {
+                kinds.push(kind);
+            }
+        }
+        if !host_network && join_net.is_none() {
+            kinds.push(Kind::Net);
+        }
+        let mut joins = Vec::new();
+        for (mode, ns, what, flag) in [
+            (&h.ipc_mode, "ipc", "IPC", CloneFlags::CLONE_NEWIPC),
+            (&h.uts_mode, "uts", "UTS", CloneFlags::CLONE_NEWUTS),
+        ] {
+            if let Some(other) = mode.container() {
+                joins.push((self.peer_ns(other, ns, what)?, flag));
+            }
+        }
+        if let Some(other) = h.pid_mode.container() {
+            let peer = self.peer_ns(other, "pid", "PID")?;
+            chroot_demo::error::step("setns(/proc/PID/ns/pid)   # --pid container:", || {
+                nix::sched::setns(peer.as_fd(), CloneFlags::CLONE_NEWPID)
+            })?;
+        }
+        Ok(Namespaces {
+            kinds,
+            join_net,
+            joins,
+            host_network,
+        })
+    }
+
+    /// An address on each of the container's networks (their bridges up);
+    /// returns the netlink client that will plug the interfaces in, or
+    /// `None` without networks.
+    fn plan_networks(&mut self, c: &Container) -> Result<Option<Netlink>> {
+        self.planned.clear();
+        let names = crate::container::wiring::network_names(c);
+        if names.is_empty() {
+            return Ok(None);
+        }
+        let nl = Netlink::open()?;
+        for (i, name) in names.iter().enumerate() {
+            match crate::container::wiring::plan(&nl, &self.networks, &self.containers, c, name, i)
+            {
+                Ok(p) => self.planned.push(p),
+                Err(e) => {
+                    self.release_planned();
+                    return Err(e);
+                }
+            }
+        }
+        Ok(Some(nl))
+    }
+
+    /// The container runs as `pid`: its health checks begin, the state
+    /// and the events say so, and the launcher hears of it last (its next
+    /// command's events — pause, stop… — come after these).
+    fn running(&mut self, c: &Container, pid: Pid) {
         let program = std::env::current_exe()
             .map(|e| e.with_file_name("mini-docker"))
             .unwrap_or_default();
@@ -234,8 +262,6 @@ impl Monitor {
             r.networks = self.endpoints.clone();
             r.ports = self.ports.clone();
         });
-        // Before the launcher hears of it: its next command's events
-        // (pause, stop…) come after these.
         self.record_networks(Action::Connect);
         self.record(Action::Start, &[]);
         if !self.reported {
@@ -243,20 +269,11 @@ impl Monitor {
             self.reported = true;
             shed_start_up_memory();
         }
-        Ok(Run {
-            pid,
-            outputs,
-            master,
-            stdin,
-            pending_stdin: Vec::new(),
-            stdin_eof: false,
-            status: None,
-        })
     }
 
     /// `container:X`'s namespace `ns` (X must be running); `what` names it
     /// in Docker's message.
-    pub(super) fn peer_ns(&self, key: &str, ns: &str, what: &str) -> Result<File> {
+    fn peer_ns(&self, key: &str, ns: &str, what: &str) -> Result<File> {
         let other = self.containers.find(key)?;
         let runtime = self.containers.runtime(&other.id)?;
         if !crate::container::lifecycle::is_running(&runtime) {
@@ -274,7 +291,7 @@ impl Monitor {
 /// The directory of the container's cgroup for it to be born in: v2 only (a
 /// v1 cgroup is one directory per hierarchy, and the process is moved into
 /// each), and not when [`NO_CLONE_INTO_CGROUP`] asks for the move.
-pub(super) fn birth_cgroup(cgroup: &Cgroup) -> Option<OwnedFd> {
+fn birth_cgroup(cgroup: &Cgroup) -> Option<OwnedFd> {
     if cgroup.version() != Version::V2 {
         return None;
     }
@@ -288,6 +305,17 @@ pub(super) fn birth_cgroup(cgroup: &Cgroup) -> Option<OwnedFd> {
         .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
         .open(&dir);
     opened.ok().map(OwnedFd::from)
+}
+
+/// What [`Monitor::namespaces`] decided.
+struct Namespaces {
+    /// New namespaces to clone into.
+    kinds: Vec<Kind>,
+    /// `--network container:X`: X's network namespace, for the child.
+    join_net: Option<File>,
+    /// `--ipc`/`--uts container:X`, for the child.
+    joins: Vec<(File, CloneFlags)>,
+    host_network: bool,
 }
 
 /// The container's stdio as created by the monitor: the child's ends and
@@ -343,11 +371,14 @@ impl Stdio3 {
     }
 }
 
-/// What the child wrote on its error pipe: nothing when its `execve`
-/// succeeded (the pipe is close-on-exec), else one [`Message::Failed`].
-/// Anything else is the monitor's own failure to start it, named as such.
-pub(super) fn child_error(mut message: &[u8]) -> Option<(i32, String)> {
-    match protocol::read(&mut message) {
+/// What the child wrote on its error pipe, read to its end: nothing when
+/// its `execve` succeeded (the pipe is close-on-exec), else one
+/// [`Message::Failed`]. Anything else is the monitor's own failure to start
+/// it, named as such.
+fn child_error(errors: OwnedFd) -> Option<(i32, String)> {
+    let mut message = Vec::new();
+    let _ = File::from(errors).read_to_end(&mut message);
+    match protocol::read(&mut &message[..]) {
         Ok(None) => None,
         Ok(Some(Message::Failed { code, message })) => Some((code, message)),
         Ok(Some(other)) => Some((125, format!("the container's process sent {other:?}"))),
@@ -358,7 +389,7 @@ pub(super) fn child_error(mut message: &[u8]) -> Option<(i32, String)> {
     }
 }
 
-pub(super) fn set_nonblocking(fd: RawFd) {
+fn set_nonblocking(fd: RawFd) {
     // SAFETY: fcntl on a descriptor we own.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
