@@ -87,8 +87,8 @@ pub fn assert_settled(env: &mut TestEnv) {
 
 /// A root test's store "root" with the busybox image imported as
 /// `busybox`, its command `sh`, plus any `-c` `changes`.
-pub fn with_busybox(name: &str, changes: &[&str]) -> Option<TestEnv> {
-    let env = TestEnv::root(name)?;
+pub fn with_busybox(name: &str, changes: &[&str]) -> TestEnv {
+    let env = TestEnv::root(name);
     let tar = busybox_tar(&env);
     let mut args = vec!["import", "-c", "CMD [\"sh\"]"];
     for c in changes {
@@ -96,7 +96,7 @@ pub fn with_busybox(name: &str, changes: &[&str]) -> Option<TestEnv> {
     }
     args.extend([tar.as_str(), "busybox"]);
     ok_in(&env, "root", &args);
-    Some(env)
+    env
 }
 
 /// `ok_in` and `fails_in` on the store "root".
