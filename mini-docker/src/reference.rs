@@ -223,7 +223,11 @@ mod tests {
     fn a_character_outside_the_grammar_is_refused_not_looped_on() {
         // Found by tests/properties.rs: these hung the parser.
         for text in ["ab'c", "l'x", "a\u{e0b}b", "a b"] {
-            assert_eq!(text.parse::<Reference>(), Err(InvalidReference(None)), "{text}");
+            assert_eq!(
+                text.parse::<Reference>(),
+                Err(InvalidReference(None)),
+                "{text}"
+            );
         }
     }
 

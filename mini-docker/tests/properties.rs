@@ -16,6 +16,8 @@ use mini_docker::reference::Reference;
 use mini_docker::volume::Volumes;
 use overlay_demo::layer::{apply, ApplyOptions, Whiteouts};
 use proptest::prelude::*;
+use proptest::test_runner::TestRunner;
+use testkit::TestEnv;
 
 /// `cases` cases; failures are kept as named regression tests below,
 /// not in a persistence file.
@@ -151,18 +153,49 @@ proptest! {
 
 // --- volume and mount specs
 
-/// A state root for `resolve` (volumes are made there), and a directory
-/// that bind sources are confined to (`-v` creates a missing source).
-fn mount_world() -> (PathBuf, Volumes, Containers) {
-    let root = std::env::temp_dir().join(format!("md-props-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let volumes = Volumes::open(&root).unwrap();
-    let containers = Containers::open(&root, &root.join("run")).unwrap();
-    (root, volumes, containers)
+/// Runs `test` on `cases` values of `strategy(env)` inside one test
+/// environment (its directory holds every file the cases make, and is
+/// removed, and leak-checked, at the end).
+fn check<S: Strategy>(
+    name: &str,
+    cases: u32,
+    strategy: impl Fn(&TestEnv) -> S,
+    test: impl Fn(&TestEnv, S::Value) -> Result<(), TestCaseError>,
+) {
+    let env = TestEnv::new(name);
+    let mut runner = TestRunner::new(config(cases));
+    if let Err(e) = runner.run(&strategy(&env), |v| test(&env, v)) {
+        panic!("{e}");
+    }
 }
 
-fn volume_spec(root: &Path) -> impl Strategy<Value = String> {
-    let bind = root.join("host").display().to_string();
+/// The stores `resolve` makes volumes and looks up containers in.
+fn mount_world(env: &TestEnv) -> (Volumes, Containers) {
+    let root = env.path("store");
+    let volumes = Volumes::open(&root).unwrap();
+    let containers = Containers::open(&root, &env.path("run")).unwrap();
+    (volumes, containers)
+}
+
+/// Go's `filepath.Clean` of an absolute path.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+/// `-v` specs; bind sources are confined to `host` (`-v` creates a
+/// missing source).
+fn volume_spec(host: &Path) -> impl Strategy<Value = String> {
+    let bind = host.display().to_string();
     let source = prop_oneof![
         Just(String::new()),
         "[a-z][a-z0-9_.-]{0,8}".prop_map(|n| format!("{n}:")),
@@ -172,6 +205,8 @@ fn volume_spec(root: &Path) -> impl Strategy<Value = String> {
     let dest = prop_oneof![
         Just("/data".to_string()),
         "(/[a-z.]{1,3}){1,3}",
+        Just("/..".to_string()),
+        Just("/a/../b/./c/".to_string()),
         Just("/".to_string()),
         Just("relative".to_string()),
         Just(String::new()),
@@ -188,37 +223,87 @@ fn volume_spec(root: &Path) -> impl Strategy<Value = String> {
     (source, dest, opts).prop_map(|(s, d, o)| format!("{s}{d}{o}"))
 }
 
-proptest! {
-    #![proptest_config(config(1000))]
-
-    #[test]
-    fn volume_specs_mean_what_they_say(specs in proptest::collection::vec(volume_spec(&mount_world().0), 1..4)) {
-        let (root, volumes, containers) = mount_world();
-        let flags = MountFlags { volumes: specs.clone(), ..Default::default() };
-        if let Ok(mounts) = resolve(&flags, &[], &volumes, &containers) {
-            prop_assert_eq!(mounts.len(), specs.len());
-            let mut seen = BTreeMap::new();
-            for (m, spec) in mounts.iter().zip(&specs) {
-                prop_assert!(m.destination.starts_with('/') && m.destination != "/", "{}", spec);
-                prop_assert!(seen.insert(m.destination.clone(), ()).is_none(), "duplicate {}", spec);
-                prop_assert_eq!(m.rw, !spec.ends_with(":ro") && !spec.contains(":ro,"), "{}", spec);
-                if m.kind == "bind" {
-                    prop_assert!(Path::new(&m.source).starts_with(root.join("host")), "{}", spec);
+#[test]
+fn volume_specs_mean_what_they_say() {
+    check(
+        "props-volumes",
+        1000,
+        |env| proptest::collection::vec(volume_spec(&env.path("host")), 1..4),
+        |env, specs| {
+            let (volumes, containers) = mount_world(env);
+            let flags = MountFlags {
+                volumes: specs.clone(),
+                ..Default::default()
+            };
+            if let Ok(mounts) = resolve(&flags, &[], &volumes, &containers) {
+                prop_assert_eq!(mounts.len(), specs.len());
+                // `resolve` orders mounts (parents first): match by target.
+                let by_dest: BTreeMap<String, &String> = specs
+                    .iter()
+                    .map(|spec| {
+                        let parts: Vec<&str> = spec.split(':').collect();
+                        (
+                            clean(if parts.len() == 1 { parts[0] } else { parts[1] }),
+                            spec,
+                        )
+                    })
+                    .collect();
+                prop_assert_eq!(
+                    by_dest.len(),
+                    specs.len(),
+                    "a duplicate target was accepted"
+                );
+                for m in &mounts {
+                    let spec = by_dest.get(&m.destination);
+                    prop_assert!(spec.is_some(), "{} from no spec", m.destination);
+                    let spec = spec.unwrap();
+                    // Cleaned as Docker cleans it, and never the root.
+                    prop_assert_eq!(clean(&m.destination), m.destination.clone(), "{}", spec);
+                    prop_assert!(m.destination != "/", "{}", spec);
+                    prop_assert_eq!(
+                        m.rw,
+                        !spec.ends_with(":ro") && !spec.contains(":ro,"),
+                        "{}",
+                        spec
+                    );
+                    if m.kind == "bind" {
+                        prop_assert!(
+                            Path::new(&m.source).starts_with(env.path("host")),
+                            "{}",
+                            spec
+                        );
+                    }
                 }
             }
-        }
-    }
+            Ok(())
+        },
+    );
+}
 
-    #[test]
-    fn mount_and_tmpfs_specs_never_panic(
-        mounts in proptest::collection::vec("((type|source|src|target|dst|readonly|tmpfs-size|tmpfs-mode|volume-opt|bind-propagation)(=[a-z0-9/=.,]{0,8})?,?){0,5}", 0..3),
-        tmpfs in proptest::collection::vec("(/[a-z]{1,3}){0,2}(:[a-z0-9=,]{0,12})?", 0..3),
-    ) {
-        let (_, volumes, containers) = mount_world();
-        // Bind sources of --mount are never created, so any text is safe.
-        let flags = MountFlags { mounts, tmpfs, ..Default::default() };
-        let _ = resolve(&flags, &[], &volumes, &containers);
-    }
+#[test]
+fn mount_and_tmpfs_specs_never_panic() {
+    let field = "((type|source|src|target|dst|readonly|tmpfs-size|tmpfs-mode|volume-opt|bind-propagation)(=[a-z0-9/=.,]{0,8})?,?){0,5}";
+    check(
+        "props-mounts",
+        1000,
+        |_| {
+            (
+                proptest::collection::vec(field, 0..3),
+                proptest::collection::vec("(/[a-z]{1,3}){0,2}(:[a-z0-9=,]{0,12})?", 0..3),
+            )
+        },
+        |env, (mounts, tmpfs)| {
+            let (volumes, containers) = mount_world(env);
+            // Bind sources of --mount are never created, so any text is safe.
+            let flags = MountFlags {
+                mounts,
+                tmpfs,
+                ..Default::default()
+            };
+            let _ = resolve(&flags, &[], &volumes, &containers);
+            Ok(())
+        },
+    );
 }
 
 // --- layer application
@@ -279,10 +364,6 @@ fn entry(outside: String) -> impl Strategy<Value = Entry> {
     )
 }
 
-fn layer_base() -> PathBuf {
-    std::env::temp_dir().join(format!("md-props-layer-{}", std::process::id()))
-}
-
 /// Raw headers: the tar crate's own path checks are what we test past.
 fn tarball(entries: &[Entry]) -> Vec<u8> {
     let mut out = tar::Builder::new(Vec::new());
@@ -325,7 +406,11 @@ fn listing(dir: &Path) -> BTreeMap<PathBuf, String> {
                 format!("file {:?}", std::fs::read(&p).ok())
             } else {
                 // A FIFO is not opened: that would wait for a writer.
-                format!("{:?} {}", meta.file_type(), std::os::unix::fs::MetadataExt::rdev(&meta))
+                format!(
+                    "{:?} {}",
+                    meta.file_type(),
+                    std::os::unix::fs::MetadataExt::rdev(&meta)
+                )
             };
             out.insert(p, what);
         }
@@ -333,43 +418,60 @@ fn listing(dir: &Path) -> BTreeMap<PathBuf, String> {
     out
 }
 
-proptest! {
-    #![proptest_config(config(1500))]
-
-    /// Whatever the stream holds, nothing outside the layer's directory is
-    /// created, changed or removed, and nothing panics.
-    #[test]
-    fn a_layer_never_writes_outside_its_directory(
-        entries in proptest::collection::vec(entry(layer_base().join("outside").display().to_string()), 1..12),
-        delete in any::<bool>(),
-        allow_devices in any::<bool>(),
-    ) {
-        let base = layer_base();
-        let _ = std::fs::remove_dir_all(&base);
-        let (root, outside) = (base.join("layers/root"), base.join("outside"));
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::create_dir_all(&outside).unwrap();
-        std::fs::write(outside.join("victim"), "original").unwrap();
-        let passwd = std::fs::read("/etc/passwd").unwrap();
-        let before = listing(&base);
-        let options = ApplyOptions {
-            whiteouts: if delete { Whiteouts::Delete } else { Whiteouts::Overlay },
-            allow_devices,
-            same_owner: false,
-        };
-        let _ = apply(&tarball(&entries)[..], &root, options);
-        let after = listing(&base);
-        for (path, was) in &before {
-            if !path.starts_with(&root) {
-                prop_assert_eq!(after.get(path), Some(was), "{} changed", path.display());
+/// Whatever the stream holds, nothing outside the layer's directory is
+/// created, changed or removed, and nothing panics.
+#[test]
+fn a_layer_never_writes_outside_its_directory() {
+    check(
+        "props-layers",
+        1500,
+        |env| {
+            let outside = env.path("layer/outside").display().to_string();
+            (
+                proptest::collection::vec(entry(outside), 1..12),
+                any::<bool>(),
+                any::<bool>(),
+            )
+        },
+        |env, (entries, delete, allow_devices)| {
+            let base = env.path("layer");
+            let _ = std::fs::remove_dir_all(&base);
+            let (root, outside) = (base.join("layers/root"), base.join("outside"));
+            std::fs::create_dir_all(&root).unwrap();
+            std::fs::create_dir_all(&outside).unwrap();
+            std::fs::write(outside.join("victim"), "original").unwrap();
+            let passwd = std::fs::read("/etc/passwd").unwrap();
+            let before = listing(&base);
+            let options = ApplyOptions {
+                whiteouts: if delete {
+                    Whiteouts::Delete
+                } else {
+                    Whiteouts::Overlay
+                },
+                allow_devices,
+                same_owner: false,
+            };
+            let _ = apply(&tarball(&entries)[..], &root, options);
+            let after = listing(&base);
+            for (path, was) in &before {
+                if !path.starts_with(&root) {
+                    prop_assert_eq!(after.get(path), Some(was), "{} changed", path.display());
+                }
             }
-        }
-        for path in after.keys() {
-            prop_assert!(path.starts_with(&root) || before.contains_key(path), "{} created", path.display());
-        }
-        prop_assert_eq!(std::fs::read("/etc/passwd").unwrap(), passwd);
-        let absolute = PathBuf::from(format!("/md-props-{}", std::process::id()));
-        prop_assert!(!absolute.exists(), "an absolute name was written on the host");
-        let _ = std::fs::remove_dir_all(&base);
-    }
+            for path in after.keys() {
+                prop_assert!(
+                    path.starts_with(&root) || before.contains_key(path),
+                    "{} created",
+                    path.display()
+                );
+            }
+            prop_assert_eq!(std::fs::read("/etc/passwd").unwrap(), passwd);
+            let absolute = PathBuf::from(format!("/md-props-{}", std::process::id()));
+            prop_assert!(
+                !absolute.exists(),
+                "an absolute name was written on the host"
+            );
+            Ok(())
+        },
+    );
 }
