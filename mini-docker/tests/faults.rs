@@ -395,6 +395,7 @@ fn a_full_disk_fails_cleanly_and_recovers() {
     assert_logs_whole(&String::from_utf8_lossy(
         &on_full(&["logs", "chatty"]).stdout,
     ));
+    assert_records_whole(&ok_full(&["inspect", "-f", "{{.LogPath}}", "chatty"]));
     let last_before = last_line(&env);
 
     std::fs::remove_file(&filler).unwrap();
@@ -411,6 +412,7 @@ fn a_full_disk_fails_cleanly_and_recovers() {
     assert_logs_whole(&String::from_utf8_lossy(
         &on_full(&["logs", "chatty"]).stdout,
     ));
+    assert_records_whole(&ok_full(&["inspect", "-f", "{{.LogPath}}", "chatty"]));
     assert_eq!(inspect_in(&env, "full", "chatty"), "true");
     ok_full(&["rm", "-f", "chatty"]);
     env.drop_default_bridge(&full);
@@ -432,6 +434,19 @@ fn last_line(env: &TestEnv) -> i64 {
         .strip_prefix("line ")
         .and_then(|n| n.parse().ok())
         .unwrap_or(-1)
+}
+
+/// The log file itself (`logs` skips what it cannot parse) holds whole
+/// JSON records only: a write cut short by the full disk was cut off.
+fn assert_records_whole(log_path: &str) {
+    let text = std::fs::read_to_string(log_path.trim()).unwrap();
+    for line in text.split_inclusive('\n') {
+        assert!(
+            line.ends_with('\n') && serde_json::from_str::<serde_json::Value>(line).is_ok(),
+            "torn record in {}: {line:?}",
+            log_path.trim()
+        );
+    }
 }
 
 /// Every log line is whole (`line N`) and in order; lines lost while the
