@@ -168,7 +168,11 @@ fn clean_up(env: &TestEnv, op: Op, k: usize, registry: &str) {
             let _ = md_in(env, "root", &["rmi", &format!("{registry}/app:t{k}")]);
         }
         Op::NetworkCreate => {
-            let _ = md_in(env, "root", &["network", "rm", &format!("n{k}")]);
+            // Whatever the kill left, the name can be made and removed.
+            let name = format!("n{k}");
+            let _ = md_in(env, "root", &["network", "rm", &name]);
+            ok(env, &["network", "create", &name]);
+            ok(env, &["network", "rm", &name]);
         }
     }
 }

@@ -19,8 +19,8 @@ use testkit::TestEnv;
 pub const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
 
 /// `mini-docker --root ENV/<root> --runroot ENV/run ARGS…`, with the
-/// containers' cgroups under a parent named after the test's token (so the
-/// leak check finds any left behind), no outbound NAT rules (the tests
+/// containers' cgroups under a parent and their links named after the
+/// test's token (so the leak check finds any left behind), no outbound NAT rules (the tests
 /// never send traffic off the machine, and a minimal host, the cgroup v2
 /// lane's guest, has no iptables) and no DNS forwarding.
 pub fn md_command(env: &TestEnv, root: &str) -> Command {
@@ -34,6 +34,9 @@ pub fn md_command(env: &TestEnv, root: &str) -> Command {
             "MINI_DOCKER_CGROUP_PARENT",
             format!("mini-docker-{}", env.token()),
         )
+        // Links and bridges carry the token too: a test that fails before
+        // its clean-up still has them found and removed by the leak check.
+        .env("MINI_DOCKER_LINK_PREFIX", env.token())
         .env("MINI_DOCKER_NAT", "off")
         .env("MINI_DOCKER_ADDRESS_POOL", testkit::ADDRESS_POOL)
         // The embedded DNS refuses names it does not know rather than
