@@ -45,11 +45,8 @@ fn demo_cgroup(controller: &str, pid: u32) -> PathBuf {
     root.join(format!("cgroup-demo-{pid}"))
 }
 
-#[test]
 fn shares_divide_a_contended_cpu_by_weight() {
-    let Some(mut env) = TestEnv::root("cg-shares") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-shares");
     let out = ok(
         &mut env,
         &["cpu-shares", "--shares", "1024,256", "--seconds", "1"],
@@ -69,11 +66,8 @@ fn shares_divide_a_contended_cpu_by_weight() {
     );
 }
 
-#[test]
 fn quota_caps_a_busy_loop() {
-    let Some(mut env) = TestEnv::root("cg-quota") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-quota");
     let out = ok(&mut env, &["cpu-quota", "--cpus", "0.3", "--seconds", "1"]);
     let quota = by_version(
         "cpu.cfs_quota_us = 30000 (v1)",
@@ -83,11 +77,8 @@ fn quota_caps_a_busy_loop() {
     assert!(out.contains("(at most 0.3: yes)"), "{out}");
 }
 
-#[test]
 fn memory_limit_kills_a_hog_and_spares_a_small_one() {
-    let Some(mut env) = TestEnv::root("cg-memory") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-memory");
     let out = ok(&mut env, &["memory", "--limit", "32m", "--alloc", "100m"]);
     assert!(out.contains("killed by SIGKILL, the OOM killer"), "{out}");
     assert!(out.contains("OOM kills counted by the cgroup: 1"), "{out}");
@@ -96,11 +87,8 @@ fn memory_limit_kills_a_hog_and_spares_a_small_one() {
     assert!(out.contains("OOM kills counted by the cgroup: 0"), "{out}");
 }
 
-#[test]
 fn memory_swap_writes_the_total_on_v1_and_the_difference_on_v2() {
-    let Some(mut env) = TestEnv::root("cg-swap") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-swap");
     let out = ok(
         &mut env,
         &[
@@ -144,11 +132,8 @@ fn memory_swap_writes_the_total_on_v1_and_the_difference_on_v2() {
     assert!(unlimited.contains("then unlimited swap"), "{unlimited}");
 }
 
-#[test]
 fn a_fork_bomb_is_contained() {
-    let Some(mut env) = TestEnv::root("cg-pids") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-pids");
     let out = ok(&mut env, &["pids", "--max", "10"]);
     assert!(
         out.contains("the bomb forked 9 processes, then fork failed: EAGAIN"),
@@ -158,11 +143,8 @@ fn a_fork_bomb_is_contained() {
     assert!(out.contains("without trouble"), "{out}");
 }
 
-#[test]
 fn bad_flags_get_dockers_errors_and_create_nothing() {
-    let Some(mut env) = TestEnv::root("cg-bad") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-bad");
     for (args, message) in [
         (
             vec!["memory", "--limit", "1m"],
@@ -197,11 +179,8 @@ fn bad_flags_get_dockers_errors_and_create_nothing() {
     );
 }
 
-#[test]
 fn info_and_show_describe_this_host() {
-    let Some(mut env) = TestEnv::root("cg-info") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-info");
     let info = ok(&mut env, &["info"]);
     let (setup, driver) = match version() {
         Version::V1 => ("setup:  hybrid", "driver: cgroup v1"),
@@ -217,11 +196,8 @@ fn info_and_show_describe_this_host() {
 }
 
 /// Ctrl-C in the middle of a measurement removes every cgroup and worker.
-#[test]
 fn interrupted_demo_removes_its_cgroups() {
-    let Some(mut env) = TestEnv::root("cg-interrupt") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-interrupt");
     let mut job = env.start_job(BIN, &["cpu-shares", "--seconds", "60"], names);
     let a = demo_cgroup("cpu", job.id()).join("a");
     wait_until("the workers to start", || {
@@ -239,11 +215,8 @@ fn interrupted_demo_removes_its_cgroups() {
 }
 
 /// After `kill -9` no handler runs; `clean` removes what the run left.
-#[test]
 fn clean_removes_what_a_killed_demo_left() {
-    let Some(mut env) = TestEnv::root("cg-clean") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-clean");
     let mut job = env.start_job(BIN, &["--pause", "pids"], names);
     let bomb = demo_cgroup("pids", job.id()).join("bomb");
     wait_until("the demo's cgroups", || bomb.exists());
@@ -256,3 +229,15 @@ fn clean_removes_what_a_killed_demo_left() {
     );
     assert!(!bomb.parent().unwrap().exists());
 }
+
+testkit::main![
+    shares_divide_a_contended_cpu_by_weight,
+    quota_caps_a_busy_loop,
+    memory_limit_kills_a_hog_and_spares_a_small_one,
+    memory_swap_writes_the_total_on_v1_and_the_difference_on_v2,
+    a_fork_bomb_is_contained,
+    bad_flags_get_dockers_errors_and_create_nothing,
+    info_and_show_describe_this_host,
+    interrupted_demo_removes_its_cgroups,
+    clean_removes_what_a_killed_demo_left,
+];

@@ -55,11 +55,8 @@ fn rules(extra: &[&str]) -> Rules {
     rules
 }
 
-#[test]
 fn the_device_program_decides_every_open_and_is_replaced_in_one_step() {
-    let Some(env) = TestEnv::root("bpf-devices") else {
-        return;
-    };
+    let env = TestEnv::root("bpf-devices");
     let cgroup = v2_driver().create(env.name("devcg")).unwrap();
     cgroup.set_devices(&rules(&[])).unwrap();
     let dir = std::fs::File::open(&cgroup.dirs()[0]).unwrap();
@@ -126,11 +123,8 @@ fn the_device_program_decides_every_open_and_is_replaced_in_one_step() {
     cgroup.remove().unwrap();
 }
 
-#[test]
 fn a_program_the_verifier_refuses_is_a_clear_error() {
-    let Some(_env) = TestEnv::root("bpf-verifier") else {
-        return;
-    };
+    let _env = TestEnv::root("bpf-verifier");
     // No exit instruction: the verifier refuses it and says why.
     let bad = [cgroup_demo::devices::Insn {
         code: 0xb7,
@@ -143,11 +137,8 @@ fn a_program_the_verifier_refuses_is_a_clear_error() {
     assert!(err.contains("verifier"), "{err}");
 }
 
-#[test]
 fn the_lesson_binary_shows_the_rules_the_program_and_the_refusal() {
-    let Some(mut env) = TestEnv::root("cg-devices") else {
-        return;
-    };
+    let mut env = TestEnv::root("cg-devices");
     let out = env.run_ok(env!("CARGO_BIN_EXE_cgroup-demo"), &["devices"], |pid| {
         vec![
             format!("cgroup-demo-{pid}"),
@@ -165,3 +156,9 @@ fn the_lesson_binary_shows_the_rules_the_program_and_the_refusal() {
         "{out}"
     );
 }
+
+testkit::main![
+    the_device_program_decides_every_open_and_is_replaced_in_one_step,
+    a_program_the_verifier_refuses_is_a_clear_error,
+    the_lesson_binary_shows_the_rules_the_program_and_the_refusal,
+];

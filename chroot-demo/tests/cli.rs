@@ -29,11 +29,8 @@ fn host_mounts_under(path: &Path) -> usize {
         .count()
 }
 
-#[test]
 fn escape_succeeds_under_chroot_and_fails_after_pivot_root() {
-    let Some(env) = TestEnv::root("chroot-escape") else {
-        return;
-    };
+    let env = TestEnv::root("chroot-escape");
     let rootfs = env.rootfs();
     let out = demo(&env, &["escape", rootfs.to_str().unwrap()]);
     let stdout = text(&out.stdout);
@@ -62,11 +59,8 @@ fn escape_succeeds_under_chroot_and_fails_after_pivot_root() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
-#[test]
 fn chroot_keeps_the_hosts_pid_numbering_and_hostname() {
-    let Some(env) = TestEnv::root("chroot-run") else {
-        return;
-    };
+    let env = TestEnv::root("chroot-run");
     let rootfs = env.rootfs();
     let out = demo(
         &env,
@@ -118,11 +112,8 @@ fn chroot_keeps_the_hosts_pid_numbering_and_hostname() {
     );
 }
 
-#[test]
 fn exit_codes_follow_the_shell() {
-    let Some(env) = TestEnv::root("chroot-exit") else {
-        return;
-    };
+    let env = TestEnv::root("chroot-exit");
     let rootfs = env.rootfs();
     let root = rootfs.to_str().unwrap();
     let code = |args: &[&str]| demo(&env, args).status.code();
@@ -136,11 +127,8 @@ fn exit_codes_follow_the_shell() {
     assert!(err.contains("rootfs /no/such/rootfs"), "{err}");
 }
 
-#[test]
 fn pivot_root_shows_only_the_new_root_and_leaves_the_host_alone() {
-    let Some(env) = TestEnv::root("chroot-pivot") else {
-        return;
-    };
+    let env = TestEnv::root("chroot-pivot");
     let rootfs = env.rootfs();
     let out = demo(
         &env,
@@ -168,11 +156,8 @@ fn pivot_root_shows_only_the_new_root_and_leaves_the_host_alone() {
     assert!(stdout.contains("0 mounts under the rootfs"), "{stdout}");
 }
 
-#[test]
 fn pivot_root_on_a_shared_root_fails_with_einval_explained() {
-    let Some(env) = TestEnv::root("chroot-shared") else {
-        return;
-    };
+    let env = TestEnv::root("chroot-shared");
     let rootfs = env.rootfs();
     let out = demo(&env, &["pivot", "--shared-root", rootfs.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
@@ -184,11 +169,8 @@ fn pivot_root_on_a_shared_root_fails_with_einval_explained() {
 /// A demo interrupted while its command runs removes its host mount (SIGTERM
 /// to the demo, and Ctrl-C delivered to the whole process group as a
 /// terminal does) and leaves no process behind.
-#[test]
 fn interrupted_demo_cleans_up() {
-    let Some(env) = TestEnv::root("chroot-interrupt") else {
-        return;
-    };
+    let env = TestEnv::root("chroot-interrupt");
     let rootfs = env.rootfs();
     let proc_dir = rootfs.join("proc");
     for (signal, group, expected) in [(Signal::SIGTERM, false, 143), (Signal::SIGINT, true, 130)] {
@@ -223,11 +205,8 @@ fn interrupted_demo_cleans_up() {
     }
 }
 
-#[test]
 fn prepare_rootfs_is_idempotent_and_refuses_bad_input() {
-    let Some(env) = TestEnv::root("chroot-prepare") else {
-        return;
-    };
+    let env = TestEnv::root("chroot-prepare");
     let out = demo(&env, &["prepare-rootfs", "fresh"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("prepared: busybox rootfs in fresh ("));
@@ -254,11 +233,8 @@ fn prepare_rootfs_is_idempotent_and_refuses_bad_input() {
     );
 }
 
-#[test]
 fn pause_waits_for_enter_between_steps() {
-    let Some(env) = TestEnv::root("chroot-pause") else {
-        return;
-    };
+    let env = TestEnv::root("chroot-pause");
     let rootfs = env.rootfs();
     let mut child = env
         .command(BIN)
@@ -277,11 +253,8 @@ fn pause_waits_for_enter_between_steps() {
 }
 
 /// After `kill -9` no handler runs; `clean ROOTFS` unmounts the /proc it left.
-#[test]
 fn clean_removes_what_a_killed_demo_left() {
-    let Some(mut env) = TestEnv::root("chroot-clean") else {
-        return;
-    };
+    let mut env = TestEnv::root("chroot-clean");
     let rootfs = env.rootfs();
     let root = rootfs.to_str().unwrap().to_string();
     let mut job = env.start_job(BIN, &["run", "--proc", &root, "/bin/sleep", "60"], |_| {
@@ -299,3 +272,15 @@ fn clean_removes_what_a_killed_demo_left() {
     );
     assert_eq!(host_mounts_under(&proc_dir), 0);
 }
+
+testkit::main![
+    escape_succeeds_under_chroot_and_fails_after_pivot_root,
+    chroot_keeps_the_hosts_pid_numbering_and_hostname,
+    exit_codes_follow_the_shell,
+    pivot_root_shows_only_the_new_root_and_leaves_the_host_alone,
+    pivot_root_on_a_shared_root_fails_with_einval_explained,
+    interrupted_demo_cleans_up,
+    prepare_rootfs_is_idempotent_and_refuses_bad_input,
+    pause_waits_for_enter_between_steps,
+    clean_removes_what_a_killed_demo_left,
+];

@@ -273,6 +273,7 @@ impl Networks {
         if let Ok(nl) = net_demo::netlink::Netlink::open() {
             reclaim_orphans(&nl)?;
         }
+        self.forget_unfinished()?;
         let taken = host_routes();
         let subnet = match subnet {
             Some(s) => {
@@ -322,16 +323,19 @@ impl Networks {
             labels,
         };
         let gateway = Ipv4Net::new(plan.gateway, plan.subnet.prefix_len()).expect("valid prefix");
-        let made = net_demo::netlink::Netlink::open()
-            .map_err(Error::from)
-            .and_then(|nl| self.ensure_bridge(&nl, &network, gateway))
-            .and_then(|()| {
-                if nat_enabled() {
-                    net_demo::nat::enable(plan.subnet, &bridge, &network.id[..12])?;
-                }
-                write_json(&self.record(name), &network)
-            });
+        // The record before the bridge: a create killed after it leaves a
+        // network whose bridge the first container to join makes (and that
+        // `network rm` removes), never a bridge that nothing names.
+        let made = write_json(&self.record(name), &network).and_then(|()| {
+            let nl = net_demo::netlink::Netlink::open()?;
+            self.ensure_bridge(&nl, &network, gateway)?;
+            if nat_enabled() {
+                net_demo::nat::enable(plan.subnet, &bridge, &network.id[..12])?;
+            }
+            Ok(())
+        });
         if let Err(e) = made {
+            let _ = fs::remove_file(self.record(name));
             let _ = self.ipam.remove(name);
             if let Ok(nl) = net_demo::netlink::Netlink::open() {
                 let _ = nl.delete(&bridge);
@@ -361,6 +365,18 @@ impl Networks {
             // IFALIASZ: a longer note (a very deep root) is left off.
             if note.len() < 256 {
                 nl.set_alias(network.bridge(), &note)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Address plans without a network record are what a `create` killed
+    /// before writing the record left (creates hold the host lock, so none
+    /// is under way): they would reserve a subnet and the name forever.
+    fn forget_unfinished(&self) -> Result<()> {
+        for plan in self.ipam.networks()? {
+            if !self.record(&plan.name).exists() && plan.allocations.is_empty() {
+                let _ = self.ipam.remove(&plan.name);
             }
         }
         Ok(())

@@ -133,7 +133,12 @@ fn valid_component(c: &str) -> bool {
             i += 1;
         }
         let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.chars().all(|ch| ch == '-');
+        // An empty `sep` is a character that is neither: refused (it once
+        // looped here forever on `ab'c`).
+        let ok = sep == "."
+            || sep == "_"
+            || sep == "__"
+            || (!sep.is_empty() && sep.chars().all(|ch| ch == '-'));
         if !ok {
             return false;
         }
@@ -212,6 +217,18 @@ mod tests {
         assert_eq!(r.tag, None);
         assert_eq!(r.digest.as_ref().unwrap().to_string(), d);
         assert_eq!(parse("localhost/app").registry, "localhost");
+    }
+
+    #[test]
+    fn a_character_outside_the_grammar_is_refused_not_looped_on() {
+        // Found by tests/properties.rs: these hung the parser.
+        for text in ["ab'c", "l'x", "a\u{e0b}b", "a b"] {
+            assert_eq!(
+                text.parse::<Reference>(),
+                Err(InvalidReference(None)),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -128,6 +128,17 @@ enum Payload<'a> {
     File(&'a Path),
 }
 
+/// How long a registry may stay silent: 30 s, or
+/// `MINI_DOCKER_REGISTRY_TIMEOUT` seconds (the fault tests use 2).
+fn stall_timeout() -> std::time::Duration {
+    let secs = std::env::var("MINI_DOCKER_REGISTRY_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(30);
+    std::time::Duration::from_secs(secs)
+}
+
 impl Registry {
     pub fn new(host: &str, credentials: Option<Credentials>) -> Result<Self> {
         let api_host = if host == crate::reference::DEFAULT_REGISTRY {
@@ -160,8 +171,13 @@ impl Registry {
                 tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
             }
         }
+        // A registry that stops answering fails the pull instead of hanging
+        // it: a connection must open, and each read deliver, within this.
+        let patience = Some(stall_timeout());
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            .timeout_connect(patience)
+            .timeout_per_read(patience)
             .tls_config(tls.build())
             .user_agent(concat!("mini-docker/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -45,11 +45,8 @@ fn imported(env: &TestEnv, root: &str) -> String {
     .to_string()
 }
 
-#[test]
 fn save_and_load_round_trip_keeps_the_image_id() {
-    let Some(env) = TestEnv::root("md-save") else {
-        return;
-    };
+    let env = TestEnv::root("md-save");
     let id = imported(&env, "a");
     ok_in(&env, "a", &["tag", "box:1", "box:also"]);
     let archive = env.path("box.tar");
@@ -86,11 +83,8 @@ fn save_and_load_round_trip_keeps_the_image_id() {
     assert_eq!(ok_in(&env, "c", &["images", "-q"]).trim(), &id[7..19]);
 }
 
-#[test]
 fn podman_loads_our_archive_and_we_load_podmans() {
-    let Some(env) = TestEnv::root("md-podman") else {
-        return;
-    };
+    let env = TestEnv::root("md-podman");
     let id = imported(&env, "a");
     let ours = env.path("ours.tar");
     ok_in(&env, "a", &["save", "-o", ours.to_str().unwrap(), "box:1"]);
@@ -125,11 +119,8 @@ fn podman_loads_our_archive_and_we_load_podmans() {
     podman(&env, &["rmi", "-a", "-f"]);
 }
 
-#[test]
 fn a_hostile_or_inconsistent_archive_loads_nothing() {
-    let Some(env) = TestEnv::root("md-bad-archive") else {
-        return;
-    };
+    let env = TestEnv::root("md-bad-archive");
     // An archive entry climbing out.
     let mut tar = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
@@ -186,3 +177,9 @@ fn a_hostile_or_inconsistent_archive_loads_nothing() {
         assert_eq!(count(&env.path(dir)), 0, "{dir}");
     }
 }
+
+testkit::main![
+    save_and_load_round_trip_keeps_the_image_id,
+    podman_loads_our_archive_and_we_load_podmans,
+    a_hostile_or_inconsistent_archive_loads_nothing,
+];

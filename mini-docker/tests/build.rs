@@ -79,11 +79,8 @@ ENTRYPOINT ["sh"]
 CMD echo cmd
 "#;
 
-#[test]
 fn every_instruction_makes_dockers_image() {
-    let Some(mut env) = with_busybox("md-build-all", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-all", &[]);
     let dir = context(
         &env,
         "ctx",
@@ -195,11 +192,8 @@ fn every_instruction_makes_dockers_image() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn cmd_and_entrypoint_combine_as_dockers_table() {
-    let Some(mut env) = with_busybox("md-build-cmd", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-cmd", &[]);
     let cases: [(&str, &[&str], &str); 7] = [
         ("CMD [\"echo\", \"c\"]", &[], "c"),
         ("CMD [\"echo\", \"c\"]", &["echo", "x"], "x"),
@@ -239,11 +233,8 @@ fn cmd_and_entrypoint_combine_as_dockers_table() {
 
 /// The shell form runs `/bin/sh -c` as PID 1; a shell that is PID 1 has no
 /// handler for SIGTERM, so `stop` waits out its timeout and kills (137).
-#[test]
 fn shell_form_keeps_the_shell_as_pid_1() {
-    let Some(mut env) = with_busybox("md-build-pid1", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-pid1", &[]);
     // Two commands: busybox ash cannot exec the last one in place.
     let dir = context(
         &env,
@@ -267,11 +258,8 @@ fn shell_form_keeps_the_shell_as_pid_1() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn multi_stage_copy_from_and_target() {
-    let Some(mut env) = with_busybox("md-build-stages", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-stages", &[]);
     let dir = context(
         &env,
         "ctx",
@@ -301,11 +289,8 @@ fn multi_stage_copy_from_and_target() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn the_cache_keys_on_content_not_mtime() {
-    let Some(mut env) = with_busybox("md-build-cache", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-cache", &[]);
     let dir = context(
         &env,
         "ctx",
@@ -345,11 +330,8 @@ fn the_cache_keys_on_content_not_mtime() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn dockerignore_follows_dockers_rules() {
-    let Some(mut env) = with_busybox("md-build-ignore", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-ignore", &[]);
     let dir = context(
         &env,
         "ctx",
@@ -400,11 +382,8 @@ fn dockerignore_follows_dockers_rules() {
 }
 
 /// Each malformed Dockerfile fails as Docker's classic builder fails.
-#[test]
 fn malformed_dockerfiles_fail_with_dockers_messages() {
-    let Some(mut env) = with_busybox("md-build-errors", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-errors", &[]);
     let cases: [(&str, i32, &str); 10] = [
         ("FROM busybox\nFOO bar\n", 1, "Error response from daemon: dockerfile parse error line 2: unknown instruction: FOO\n"),
         ("RUN true\n", 1, "Error response from daemon: no build stage in current context\n"),
@@ -451,11 +430,8 @@ fn serve_once(body: Vec<u8>) -> (String, std::thread::JoinHandle<()>) {
     (url, handle)
 }
 
-#[test]
 fn add_extracts_archives_and_downloads_urls() {
-    let Some(mut env) = with_busybox("md-build-add", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-add", &[]);
     let dir = context(&env, "ctx", &[("tarsrc/inner/f", "in tar\n")]);
     for (name, flag) in [
         ("a.tar.gz", "-z"),
@@ -511,11 +487,8 @@ fn build_stdin(env: &TestEnv, args: &[&str], input: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-#[test]
 fn contexts_from_stdin_and_dockerfiles_elsewhere() {
-    let Some(mut env) = with_busybox("md-build-stdin", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-stdin", &[]);
     let dir = context(&env, "ctx", &[("f.txt", "from context\n")]);
     let outside = env.path("outside.Dockerfile");
     std::fs::write(&outside, "FROM busybox\nCOPY f.txt /\n").unwrap();
@@ -543,11 +516,8 @@ fn contexts_from_stdin_and_dockerfiles_elsewhere() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn flags_quiet_iidfile_labels_and_build_args() {
-    let Some(mut env) = with_busybox("md-build-flags", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-flags", &[]);
     let dir = context(
         &env,
         "ctx",
@@ -639,11 +609,8 @@ fn flags_quiet_iidfile_labels_and_build_args() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn builder_prune_and_image_prune_keep_what_they_should() {
-    let Some(mut env) = with_busybox("md-build-prune", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-prune", &[]);
     let dir = context(
         &env,
         "ctx",
@@ -678,7 +645,6 @@ fn builder_prune_and_image_prune_keep_what_they_should() {
 /// A built image pushed to the Debian registry on loopback is pulled and
 /// run by Docker unchanged (the suite's dockerd: `DOCKER_HOST`; skipped
 /// without one, except in CI).
-#[test]
 fn docker_pulls_and_runs_a_built_image() {
     let Ok(docker_host) = std::env::var("DOCKER_HOST") else {
         assert!(
@@ -688,9 +654,7 @@ fn docker_pulls_and_runs_a_built_image() {
         eprintln!("skipped: no DOCKER_HOST");
         return;
     };
-    let Some(mut env) = with_busybox("md-build-push", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-push", &[]);
     let registry = RealRegistry::start(&env);
     let dir = context(
         &env,
@@ -753,11 +717,8 @@ fn docker_pulls_and_runs_a_built_image() {
 
 /// `RUN` is on the default bridge, unless `RUN --network` or `build
 /// --network` say otherwise.
-#[test]
 fn run_steps_get_the_network_asked_for() {
-    let Some(mut env) = with_busybox("md-build-net", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-net", &[]);
     let dir = context(
         &env,
         "ctx",
@@ -779,11 +740,8 @@ fn run_steps_get_the_network_asked_for() {
 /// Heredocs (BuildKit's syntax, which current Docker's parser has):
 /// `COPY <<NAME` writes a file (expanded unless the name is quoted),
 /// `RUN <<NAME` runs a script.
-#[test]
 fn heredocs_write_files_and_scripts() {
-    let Some(mut env) = with_busybox("md-build-heredoc", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-heredoc", &[]);
     let dir = context(
         &env,
         "ctx",
@@ -799,11 +757,8 @@ fn heredocs_write_files_and_scripts() {
 
 /// A `FROM` image that is not in the store is pulled (from a loopback
 /// registry here), and `--pull` pulls it even when it is.
-#[test]
 fn from_pulls_a_missing_base_and_pull_refreshes_it() {
-    let Some(mut env) = with_busybox("md-build-pull", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-build-pull", &[]);
     let registry = RealRegistry::start(&env);
     let base = format!("{}/base/busybox:1", registry.addr);
     ok(&env, &["tag", "busybox", &base]);
@@ -830,3 +785,21 @@ fn from_pulls_a_missing_base_and_pull_refreshes_it() {
     drop(registry);
     assert_settled(&mut env);
 }
+
+testkit::main![
+    every_instruction_makes_dockers_image,
+    cmd_and_entrypoint_combine_as_dockers_table,
+    shell_form_keeps_the_shell_as_pid_1,
+    multi_stage_copy_from_and_target,
+    the_cache_keys_on_content_not_mtime,
+    dockerignore_follows_dockers_rules,
+    malformed_dockerfiles_fail_with_dockers_messages,
+    add_extracts_archives_and_downloads_urls,
+    contexts_from_stdin_and_dockerfiles_elsewhere,
+    flags_quiet_iidfile_labels_and_build_args,
+    builder_prune_and_image_prune_keep_what_they_should,
+    docker_pulls_and_runs_a_built_image,
+    run_steps_get_the_network_asked_for,
+    heredocs_write_files_and_scripts,
+    from_pulls_a_missing_base_and_pull_refreshes_it,
+];

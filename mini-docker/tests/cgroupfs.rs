@@ -87,11 +87,8 @@ fn assert_no_host_mounts(env: &TestEnv) {
     assert!(leaked.is_empty(), "mounts on the host: {leaked:?}");
 }
 
-#[test]
 fn limits_and_the_cgroup_namespace_are_visible_inside_in_both_modes() {
-    let Some(mut env) = with_busybox("md-cgfs-limits", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-cgfs-limits", &[]);
     let version = layout().version();
     for mode in MODES {
         let name = env.name(&mode[..1]);
@@ -141,11 +138,8 @@ fn limits_and_the_cgroup_namespace_are_visible_inside_in_both_modes() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn cgroupfs_is_read_only_and_host_limits_stay() {
-    let Some(mut env) = with_busybox("md-cgfs-ro", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-cgfs-ro", &[]);
     let layout = layout();
     let version = layout.version();
     for mode in MODES {
@@ -184,11 +178,8 @@ fn cgroupfs_is_read_only_and_host_limits_stay() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn privileged_containers_get_it_read_write() {
-    let Some(mut env) = with_busybox("md-cgfs-priv", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-cgfs-priv", &[]);
     let version = layout().version();
     // A child cgroup of the container's own, made and removed from inside.
     let probe = match version {
@@ -218,11 +209,8 @@ fn privileged_containers_get_it_read_write() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn exec_joins_the_containers_cgroup_namespace() {
-    let Some(mut env) = with_busybox("md-cgfs-exec", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-cgfs-exec", &[]);
     let version = layout().version();
     for mode in MODES {
         let name = env.name(&mode[..1]);
@@ -271,11 +259,8 @@ fn exec_joins_the_containers_cgroup_namespace() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn cgroupns_flag_is_checked_and_recorded_with_dockers_default() {
-    let Some(mut env) = with_busybox("md-cgfs-flag", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-cgfs-flag", &[]);
     for bad in ["bogus", "container:x"] {
         let err = fails(
             &env,
@@ -314,11 +299,8 @@ fn cgroupns_flag_is_checked_and_recorded_with_dockers_default() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn a_bind_mount_at_sys_fs_cgroup_replaces_the_view() {
-    let Some(mut env) = with_busybox("md-cgfs-bind", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-cgfs-bind", &[]);
     let dir = env.path("fake-cgroupfs");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("marker"), "the user's\n").unwrap();
@@ -341,3 +323,12 @@ fn a_bind_mount_at_sys_fs_cgroup_replaces_the_view() {
     assert_no_host_mounts(&env);
     assert_settled(&mut env);
 }
+
+testkit::main![
+    limits_and_the_cgroup_namespace_are_visible_inside_in_both_modes,
+    cgroupfs_is_read_only_and_host_limits_stay,
+    privileged_containers_get_it_read_write,
+    exec_joins_the_containers_cgroup_namespace,
+    cgroupns_flag_is_checked_and_recorded_with_dockers_default,
+    a_bind_mount_at_sys_fs_cgroup_replaces_the_view,
+];

@@ -30,11 +30,8 @@ fn assert_all_removed(env: &mut TestEnv) {
     support::assert_settled(env);
 }
 
-#[test]
 fn run_prints_output_and_returns_dockers_exit_codes() {
-    let Some(mut env) = with_busybox("md-run-codes", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-run-codes", &[]);
     assert_eq!(
         ok(&env, &["run", "--rm", "busybox", "echo", "hello"]),
         "hello\n"
@@ -108,11 +105,8 @@ fn run_prints_output_and_returns_dockers_exit_codes() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn image_defaults_and_run_flags_shape_the_process() {
-    let Some(mut env) = with_busybox("md-run-flags", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-run-flags", &[]);
     let env_file = env.path("vars");
     std::fs::write(&env_file, "# comment\nFROM_FILE=yes\n").unwrap();
     let out = ok(
@@ -173,11 +167,8 @@ fn image_defaults_and_run_flags_shape_the_process() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn isolation_and_security_defaults() {
-    let Some(mut env) = with_busybox("md-security", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-security", &[]);
     let script = "echo pid=$$; grep -E '^(CapBnd|CapEff|CapInh|Seccomp):' /proc/self/status; \
                   ls /dev | tr '\\n' ' '; echo; wc -c < /proc/keys; \
                   echo 1 > /proc/sys/kernel/domainname 2>/dev/null || echo proc-sys-ro; \
@@ -319,11 +310,8 @@ fn isolation_and_security_defaults() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn detached_lifecycle_ps_logs_stop_kill_rm() {
-    let Some(mut env) = with_busybox("md-lifecycle", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-lifecycle", &[]);
     let id = ok(
         &env,
         &[
@@ -456,11 +444,8 @@ fn detached_lifecycle_ps_logs_stop_kill_rm() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn init_forwards_the_stop_signal_and_exec_joins_the_container() {
-    let Some(mut env) = with_busybox("md-init-exec", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-init-exec", &[]);
     ok(
         &env,
         &[
@@ -583,11 +568,8 @@ fn assert_v2_limits(cgroup: &str) {
     assert_eq!(file("pids.max"), "20");
 }
 
-#[test]
 fn limits_reach_the_cgroup_and_oom_is_reported() {
-    let Some(mut env) = with_busybox("md-limits", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-limits", &[]);
     ok(
         &env,
         &[
@@ -658,11 +640,8 @@ fn limits_reach_the_cgroup_and_oom_is_reported() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn restart_policies_while_the_monitor_lives() {
-    let Some(mut env) = with_busybox("md-restart", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-restart", &[]);
     ok(
         &env,
         &[
@@ -715,11 +694,8 @@ fn restart_policies_while_the_monitor_lives() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn concurrent_runs_with_one_name_have_one_winner() {
-    let Some(mut env) = with_busybox("md-name-race", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-name-race", &[]);
     let runs: Vec<_> = (0..4)
         .map(|_| {
             md_command(&env, "root")
@@ -751,11 +727,8 @@ fn concurrent_runs_with_one_name_have_one_winner() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn a_killed_monitor_leaves_a_dead_container_that_rm_cleans() {
-    let Some(mut env) = with_busybox("md-monitor-kill", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-monitor-kill", &[]);
     ok(
         &env,
         &["run", "-d", "--name", "orphan", "busybox", "sleep", "1000"],
@@ -787,11 +760,8 @@ fn read_until(from: &mut impl std::io::Read, needle: &str) -> String {
     String::from_utf8_lossy(&seen).into_owned()
 }
 
-#[test]
 fn attach_and_detach_keep_the_container_running() {
-    let Some(mut env) = with_busybox("md-attach", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-attach", &[]);
     ok(
         &env,
         &["run", "-d", "-i", "--name", "cat", "busybox", "cat"],
@@ -878,11 +848,8 @@ fn attach_and_detach_keep_the_container_running() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn cp_diff_commit_export() {
-    let Some(mut env) = with_busybox("md-files", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-files", &[]);
     ok(&env, &["run", "--name", "work", "busybox", "sh", "-c",
                "echo hi > /hello; rm /bin/vi; mkdir -p /data/sub; echo x > /data/sub/f; ln -s /etc /escape"]);
     let diff = ok(&env, &["diff", "work"]);
@@ -1033,11 +1000,8 @@ fn cp_diff_commit_export() {
     assert_all_removed(&mut env);
 }
 
-#[test]
 fn logs_follow_until_the_container_exits() {
-    let Some(mut env) = with_busybox("md-logs-follow", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-logs-follow", &[]);
     ok(
         &env,
         &[
@@ -1057,3 +1021,18 @@ fn logs_follow_until_the_container_exits() {
     ok(&env, &["container", "prune", "-f"]);
     assert_all_removed(&mut env);
 }
+
+testkit::main![
+    run_prints_output_and_returns_dockers_exit_codes,
+    image_defaults_and_run_flags_shape_the_process,
+    isolation_and_security_defaults,
+    detached_lifecycle_ps_logs_stop_kill_rm,
+    init_forwards_the_stop_signal_and_exec_joins_the_container,
+    limits_reach_the_cgroup_and_oom_is_reported,
+    restart_policies_while_the_monitor_lives,
+    concurrent_runs_with_one_name_have_one_winner,
+    a_killed_monitor_leaves_a_dead_container_that_rm_cleans,
+    attach_and_detach_keep_the_container_running,
+    cp_diff_commit_export,
+    logs_follow_until_the_container_exits,
+];

@@ -137,11 +137,8 @@ fn sh(env: &TestEnv, flags: &[&str], script: &str) -> String {
     ok(env, &args)
 }
 
-#[test]
 fn a_default_container_cannot_reach_a_host_disk() {
-    let Some(mut env) = with_busybox("devices-escape", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("devices-escape", &[]);
     let disk = Disk::new(&env);
     assert_eq!(disk.head(), MARKER);
     // Docker keeps CAP_MKNOD and allows `mknod` of any node: the node is
@@ -233,11 +230,8 @@ fn a_default_container_cannot_reach_a_host_disk() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn device_flags_grant_what_docker_grants() {
-    let Some(mut env) = with_busybox("devices-flags", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("devices-flags", &[]);
     let disk = Disk::new(&env);
     let host = disk.path.to_str().unwrap().to_string();
 
@@ -305,11 +299,8 @@ fn device_flags_grant_what_docker_grants() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn bad_device_flags_are_refused_before_anything_is_made() {
-    let Some(mut env) = with_busybox("devices-bad", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("devices-bad", &[]);
     for (flags, message) in [
         (
             ["--device", "/nonexistent-device"],
@@ -333,3 +324,9 @@ fn bad_device_flags_are_refused_before_anything_is_made() {
     assert_eq!(ok(&env, &["ps", "-aq"]), "");
     assert_settled(&mut env);
 }
+
+testkit::main![
+    a_default_container_cannot_reach_a_host_disk,
+    device_flags_grant_what_docker_grants,
+    bad_device_flags_are_refused_before_anything_is_made,
+];

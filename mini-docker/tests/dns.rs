@@ -22,11 +22,8 @@ fn finds(names: &[&str], address: &str) -> String {
     )
 }
 
-#[test]
 fn user_networks_resolve_names_aliases_and_short_ids() {
-    let Some(mut env) = with_busybox("md-dns-names", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-dns-names", &[]);
     ok(
         &env,
         &["network", "create", "--subnet", "10.241.7.0/24", "dnsnet"],
@@ -115,11 +112,8 @@ fn user_networks_resolve_names_aliases_and_short_ids() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn unknown_names_go_to_the_upstream_and_nowhere_else() {
-    let Some(mut env) = with_busybox("md-dns-forward", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-dns-forward", &[]);
     // A stub upstream on loopback: every A question is 10.99.0.1.
     let stub = UdpSocket::bind("127.0.0.1:0").unwrap();
     stub.set_read_timeout(Some(Duration::from_millis(200)))
@@ -199,11 +193,8 @@ fn unknown_names_go_to_the_upstream_and_nowhere_else() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn the_default_bridge_keeps_hosts_links_and_the_resolvers_given() {
-    let Some(mut env) = with_busybox("md-dns-links", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-dns-links", &[]);
     let id = ok(
         &env,
         &["run", "-d", "--name", "lk", "busybox", "sleep", "60"],
@@ -276,3 +267,9 @@ fn the_default_bridge_keeps_hosts_links_and_the_resolvers_given() {
     assert_eq!(left, "");
     assert_settled(&mut env);
 }
+
+testkit::main![
+    user_networks_resolve_names_aliases_and_short_ids,
+    unknown_names_go_to_the_upstream_and_nowhere_else,
+    the_default_bridge_keeps_hosts_links_and_the_resolvers_given,
+];

@@ -11,8 +11,8 @@ use testkit::TestEnv;
 /// web (running, label a=b), c2 (created), ex (exited 3); a network (on
 /// `subnet`: the default pools may all be taken on a busy host) and a
 /// volume labelled k=v.
-fn fixture(name: &str, subnet: &str) -> Option<TestEnv> {
-    let env = with_busybox(name, &[])?;
+fn fixture(name: &str, subnet: &str) -> TestEnv {
+    let env = with_busybox(name, &[]);
     ok(
         &env,
         &[
@@ -32,7 +32,7 @@ fn fixture(name: &str, subnet: &str) -> Option<TestEnv> {
         ],
     );
     ok(&env, &["volume", "create", "--label", "k=v", "vol1"]);
-    Some(env)
+    env
 }
 
 fn cleanup(mut env: TestEnv) {
@@ -42,11 +42,8 @@ fn cleanup(mut env: TestEnv) {
     assert_settled(&mut env);
 }
 
-#[test]
 fn listing_templates_tables_and_filters_match_docker() {
-    let Some(env) = fixture("md-formats-list", "10.93.77.0/24") else {
-        return;
-    };
+    let env = fixture("md-formats-list", "10.93.77.0/24");
     // ps: fields, the Label method, tables with Docker's headers and
     // tabwriter padding (an empty last cell keeps the padding before it).
     assert_eq!(
@@ -339,11 +336,8 @@ fn listing_templates_tables_and_filters_match_docker() {
     cleanup(env);
 }
 
-#[test]
 fn inspect_templates_match_docker() {
-    let Some(env) = fixture("md-formats-inspect", "10.93.78.0/24") else {
-        return;
-    };
+    let env = fixture("md-formats-inspect", "10.93.78.0/24");
     let f = |format: &str, name: &str| ok(&env, &["inspect", "-f", format, name]);
     assert_eq!(
         f("{{.Name}} {{.State.Status}} {{.State.Running}} {{.Config.Cmd}} {{json .Config.Cmd}} {{.Config.Labels}} {{json .Config.Labels}}", "web"),
@@ -452,3 +446,8 @@ fn inspect_templates_match_docker() {
     );
     cleanup(env);
 }
+
+testkit::main![
+    listing_templates_tables_and_filters_match_docker,
+    inspect_templates_match_docker,
+];

@@ -16,11 +16,8 @@ fn fails(env: &TestEnv, args: &[&str], code: i32) -> String {
     fails_in(env, "root", args, code)
 }
 
-#[test]
 fn import_list_tag_inspect_history_remove() {
-    let Some(env) = TestEnv::root("md-images") else {
-        return;
-    };
+    let env = TestEnv::root("md-images");
     let tar = busybox_tar(&env);
     let id = ok(
         &env,
@@ -127,11 +124,8 @@ fn import_list_tag_inspect_history_remove() {
     assert_eq!(ok(&env, &["images"]).lines().count(), 1);
 }
 
-#[test]
 fn errors_name_the_problem_with_dockers_exit_codes() {
-    let Some(env) = TestEnv::root("md-errors") else {
-        return;
-    };
+    let env = TestEnv::new("md-errors");
     assert_eq!(
         fails(&env, &["image", "inspect", "nope"], 1).trim(),
         "Error: No such image: nope"
@@ -161,11 +155,8 @@ fn errors_name_the_problem_with_dockers_exit_codes() {
 
 /// A layer that tries to escape is refused at import, and nothing of it
 /// stays in the store.
-#[test]
 fn hostile_tarballs_are_refused_and_leave_nothing() {
-    let Some(env) = TestEnv::root("md-hostile") else {
-        return;
-    };
+    let env = TestEnv::new("md-hostile");
     let mut tar = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(tar::EntryType::Regular);
@@ -195,11 +186,8 @@ fn hostile_tarballs_are_refused_and_leave_nothing() {
 
 /// Imports of the same tarball from two processes at once share one layer
 /// and never corrupt the store.
-#[test]
 fn concurrent_imports_share_layers() {
-    let Some(env) = TestEnv::root("md-concurrent") else {
-        return;
-    };
+    let env = TestEnv::root("md-concurrent");
     let tar = busybox_tar(&env);
     let children: Vec<_> = (0..4)
         .map(|i| {
@@ -219,11 +207,8 @@ fn concurrent_imports_share_layers() {
 }
 
 /// What a killed import left in tmp/ is swept by the next command.
-#[test]
 fn leftovers_of_a_killed_command_are_swept() {
-    let Some(env) = TestEnv::root("md-sweep") else {
-        return;
-    };
+    let env = TestEnv::root("md-sweep");
     ok(&env, &["images"]);
     // A dead process's half-extracted layer and half-written blob.
     let dead = 999_999_999u32;
@@ -235,11 +220,8 @@ fn leftovers_of_a_killed_command_are_swept() {
 
 /// An image a container uses is not removed without -f, and keeps its
 /// layers even then.
-#[test]
 fn images_in_use_by_a_container_are_protected() {
-    let Some(env) = TestEnv::root("md-in-use") else {
-        return;
-    };
+    let env = TestEnv::root("md-in-use");
     let tar = busybox_tar(&env);
     let id = ok(&env, &["import", &tar, "box"]).trim().to_string();
     let container = env.path("root/containers/0123456789abcdef");
@@ -271,11 +253,8 @@ fn images_in_use_by_a_container_are_protected() {
 }
 
 /// --filter before/since/dangling select by creation and tags.
-#[test]
 fn filters_select_by_time_and_tags() {
-    let Some(env) = TestEnv::root("md-filters") else {
-        return;
-    };
+    let env = TestEnv::root("md-filters");
     let tar = busybox_tar(&env);
     ok(&env, &["import", "-m", "first", &tar, "old:1"]);
     std::thread::sleep(std::time::Duration::from_millis(1100));
@@ -294,3 +273,13 @@ fn filters_select_by_time_and_tags() {
     assert_eq!(names(&["--filter", "dangling=true"]), ["<none>"]);
     assert_eq!(names(&["--filter", "reference=ne*"]), ["new"]);
 }
+
+testkit::main![
+    import_list_tag_inspect_history_remove,
+    errors_name_the_problem_with_dockers_exit_codes,
+    hostile_tarballs_are_refused_and_leave_nothing,
+    concurrent_imports_share_layers,
+    leftovers_of_a_killed_command_are_swept,
+    images_in_use_by_a_container_are_protected,
+    filters_select_by_time_and_tags,
+];

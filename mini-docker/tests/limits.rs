@@ -83,11 +83,8 @@ fn default_weight(text: &str) -> String {
         .to_string()
 }
 
-#[test]
 fn cpu_period_and_quota_reach_the_cgroup() {
-    let Some(mut env) = with_busybox("lim-cfs", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("lim-cfs", &[]);
     let args = [
         "run",
         "-d",
@@ -166,11 +163,8 @@ fn cpu_period_and_quota_reach_the_cgroup() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn memory_reservation_reaches_the_cgroup() {
-    let Some(mut env) = with_busybox("lim-reserve", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("lim-reserve", &[]);
     let out = md_in(
         &env,
         "root",
@@ -214,11 +208,8 @@ fn memory_reservation_reaches_the_cgroup() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn blkio_weight_reaches_the_cgroup_or_is_discarded_with_dockers_warning() {
-    let Some(mut env) = with_busybox("lim-blkio", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("lim-blkio", &[]);
     let out = md_in(
         &env,
         "root",
@@ -269,11 +260,8 @@ fn blkio_weight_reaches_the_cgroup_or_is_discarded_with_dockers_warning() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn bad_values_get_dockers_errors_and_exit_codes() {
-    let Some(mut env) = with_busybox("lim-bad", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("lim-bad", &[]);
     // Docker's CLI refuses a value
     // it cannot parse (125 from run and create); the limits themselves are
     // the daemon's checks, which `create` returns as they are (exit 1).
@@ -342,11 +330,8 @@ fn bad_values_get_dockers_errors_and_exit_codes() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn pause_pid1_placement_kill_and_oom_on_either_version() {
-    let Some(mut env) = with_busybox("lim-v2sem", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("lim-v2sem", &[]);
     let out = md_in(
         &env,
         "root",
@@ -447,13 +432,10 @@ fn pause_pid1_placement_kill_and_oom_on_either_version() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn the_fallback_start_path_moves_the_process_on_any_version() {
     // MINI_DOCKER_NO_CLONE_INTO_CGROUP=1 forces clone-then-move (what v1
     // and old kernels do); the container must end up in the same place.
-    let Some(mut env) = with_busybox("lim-nocl3", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("lim-nocl3", &[]);
     let out = md_command(&env, "root")
         .env("MINI_DOCKER_NO_CLONE_INTO_CGROUP", "1")
         .args([
@@ -486,3 +468,12 @@ fn the_fallback_start_path_moves_the_process_on_any_version() {
     ok(&env, &["rm", "-f", "moved"]);
     assert_settled(&mut env);
 }
+
+testkit::main![
+    cpu_period_and_quota_reach_the_cgroup,
+    memory_reservation_reaches_the_cgroup,
+    blkio_weight_reaches_the_cgroup_or_is_discarded_with_dockers_warning,
+    bad_values_get_dockers_errors_and_exit_codes,
+    pause_pid1_placement_kill_and_oom_on_either_version,
+    the_fallback_start_path_moves_the_process_on_any_version,
+];

@@ -19,11 +19,8 @@ fn web(env: &TestEnv, extra: &[&str], name: &str, text: &str) {
     ok(env, &args);
 }
 
-#[test]
 fn user_networks_resolve_names_and_the_default_bridge_does_not() {
-    let Some(mut env) = with_busybox("md-net-names", &["EXPOSE 80"]) else {
-        return;
-    };
+    let mut env = with_busybox("md-net-names", &["EXPOSE 80"]);
     let id = ok(
         &env,
         &[
@@ -131,11 +128,8 @@ fn user_networks_resolve_names_and_the_default_bridge_does_not() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn container_mode_shares_the_network_namespace_and_connect_adds_a_nic() {
-    let Some(mut env) = with_busybox("md-net-share", &["EXPOSE 80"]) else {
-        return;
-    };
+    let mut env = with_busybox("md-net-share", &["EXPOSE 80"]);
     ok(
         &env,
         &["network", "create", "--subnet", "10.214.0.0/24", "front"],
@@ -217,11 +211,8 @@ fn container_mode_shares_the_network_namespace_and_connect_adds_a_nic() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn published_ports_answer_on_loopback() {
-    let Some(mut env) = with_busybox("md-net-ports", &["EXPOSE 80"]) else {
-        return;
-    };
+    let mut env = with_busybox("md-net-ports", &["EXPOSE 80"]);
     let port = free_port();
     web(
         &env,
@@ -275,11 +266,8 @@ fn published_ports_answer_on_loopback() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
-    let Some(mut env) = with_busybox("md-net-ipam", &["EXPOSE 80"]) else {
-        return;
-    };
+    let mut env = with_busybox("md-net-ipam", &["EXPOSE 80"]);
     ok(
         &env,
         &["network", "create", "--subnet", "10.216.0.0/24", "pool"],
@@ -365,3 +353,10 @@ fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
     );
     assert_settled(&mut env);
 }
+
+testkit::main![
+    user_networks_resolve_names_and_the_default_bridge_does_not,
+    container_mode_shares_the_network_namespace_and_connect_adds_a_nic,
+    published_ports_answer_on_loopback,
+    addresses_are_distinct_and_reclaimed_after_a_killed_monitor,
+];

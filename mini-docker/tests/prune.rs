@@ -4,11 +4,8 @@ mod support;
 
 use support::*;
 
-#[test]
 fn prune_removes_only_what_nothing_uses() {
-    let Some(mut env) = with_busybox("md-prune", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-prune", &[]);
     let tar = busybox_tar(&env);
     // A dangling image: "app:1" moves to a newer image.
     let old = ok(&env, &["import", "-c", "CMD [\"old\"]", &tar, "app:1"]);
@@ -101,3 +98,5 @@ fn prune_removes_only_what_nothing_uses() {
     assert_eq!(ok(&env, &["images", "-q"]), "");
     assert_settled(&mut env);
 }
+
+testkit::main![prune_removes_only_what_nothing_uses,];

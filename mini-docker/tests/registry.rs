@@ -35,11 +35,8 @@ fn tool_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[test]
 fn push_is_read_by_skopeo_and_pulled_back() {
-    let Some(env) = TestEnv::root("md-push") else {
-        return;
-    };
+    let env = TestEnv::root("md-push");
     let registry = RealRegistry::start(&env);
     let tar = busybox_tar(&env);
     let id = ok_in(
@@ -122,11 +119,8 @@ fn push_is_read_by_skopeo_and_pulled_back() {
     assert!(repo_digests.contains(digest), "{repo_digests}");
 }
 
-#[test]
 fn an_image_built_by_umoci_and_pushed_by_skopeo_pulls_correctly() {
-    let Some(env) = TestEnv::root("md-umoci") else {
-        return;
-    };
+    let env = TestEnv::root("md-umoci");
     let registry = RealRegistry::start(&env);
     let layout = env.path("layout");
     let layout_s = layout.display().to_string();
@@ -170,11 +164,8 @@ fn an_image_built_by_umoci_and_pushed_by_skopeo_pulls_correctly() {
     );
 }
 
-#[test]
 fn missing_images_and_tags_fail_cleanly() {
-    let Some(env) = TestEnv::root("md-missing") else {
-        return;
-    };
+    let env = TestEnv::root("md-missing");
     let registry = RealRegistry::start(&env);
     let err = pull_err(&env, &format!("{}/nothing:here", registry.addr));
     assert!(
@@ -189,8 +180,31 @@ fn missing_images_and_tags_fail_cleanly() {
 /// A fake registry serving one real image, behind Docker Hub's bearer
 /// token flow, optionally corrupting what it serves.
 fn serve_image(env: &TestEnv, corrupt: fn(&str, Vec<u8>) -> Vec<u8>) -> FakeRegistry {
-    let tar = busybox_tar(env);
-    ok_in(env, "source", &["import", &tar, "img"]);
+    serve_tar(env, &busybox_tar(env), corrupt)
+}
+
+/// [`serve_image`] of a small hand-made layer: needs no busybox fixture,
+/// so logic tests run without root.
+fn serve_small_image(env: &TestEnv, corrupt: fn(&str, Vec<u8>) -> Vec<u8>) -> FakeRegistry {
+    // Incompressible, so the gzipped layer is the one blob over 1000 bytes.
+    let mut x = 0x2545_f491_u32;
+    let noise: Vec<u8> = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect();
+    let tar = env.path("small.tar");
+    std::fs::write(&tar, tar_with(&[("noise.bin", &noise)])).unwrap();
+    serve_tar(env, tar.to_str().unwrap(), corrupt)
+}
+
+/// A fake registry with a bearer-token flow serving the image `tar` as
+/// `app` (by any tag), each answer passed through `corrupt(path, bytes)`.
+fn serve_tar(env: &TestEnv, tar: &str, corrupt: fn(&str, Vec<u8>) -> Vec<u8>) -> FakeRegistry {
+    ok_in(env, "source", &["import", tar, "img"]);
     let (manifest, blobs) = image_blobs(&env.path("source"));
     let blobs = Arc::new(blobs);
     let realm: Arc<std::sync::Mutex<String>> = Arc::default();
@@ -242,11 +256,8 @@ fn serve_image(env: &TestEnv, corrupt: fn(&str, Vec<u8>) -> Vec<u8>) -> FakeRegi
     registry
 }
 
-#[test]
 fn bearer_token_flow_and_login() {
-    let Some(env) = TestEnv::root("md-token") else {
-        return;
-    };
+    let env = TestEnv::root("md-token");
     let registry = serve_image(&env, |_, b| b);
     let image = format!("{}/app:latest", registry.addr);
     let pulled = ok_in(&env, "root", &["pull", &image]);
@@ -326,12 +337,9 @@ fn assert_nothing_kept(env: &TestEnv) {
     assert_eq!(ok_in(env, "root", &["images", "-q"]), "");
 }
 
-#[test]
 fn corrupt_blobs_are_refused_and_nothing_is_kept() {
-    let Some(env) = TestEnv::root("md-corrupt") else {
-        return;
-    };
-    let registry = serve_image(&env, |path, mut bytes| {
+    let env = TestEnv::new("md-corrupt");
+    let registry = serve_small_image(&env, |path, mut bytes| {
         if path.contains("/blobs/") && bytes.len() > 1000 {
             bytes[500] ^= 0xff;
         }
@@ -342,12 +350,9 @@ fn corrupt_blobs_are_refused_and_nothing_is_kept() {
     assert_nothing_kept(&env);
 }
 
-#[test]
 fn malformed_and_unknown_manifests_are_refused() {
-    let Some(env) = TestEnv::root("md-malformed") else {
-        return;
-    };
-    let registry = serve_image(&env, |path, bytes| {
+    let env = TestEnv::new("md-malformed");
+    let registry = serve_small_image(&env, |path, bytes| {
         if path.ends_with("/manifests/broken") {
             b"{not json".to_vec()
         } else if path.ends_with("/manifests/weird") {
@@ -371,11 +376,8 @@ fn malformed_and_unknown_manifests_are_refused() {
 
 /// HTTPS with a private CA from certs.d, as Docker configures it; without
 /// the CA the registry is refused.
-#[test]
 fn https_registry_with_a_ca_from_certs_d() {
-    let Some(env) = TestEnv::root("md-tls") else {
-        return;
-    };
+    let env = TestEnv::root("md-tls");
     // A private CA, and a certificate for 127.0.0.1 signed by it.
     let (ca_key, ca, key, csr, cert) = (
         env.path("ca.key"),
@@ -483,11 +485,8 @@ fn https_registry_with_a_ca_from_certs_d() {
 }
 
 /// Two pulls of the same image at once: both succeed, one layer stored.
-#[test]
 fn concurrent_pulls_of_one_image() {
-    let Some(env) = TestEnv::root("md-concurrent-pull") else {
-        return;
-    };
+    let env = TestEnv::root("md-concurrent-pull");
     let registry = RealRegistry::start(&env);
     let remote = push_busybox(&env, &registry, "box:1");
     let pulls: Vec<_> = (0..3)
@@ -511,11 +510,8 @@ static SLOW_BLOBS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool
 
 /// A pull killed in the middle of a download leaves a readable store, and
 /// running it again completes.
-#[test]
 fn a_killed_pull_can_be_run_again() {
-    let Some(env) = TestEnv::root("md-killed-pull") else {
-        return;
-    };
+    let env = TestEnv::root("md-killed-pull");
     let registry = serve_image(&env, |path, bytes| {
         if path.contains("/blobs/")
             && bytes.len() > 1000
@@ -554,11 +550,8 @@ fn a_killed_pull_can_be_run_again() {
 }
 
 /// On a terminal, pull draws a bar per layer (run under `script` for a pty).
-#[test]
 fn pull_on_a_terminal_shows_progress_bars() {
-    let Some(env) = TestEnv::root("md-tty") else {
-        return;
-    };
+    let env = TestEnv::root("md-tty");
     let registry = RealRegistry::start(&env);
     let remote = push_busybox(&env, &registry, "box:tty");
     let command = format!(
@@ -691,11 +684,8 @@ fn manifests_for(
     .collect()
 }
 
-#[test]
 fn basic_auth_and_manifest_lists() {
-    let Some(env) = TestEnv::root("md-basic-list") else {
-        return;
-    };
+    let env = TestEnv::root("md-basic-list");
     let arch = mini_docker::spec::host_architecture();
     let (ours, mut blobs) = hand_made_image(&tar_with(&[("hello.txt", b"native")]), arch);
     let (other, other_blobs) = hand_made_image(&tar_with(&[("hello.txt", b"foreign")]), "s390x");
@@ -736,11 +726,8 @@ fn basic_auth_and_manifest_lists() {
     );
 }
 
-#[test]
 fn truncated_downloads_and_missing_blobs_keep_nothing() {
-    let Some(env) = TestEnv::root("md-truncated") else {
-        return;
-    };
+    let env = TestEnv::new("md-truncated");
     let (manifest, blobs) = hand_made_image(
         &tar_with(&[("big.bin", &vec![7u8; 300_000])]),
         mini_docker::spec::host_architecture(),
@@ -768,11 +755,8 @@ fn truncated_downloads_and_missing_blobs_keep_nothing() {
     assert_nothing_kept(&env);
 }
 
-#[test]
 fn a_hostile_layer_is_refused_at_pull() {
-    let Some(env) = TestEnv::root("md-hostile-pull") else {
-        return;
-    };
+    let env = TestEnv::new("md-hostile-pull");
     let (manifest, blobs) = hand_made_image(
         &tar_with(&[("../../pwned.txt", b"owned")]),
         mini_docker::spec::host_architecture(),
@@ -787,11 +771,8 @@ fn a_hostile_layer_is_refused_at_pull() {
     assert_nothing_kept(&env);
 }
 
-#[test]
 fn zstd_layers_pushed_by_skopeo_are_pulled() {
-    let Some(env) = TestEnv::root("md-zstd") else {
-        return;
-    };
+    let env = TestEnv::root("md-zstd");
     let registry = RealRegistry::start(&env);
     let gz = push_busybox(&env, &registry, "box:gzip");
     let zst = format!("{}/box:zstd", registry.addr);
@@ -814,11 +795,8 @@ fn zstd_layers_pushed_by_skopeo_are_pulled() {
     assert!(layer.join("bin/busybox").is_file());
 }
 
-#[test]
 fn run_pulls_a_missing_image_first() {
-    let Some(mut env) = TestEnv::root("md-run-pull") else {
-        return;
-    };
+    let mut env = TestEnv::root("md-run-pull");
     let registry = RealRegistry::start(&env);
     let tar = busybox_tar(&env);
     let remote = format!("{}/tools/busybox:run", registry.addr);
@@ -852,3 +830,21 @@ fn run_pulls_a_missing_image_first() {
     drop(registry);
     assert_settled(&mut env);
 }
+
+testkit::main![
+    push_is_read_by_skopeo_and_pulled_back,
+    an_image_built_by_umoci_and_pushed_by_skopeo_pulls_correctly,
+    missing_images_and_tags_fail_cleanly,
+    bearer_token_flow_and_login,
+    corrupt_blobs_are_refused_and_nothing_is_kept,
+    malformed_and_unknown_manifests_are_refused,
+    https_registry_with_a_ca_from_certs_d,
+    concurrent_pulls_of_one_image,
+    a_killed_pull_can_be_run_again,
+    pull_on_a_terminal_shows_progress_bars,
+    basic_auth_and_manifest_lists,
+    truncated_downloads_and_missing_blobs_keep_nothing,
+    a_hostile_layer_is_refused_at_pull,
+    zstd_layers_pushed_by_skopeo_are_pulled,
+    run_pulls_a_missing_image_first,
+];

@@ -70,11 +70,8 @@ fn links(env: &TestEnv) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn system_reset_leaves_the_host_as_it_found_it() {
-    let Some(mut env) = TestEnv::root("md-reset") else {
-        return;
-    };
+    let mut env = TestEnv::root("md-reset");
     // NAT turns forwarding on, which reset leaves on (other networks may
     // need it); put it back as the test found it.
     let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
@@ -181,11 +178,8 @@ fn system_reset_leaves_the_host_as_it_found_it() {
 /// A state root deleted by hand leaves its bridges and NAT rules; the next
 /// `network create` of any store recognises them by the note on each
 /// bridge and removes them, so they hold no subnet any more.
-#[test]
 fn network_create_reclaims_what_a_deleted_store_left() {
-    let Some(mut env) = TestEnv::root("md-reclaim") else {
-        return;
-    };
+    let mut env = TestEnv::root("md-reclaim");
     let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
     let (ok, text) = md_in_store(&env, "a", &["network", "create", "left"], "");
     assert!(ok, "{text}");
@@ -208,3 +202,8 @@ fn network_create_reclaims_what_a_deleted_store_left() {
     env.settle();
     env.assert_no_leaks();
 }
+
+testkit::main![
+    system_reset_leaves_the_host_as_it_found_it,
+    network_create_reclaims_what_a_deleted_store_left,
+];

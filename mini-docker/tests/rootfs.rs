@@ -8,11 +8,8 @@ use mini_docker::store::Store;
 use support::{busybox_tar, ok_in, only_layer};
 use testkit::TestEnv;
 
-#[test]
 fn an_image_becomes_a_writable_overlay_root() {
-    let Some(env) = TestEnv::root("md-rootfs") else {
-        return;
-    };
+    let env = TestEnv::root("md-rootfs");
     let tar = busybox_tar(&env);
     let id = ok_in(
         &env,
@@ -53,3 +50,5 @@ fn an_image_becomes_a_writable_overlay_root() {
     rootfs.unmount().unwrap();
     rootfs.unmount().unwrap();
 }
+
+testkit::main![an_image_becomes_a_writable_overlay_root,];

@@ -52,11 +52,8 @@ fn monitor_rss(env: &TestEnv, container: &str) -> u64 {
         .unwrap()
 }
 
-#[test]
 fn process_flags_reach_the_container_and_inspect() {
-    let Some(mut env) = with_busybox("rf-process", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("rf-process", &[]);
     let out = ok(
         &env,
         &[
@@ -217,11 +214,8 @@ fn process_flags_reach_the_container_and_inspect() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn namespace_modes_share_or_join() {
-    let Some(mut env) = with_busybox("rf-namespaces", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("rf-namespaces", &[]);
     let host_name = nix::unistd::gethostname().unwrap();
     let out = ok(
         &env,
@@ -322,11 +316,8 @@ fn namespace_modes_share_or_join() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn cli_forms_pull_platform_cidfile_labels_attach() {
-    let Some(mut env) = with_busybox("rf-cli", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("rf-cli", &[]);
     // `=false` forms of the boolean flags; `-it` still combines.
     assert_eq!(
         ok(
@@ -450,11 +441,8 @@ fn cli_forms_pull_platform_cidfile_labels_attach() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn health_checks_move_through_their_states() {
-    let Some(mut env) = with_busybox("rf-health", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("rf-health", &[]);
     ok(
         &env,
         &[
@@ -646,11 +634,8 @@ fn health_checks_move_through_their_states() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn json_file_log_rotates_without_losing_lines() {
-    let Some(mut env) = with_busybox("rf-logs", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("rf-logs", &[]);
     // 3000 lines of ~60 bytes of JSON each (~200 KB): many rotations of a
     // 16 KB file, yet the three files kept hold the last ~48 KB whole.
     ok(
@@ -741,3 +726,11 @@ fn json_file_log_rotates_without_losing_lines() {
     ok(&env, &["rm", "rf-chatty", "rf-quiet"]);
     assert_settled(&mut env);
 }
+
+testkit::main![
+    process_flags_reach_the_container_and_inspect,
+    namespace_modes_share_or_join,
+    cli_forms_pull_platform_cidfile_labels_attach,
+    health_checks_move_through_their_states,
+    json_file_log_rotates_without_losing_lines,
+];

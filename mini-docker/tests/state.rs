@@ -14,11 +14,8 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
-#[test]
 fn new_roots_are_private_and_existing_ones_keep_their_mode() {
-    let Some(mut env) = testkit::TestEnv::root("md-state-modes") else {
-        return;
-    };
+    let mut env = testkit::TestEnv::root("md-state-modes");
     ok_in(&env, "fresh", &["ps", "-a"]);
     assert_eq!(mode(&env.path("fresh")), 0o700);
     assert_eq!(mode(&env.path("run")), 0o700);
@@ -51,11 +48,8 @@ fn lists_and_warns(env: &testkit::TestEnv, args: &[&str], record: &Path) -> Stri
     stdout
 }
 
-#[test]
 fn a_damaged_record_breaks_only_itself() {
-    let Some(mut env) = with_busybox("md-state-damage", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-state-damage", &[]);
     let root = env.path("root");
     ok(&env, &["run", "--name", "good", "busybox", "true"]);
     let bad = ok(&env, &["create", "--name", "bad", "busybox", "true"]);
@@ -122,3 +116,8 @@ fn a_damaged_record_breaks_only_itself() {
     ok(&env, &["rm", "good"]);
     assert_settled(&mut env);
 }
+
+testkit::main![
+    new_roots_are_private_and_existing_ones_keep_their_mode,
+    a_damaged_record_breaks_only_itself,
+];

@@ -5,11 +5,8 @@ mod support;
 
 use support::*;
 
-#[test]
 fn named_volumes_outlive_containers_and_are_shared() {
-    let Some(mut env) = with_busybox("md-vol-named", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-vol-named", &[]);
     ok(
         &env,
         &[
@@ -99,11 +96,8 @@ fn named_volumes_outlive_containers_and_are_shared() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn anonymous_volumes_are_filled_from_the_image_and_go_with_rm_v() {
-    let Some(mut env) = with_busybox("md-vol-anon", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-vol-anon", &[]);
     // The image's /etc is copied into the new volume on first use.
     let out = ok(
         &env,
@@ -163,11 +157,8 @@ fn anonymous_volumes_are_filled_from_the_image_and_go_with_rm_v() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn bind_mounts_share_the_host_directory_and_honour_ro() {
-    let Some(mut env) = with_busybox("md-vol-bind", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-vol-bind", &[]);
     let host = env.path("shared");
     std::fs::create_dir(&host).unwrap();
     std::fs::write(host.join("from-host"), "host\n").unwrap();
@@ -287,11 +278,8 @@ fn bind_mounts_share_the_host_directory_and_honour_ro() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn volumes_from_a_data_container() {
-    let Some(mut env) = with_busybox("md-vol-from", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-vol-from", &[]);
     // The seed's data-container pattern.
     ok(
         &env,
@@ -347,11 +335,8 @@ fn volumes_from_a_data_container() {
     assert_settled(&mut env);
 }
 
-#[test]
 fn local_driver_options_mount_a_tmpfs_per_container() {
-    let Some(mut env) = with_busybox("md-vol-opts", &[]) else {
-        return;
-    };
+    let mut env = with_busybox("md-vol-opts", &[]);
     let create = [
         "volume",
         "create",
@@ -429,3 +414,11 @@ fn local_driver_options_mount_a_tmpfs_per_container() {
     );
     assert_settled(&mut env);
 }
+
+testkit::main![
+    named_volumes_outlive_containers_and_are_shared,
+    anonymous_volumes_are_filled_from_the_image_and_go_with_rm_v,
+    bind_mounts_share_the_host_directory_and_honour_ro,
+    volumes_from_a_data_container,
+    local_driver_options_mount_a_tmpfs_per_container,
+];

@@ -13,11 +13,8 @@ fn demo(env: &mut TestEnv, args: &[&str]) -> String {
     env.run_ok(BIN, args, names)
 }
 
-#[test]
 fn none_has_only_loopback() {
-    let Some(mut env) = TestEnv::root("netcli-none") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-none");
     let out = demo(&mut env, &["none"]);
     assert!(out.contains("container: lo UP 127.0.0.1/8\n"), "{out}");
     assert!(!out.contains("eth0"), "{out}");
@@ -28,11 +25,8 @@ fn none_has_only_loopback() {
     );
 }
 
-#[test]
 fn host_mode_shares_the_hosts_interfaces_and_ports() {
-    let Some(mut env) = TestEnv::root("netcli-host") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-host");
     let out = demo(&mut env, &["host"]);
     let host = out
         .lines()
@@ -49,11 +43,8 @@ fn host_mode_shares_the_hosts_interfaces_and_ports() {
     assert!(out.contains(": hello\n"), "{out}");
 }
 
-#[test]
 fn bridge_mode_connects_two_containers() {
-    let Some(mut env) = TestEnv::root("netcli-bridge") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-bridge");
     let out = demo(&mut env, &["bridge", "--subnet", "10.203.0.0/24"]);
     assert!(out.contains("a: eth0 UP 10.203.0.2/24"), "{out}");
     assert!(out.contains("b: eth0 UP 10.203.0.3/24"), "{out}");
@@ -67,11 +58,8 @@ fn bridge_mode_connects_two_containers() {
     );
 }
 
-#[test]
 fn container_mode_shares_a_namespace() {
-    let Some(mut env) = TestEnv::root("netcli-container") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-container");
     let out = demo(&mut env, &["container", "--subnet", "10.203.1.0/24"]);
     assert!(out.contains("second: eth0 UP 10.203.1.2/24"), "{out}");
     assert!(
@@ -80,11 +68,8 @@ fn container_mode_shares_a_namespace() {
     );
 }
 
-#[test]
 fn custom_network_with_the_seeds_subnet_and_gateway() {
-    let Some(mut env) = TestEnv::root("netcli-custom") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-custom");
     let out = demo(
         &mut env,
         &[
@@ -110,11 +95,8 @@ fn custom_network_with_the_seeds_subnet_and_gateway() {
     );
 }
 
-#[test]
 fn connect_adds_a_second_nic() {
-    let Some(mut env) = TestEnv::root("netcli-connect") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-connect");
     let out = demo(
         &mut env,
         &[
@@ -130,11 +112,8 @@ fn connect_adds_a_second_nic() {
     assert_eq!(out.matches(": hi b").count(), 2, "{out}");
 }
 
-#[test]
 fn publish_reaches_a_web_server_on_loopback() {
-    let Some(mut env) = TestEnv::root("netcli-publish") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-publish");
     let out = demo(
         &mut env,
         &["publish", "127.0.0.1::80", "--subnet", "10.203.4.0/24"],
@@ -147,11 +126,8 @@ fn publish_reaches_a_web_server_on_loopback() {
     );
 }
 
-#[test]
 fn bad_input_is_refused_in_one_line() {
-    let Some(mut env) = TestEnv::root("netcli-bad") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-bad");
     for (args, message) in [
         (
             vec!["publish", "80/sctp"],
@@ -176,11 +152,8 @@ fn bad_input_is_refused_in_one_line() {
 }
 
 /// Ctrl-C while everything is plugged in removes bridges, veths and namespaces.
-#[test]
 fn interrupted_demo_removes_its_network() {
-    let Some(mut env) = TestEnv::root("netcli-interrupt") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-interrupt");
     let mut job = env.start_job(
         BIN,
         &["--pause", "bridge", "--subnet", "10.203.5.0/24"],
@@ -206,11 +179,8 @@ fn interrupted_demo_removes_its_network() {
 
 /// After `kill -9` no handler runs; `clean` finds the dead run's links and
 /// namespaces by their `nd<pid>` names.
-#[test]
 fn clean_removes_what_a_killed_demo_left() {
-    let Some(mut env) = TestEnv::root("netcli-clean") else {
-        return;
-    };
+    let mut env = TestEnv::root("netcli-clean");
     let mut job = env.start_job(
         BIN,
         &["--pause", "bridge", "--subnet", "10.203.6.0/24"],
@@ -230,3 +200,16 @@ fn clean_removes_what_a_killed_demo_left() {
     );
     assert!(!std::path::Path::new(&bridge).exists());
 }
+
+testkit::main![
+    none_has_only_loopback,
+    host_mode_shares_the_hosts_interfaces_and_ports,
+    bridge_mode_connects_two_containers,
+    container_mode_shares_a_namespace,
+    custom_network_with_the_seeds_subnet_and_gateway,
+    connect_adds_a_second_nic,
+    publish_reaches_a_web_server_on_loopback,
+    bad_input_is_refused_in_one_line,
+    interrupted_demo_removes_its_network,
+    clean_removes_what_a_killed_demo_left,
+];

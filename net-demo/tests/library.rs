@@ -57,11 +57,8 @@ fn nic(env: &TestEnv, name: &str, host_end: &str, address: &str, via: Option<Ipv
     }
 }
 
-#[test]
 fn two_namespaces_talk_over_a_bridge_and_a_second_nic_joins_another() {
-    let Some(env) = TestEnv::root("net-bridge") else {
-        return;
-    };
+    let env = TestEnv::root("net-bridge");
     let nl = Netlink::open().unwrap();
     let (br1, br2) = (env.name("b1"), env.name("b2"));
     assert!(attach::ensure_bridge(&nl, &br1, net("10.201.1.1/24")).unwrap());
@@ -156,11 +153,8 @@ fn two_namespaces_talk_over_a_bridge_and_a_second_nic_joins_another() {
     assert!(nl.link(&br1).unwrap().is_none());
 }
 
-#[test]
 fn a_published_port_on_loopback_reaches_the_container_and_closes_on_drop() {
-    let Some(env) = TestEnv::root("net-publish") else {
-        return;
-    };
+    let env = TestEnv::root("net-publish");
     let nl = Netlink::open().unwrap();
     let br = env.name("br");
     attach::ensure_bridge(&nl, &br, net("10.201.5.1/24")).unwrap();
@@ -204,11 +198,8 @@ fn a_published_port_on_loopback_reaches_the_container_and_closes_on_drop() {
     net_demo::cleanup::remove_prefixed(&format!("tk{}", env.token())).unwrap();
 }
 
-#[test]
 fn udp_is_published_too() {
-    let Some(env) = TestEnv::root("net-udp") else {
-        return;
-    };
+    let env = TestEnv::root("net-udp");
     let nl = Netlink::open().unwrap();
     let br = env.name("br");
     attach::ensure_bridge(&nl, &br, net("10.201.6.1/24")).unwrap();
@@ -257,11 +248,8 @@ fn udp_is_published_too() {
     net_demo::cleanup::remove_prefixed(&format!("tk{}", env.token())).unwrap();
 }
 
-#[test]
 fn concurrent_allocations_never_collide() {
-    let Some(env) = TestEnv::root("net-ipam") else {
-        return;
-    };
+    let env = TestEnv::root("net-ipam");
     let ipam = Ipam::new(env.path("ipam"));
     ipam.create("n", net("10.202.0.0/24"), None).unwrap();
     let mut all: Vec<Ipv4Addr> = std::thread::scope(|s| {
@@ -302,11 +290,8 @@ fn concurrent_allocations_never_collide() {
     assert_eq!(names.len(), 2, "{names:?}");
 }
 
-#[test]
 fn a_named_namespace_has_only_lo_until_told_otherwise() {
-    let Some(env) = TestEnv::root("net-none") else {
-        return;
-    };
+    let env = TestEnv::root("net-none");
     let ns = NetNs::create(&env.name("n")).unwrap();
     assert!(NetNs::create(&env.name("n"))
         .unwrap_err()
@@ -327,3 +312,11 @@ fn a_named_namespace_has_only_lo_until_told_otherwise() {
     ns.delete().unwrap();
     assert!(!ns.path().exists());
 }
+
+testkit::main![
+    two_namespaces_talk_over_a_bridge_and_a_second_nic_joins_another,
+    a_published_port_on_loopback_reaches_the_container_and_closes_on_drop,
+    udp_is_published_too,
+    concurrent_allocations_never_collide,
+    a_named_namespace_has_only_lo_until_told_otherwise,
+];

@@ -27,11 +27,8 @@ fn ns_id(line: &str, kind: &str) -> u64 {
     line[start..].split(']').next().unwrap().parse().unwrap()
 }
 
-#[test]
 fn uts_changes_the_hostname_inside_only() {
-    let Some(mut env) = TestEnv::root("ns-uts") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-uts");
     let before = nix::unistd::gethostname().unwrap();
     let out = demo(&mut env, &["uts", "--hostname", "tk-inside"]);
     let inside = line_with(&out, "inside:");
@@ -41,11 +38,8 @@ fn uts_changes_the_hostname_inside_only() {
     assert_eq!(nix::unistd::gethostname().unwrap(), before);
 }
 
-#[test]
 fn pid_namespace_has_its_own_pid_1_and_dies_with_it() {
-    let Some(mut env) = TestEnv::root("ns-pid") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-pid");
     let out = demo(&mut env, &["pid"]);
     assert!(out.contains("getpid() = 1"), "{out}");
     assert!(
@@ -68,11 +62,8 @@ fn pid_namespace_has_its_own_pid_1_and_dies_with_it() {
     assert_eq!(left, 0);
 }
 
-#[test]
 fn pid_1_signal_handling_in_three_forms() {
-    let Some(mut env) = TestEnv::root("ns-signals") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-signals");
     let out = demo(&mut env, &["pid", "--signals", "--stop-timeout", "1"]);
     let summary: Vec<&str> = out
         .lines()
@@ -92,11 +83,8 @@ fn pid_1_signal_handling_in_three_forms() {
     assert_eq!(out.matches("app: SIGTERM received").count(), 1, "{out}");
 }
 
-#[test]
 fn mounts_stay_inside_and_propagation_follows_its_type() {
-    let Some(mut env) = TestEnv::root("ns-mount") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-mount");
     let out = demo(&mut env, &["mount"]);
     assert!(
         line_with(&out, "inside:  /").contains("is a tmpfs mount point: hello.txt"),
@@ -132,11 +120,8 @@ fn mounts_stay_inside_and_propagation_follows_its_type() {
     assert_eq!(scratch, 0, "scratch directory left behind");
 }
 
-#[test]
 fn ipc_objects_are_invisible_outside() {
-    let Some(mut env) = TestEnv::root("ns-ipc") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-ipc");
     let out = demo(&mut env, &["ipc"]);
     let key = "key 0x6e73646d";
     let inside: Vec<&str> = out.lines().filter(|l| l.contains("inside:")).collect();
@@ -165,11 +150,8 @@ fn ipc_objects_are_invisible_outside() {
     }
 }
 
-#[test]
 fn network_namespace_has_only_lo_and_can_be_kept_alive() {
-    let Some(mut env) = TestEnv::root("ns-net") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-net");
     let out = demo(&mut env, &["net"]);
     let inside: Vec<&str> = out.lines().filter(|l| l.contains("inside:")).collect();
     assert!(inside[1].ends_with("interfaces lo (DOWN)"), "{out}");
@@ -189,11 +171,8 @@ fn network_namespace_has_only_lo_and_can_be_kept_alive() {
     );
 }
 
-#[test]
 fn user_namespace_maps_root_to_an_unprivileged_uid() {
-    let Some(mut env) = TestEnv::root("ns-user") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-user");
     let out = demo(&mut env, &["user"]);
     assert!(out.contains("inside:  uid 0 gid 0, user:["), "{out}");
     assert!(out.contains("uid_map: 0 100000 1"), "{out}");
@@ -214,11 +193,8 @@ fn user_namespace_maps_root_to_an_unprivileged_uid() {
     );
 }
 
-#[test]
 fn cgroup_namespace_shows_its_cgroup_as_root() {
-    let Some(mut env) = TestEnv::root("ns-cgroup") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-cgroup");
     let out = demo(&mut env, &["cgroup"]);
     let name = line_with(&out, "make a cgroup ")
         .split_whitespace()
@@ -239,11 +215,8 @@ fn cgroup_namespace_shows_its_cgroup_as_root() {
     );
 }
 
-#[test]
 fn all_namespaces_differ_from_the_hosts() {
-    let Some(mut env) = TestEnv::root("ns-all") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-all");
     let out = demo(&mut env, &["all", "/bin/sh", "-c", "echo shell-pid=$$"]);
     let rows: Vec<Vec<&str>> = out
         .lines()
@@ -263,11 +236,8 @@ fn all_namespaces_differ_from_the_hosts() {
     assert!(out.contains("shell-pid=1"), "{out}");
 }
 
-#[test]
 fn join_enters_another_process_namespaces() {
-    let Some(mut env) = TestEnv::root("ns-join") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-join");
     let name = env.name("h");
     let mut target = env
         .command("unshare")
@@ -289,11 +259,8 @@ fn join_enters_another_process_namespaces() {
     target.wait().unwrap();
 }
 
-#[test]
 fn bad_namespace_names_are_refused() {
-    let Some(mut env) = TestEnv::root("ns-bad") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-bad");
     let out = env.run(BIN, &["join", "1", "--ns", "net,bogus"], names);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown namespace \"bogus\""));
@@ -320,11 +287,8 @@ fn net_demo_holding_a_kept_netns(
 }
 
 /// Ctrl-C while the demo holds a kept network namespace releases it.
-#[test]
 fn interrupted_net_demo_releases_its_namespace() {
-    let Some(mut env) = TestEnv::root("ns-net-interrupt") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-net-interrupt");
     let (mut job, kept, stdin) = net_demo_holding_a_kept_netns(&mut env);
     assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!kept.exists(), "{} left behind", kept.display());
@@ -332,11 +296,8 @@ fn interrupted_net_demo_releases_its_namespace() {
 }
 
 /// After `kill -9` no handler runs; `clean` releases the kept namespace.
-#[test]
 fn clean_removes_what_a_killed_demo_left() {
-    let Some(mut env) = TestEnv::root("ns-clean") else {
-        return;
-    };
+    let mut env = TestEnv::root("ns-clean");
     let (mut job, kept, stdin) = net_demo_holding_a_kept_netns(&mut env);
     testkit::kill_9(&mut job);
     drop(stdin);
@@ -348,3 +309,19 @@ fn clean_removes_what_a_killed_demo_left() {
     );
     assert!(!kept.exists());
 }
+
+testkit::main![
+    uts_changes_the_hostname_inside_only,
+    pid_namespace_has_its_own_pid_1_and_dies_with_it,
+    pid_1_signal_handling_in_three_forms,
+    mounts_stay_inside_and_propagation_follows_its_type,
+    ipc_objects_are_invisible_outside,
+    network_namespace_has_only_lo_and_can_be_kept_alive,
+    user_namespace_maps_root_to_an_unprivileged_uid,
+    cgroup_namespace_shows_its_cgroup_as_root,
+    all_namespaces_differ_from_the_hosts,
+    join_enters_another_process_namespaces,
+    bad_namespace_names_are_refused,
+    interrupted_net_demo_releases_its_namespace,
+    clean_removes_what_a_killed_demo_left,
+];

@@ -44,14 +44,10 @@ fn born_in(expected: String) -> impl FnOnce(ns_demo::spawn::Channel) -> i32 {
     }
 }
 
-#[test]
 fn the_child_starts_in_the_given_cgroup() {
-    let Some(mut env) = TestEnv::root("clone3-cgroup") else {
-        return;
-    };
+    let mut env = TestEnv::root("clone3-cgroup");
     let Some(mount) = cgroup2_mount() else {
-        eprintln!("skipped: no cgroup2 mount");
-        return;
+        testkit::skip("no cgroup2 mount on this host");
     };
     let name = env.name("born");
     let dir = mount.join(&name);
@@ -96,7 +92,6 @@ fn the_child_starts_in_the_given_cgroup() {
     env.assert_no_leaks();
 }
 
-#[test]
 fn a_descriptor_that_is_no_cgroup_is_an_error_not_a_fallback() {
     // EBADF from the kernel is a real failure: nothing is cloned.
     let env = TestEnv::new("clone3-notcg");
@@ -106,3 +101,8 @@ fn a_descriptor_that_is_no_cgroup_is_an_error_not_a_fallback() {
     let err = spawn_in(&[], Some(fd.as_fd()), |_| 0).unwrap_err();
     assert!(err.to_string().contains("clone"), "{err}");
 }
+
+testkit::main![
+    the_child_starts_in_the_given_cgroup,
+    a_descriptor_that_is_no_cgroup_is_an_error_not_a_fallback,
+];

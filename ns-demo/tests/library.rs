@@ -11,11 +11,8 @@ fn wait(pid: Pid) -> i32 {
     chroot_demo::process::wait(pid).unwrap().code()
 }
 
-#[test]
 fn spawned_child_waits_for_the_parent_and_is_in_new_namespaces() {
-    let Some(_env) = TestEnv::root("lib-spawn") else {
-        return;
-    };
+    let _env = TestEnv::root("lib-spawn");
     let host_uts = identity(None, Kind::Uts).unwrap();
     let mut child = spawn(&[Kind::Uts, Kind::Pid], |mut channel| {
         // PID 1 of its namespace, held until the parent says go.
@@ -34,11 +31,8 @@ fn spawned_child_waits_for_the_parent_and_is_in_new_namespaces() {
     assert_eq!(wait(child.pid), 7);
 }
 
-#[test]
 fn id_maps_are_written_and_seen_inside() {
-    let Some(_env) = TestEnv::root("lib-idmap") else {
-        return;
-    };
+    let _env = TestEnv::root("lib-idmap");
     let mut child = spawn(&[Kind::User], |mut channel| {
         channel.recv().unwrap();
         let maps = idmap::read_own("uid_map").unwrap();
@@ -60,11 +54,8 @@ fn id_maps_are_written_and_seen_inside() {
     assert_eq!(wait(child.pid), 0);
 }
 
-#[test]
 fn a_persisted_namespace_outlives_its_process_and_can_be_joined() {
-    let Some(env) = TestEnv::root("lib-persist") else {
-        return;
-    };
+    let env = TestEnv::root("lib-persist");
     let mut child = spawn(&[Kind::Uts], |mut channel| {
         nix::unistd::sethostname("tk-persisted").unwrap();
         channel.send().unwrap();
@@ -93,11 +84,8 @@ fn a_persisted_namespace_outlives_its_process_and_can_be_joined() {
     persist::release(&keep).unwrap();
 }
 
-#[test]
 fn spawn_joined_enters_a_pid_namespace_for_real() {
-    let Some(_env) = TestEnv::root("lib-join") else {
-        return;
-    };
+    let _env = TestEnv::root("lib-join");
     let mut target = spawn(&[Kind::Pid, Kind::Uts], |mut channel| {
         nix::unistd::sethostname("tk-target").unwrap();
         channel.send().unwrap();
@@ -120,11 +108,8 @@ fn spawn_joined_enters_a_pid_namespace_for_real() {
     assert_eq!(wait(target.pid), 0);
 }
 
-#[test]
 fn init_forwards_sigterm_and_reports_the_commands_status() {
-    let Some(_env) = TestEnv::root("lib-init") else {
-        return;
-    };
+    let _env = TestEnv::root("lib-init");
     let child = spawn(&[Kind::Pid], |_channel| {
         ns_demo::init::run(&[
             "/bin/sh".into(),
@@ -157,3 +142,11 @@ fn init_forwards_sigterm_and_reports_the_commands_status() {
     nix::sys::signal::kill(child.pid, nix::sys::signal::Signal::SIGTERM).unwrap();
     assert_eq!(wait(child.pid), 42);
 }
+
+testkit::main![
+    spawned_child_waits_for_the_parent_and_is_in_new_namespaces,
+    id_maps_are_written_and_seen_inside,
+    a_persisted_namespace_outlives_its_process_and_can_be_joined,
+    spawn_joined_enters_a_pid_namespace_for_real,
+    init_forwards_sigterm_and_reports_the_commands_status,
+];

@@ -14,11 +14,8 @@ fn names(pid: u32) -> Vec<String> {
     vec![format!("overlay-demo-{pid}")]
 }
 
-#[test]
 fn tour_shows_copy_up_whiteouts_and_opaque_dirs() {
-    let Some(mut env) = TestEnv::root("ovl-tour") else {
-        return;
-    };
+    let mut env = TestEnv::root("ovl-tour");
     let out = demo(&mut env, &["tour"]);
     assert!(
         out.contains("upper/config.txt: color=blue | color=red"),
@@ -57,11 +54,8 @@ fn tour_shows_copy_up_whiteouts_and_opaque_dirs() {
     );
 }
 
-#[test]
 fn share_keeps_containers_apart() {
-    let Some(mut env) = TestEnv::root("ovl-share") else {
-        return;
-    };
+    let mut env = TestEnv::root("ovl-share");
     let out = demo(&mut env, &["share"]);
     let c2: Vec<&str> = out
         .lines()
@@ -76,11 +70,8 @@ fn share_keeps_containers_apart() {
     );
 }
 
-#[test]
 fn layers_read_top_down() {
-    let Some(mut env) = TestEnv::root("ovl-layers") else {
-        return;
-    };
+    let mut env = TestEnv::root("ovl-layers");
     let out = demo(&mut env, &["layers"]);
     assert!(out.contains("lowerdir=l3:l2:l1 merged"), "{out}");
     assert!(out.contains("cat who.txt: layer 3"), "{out}");
@@ -94,11 +85,8 @@ fn layers_read_top_down() {
     assert!(merged.iter().all(|l| !l.contains("gone.txt")), "{out}");
 }
 
-#[test]
 fn diff_lists_an_upper_dir() {
-    let Some(mut env) = TestEnv::root("ovl-diff") else {
-        return;
-    };
+    let mut env = TestEnv::root("ovl-diff");
     std::fs::create_dir_all(env.path("lower/etc")).unwrap();
     std::fs::write(env.path("lower/etc/hosts"), "x").unwrap();
     std::fs::create_dir_all(env.path("upper/etc")).unwrap();
@@ -108,11 +96,8 @@ fn diff_lists_an_upper_dir() {
     assert_eq!(out, "A /added\nC /etc\nC /etc/hosts\n");
 }
 
-#[test]
 fn cow_cost_copies_the_whole_file_once() {
-    let Some(mut env) = TestEnv::root("ovl-cow") else {
-        return;
-    };
+    let mut env = TestEnv::root("ovl-cow");
     let out = demo(&mut env, &["cow-cost", "--size", "8m"]);
     assert!(out.contains("upper/big.bin exists: false"), "{out}");
     assert!(out.contains("upper/big.bin is now 8 MiB"), "{out}");
@@ -133,11 +118,8 @@ fn tour_paused_with_its_overlay_mounted(
 }
 
 /// Ctrl-C while the overlay is mounted unmounts it and removes the scratch dir.
-#[test]
 fn interrupted_demo_unmounts() {
-    let Some(mut env) = TestEnv::root("ovl-interrupt") else {
-        return;
-    };
+    let mut env = TestEnv::root("ovl-interrupt");
     let (mut job, scratch, merged) = tour_paused_with_its_overlay_mounted(&mut env);
     assert_eq!(ctrl_c(&mut job), Some(130));
     assert!(!scratch.exists(), "scratch left behind");
@@ -145,11 +127,8 @@ fn interrupted_demo_unmounts() {
 }
 
 /// After `kill -9` no handler runs; `clean` unmounts and removes the rest.
-#[test]
 fn clean_removes_what_a_killed_demo_left() {
-    let Some(mut env) = TestEnv::root("ovl-clean") else {
-        return;
-    };
+    let mut env = TestEnv::root("ovl-clean");
     let (mut job, scratch, merged) = tour_paused_with_its_overlay_mounted(&mut env);
     testkit::kill_9(&mut job);
     assert!(scratch.exists(), "kill -9 ran no clean-up");
@@ -161,3 +140,13 @@ fn clean_removes_what_a_killed_demo_left() {
     assert!(!scratch.exists());
     assert!(!testkit::leaks::mount_points().contains(&*merged.to_string_lossy()));
 }
+
+testkit::main![
+    tour_shows_copy_up_whiteouts_and_opaque_dirs,
+    share_keeps_containers_apart,
+    layers_read_top_down,
+    diff_lists_an_upper_dir,
+    cow_cost_copies_the_whole_file_once,
+    interrupted_demo_unmounts,
+    clean_removes_what_a_killed_demo_left,
+];

@@ -69,11 +69,8 @@ fn snapshot(root: &Path) -> BTreeMap<String, String> {
     out
 }
 
-#[test]
 fn each_operation_leaves_its_mark_in_the_upper_dir() {
-    let Some(env) = TestEnv::root("ovl-ops") else {
-        return;
-    };
+    let env = TestEnv::root("ovl-ops");
     let overlay = container(&env);
     overlay.mount().unwrap();
     let (m, upper) = (&overlay.merged, env.path("upper"));
@@ -136,11 +133,8 @@ fn each_operation_leaves_its_mark_in_the_upper_dir() {
     mount::unmount(&overlay.merged).unwrap();
 }
 
-#[test]
 fn an_upper_dir_survives_the_tar_round_trip() {
-    let Some(env) = TestEnv::root("ovl-roundtrip") else {
-        return;
-    };
+    let env = TestEnv::root("ovl-roundtrip");
     let overlay = container(&env);
     overlay.mount().unwrap();
     let m = &overlay.merged;
@@ -245,11 +239,8 @@ fn raw(
     tar.append(&header, data).unwrap();
 }
 
-#[test]
 fn hostile_layers_are_refused_and_the_host_is_untouched() {
-    let Some(env) = TestEnv::root("ovl-hostile") else {
-        return;
-    };
+    let env = TestEnv::root("ovl-hostile");
     let outside = env.path("outside");
     fs::create_dir(&outside).unwrap();
     write(outside.join("victim.txt"), "original\n");
@@ -369,11 +360,8 @@ fn hostile_layers_are_refused_and_the_host_is_untouched() {
     );
 }
 
-#[test]
 fn delete_mode_squashes_whiteouts_onto_the_layers_below() {
-    let Some(env) = TestEnv::root("ovl-squash") else {
-        return;
-    };
+    let env = TestEnv::root("ovl-squash");
     let root = env.path("flat");
     write(root.join("keep.txt"), "keep\n");
     write(root.join("gone.txt"), "gone\n");
@@ -399,11 +387,8 @@ fn delete_mode_squashes_whiteouts_onto_the_layers_below() {
     );
 }
 
-#[test]
 fn many_layers_with_long_paths_still_mount() {
-    let Some(env) = TestEnv::root("ovl-many") else {
-        return;
-    };
+    let env = TestEnv::root("ovl-many");
     let base = env.path("store/layers-with-a-rather-long-directory-name");
     let lowers: Vec<PathBuf> = (0..150)
         .map(|i| {
@@ -429,3 +414,11 @@ fn many_layers_with_long_paths_still_mount() {
     assert!(merged.join("only-0").exists() && merged.join("only-149").exists());
     mount::unmount(&merged).unwrap();
 }
+
+testkit::main![
+    each_operation_leaves_its_mark_in_the_upper_dir,
+    an_upper_dir_survives_the_tar_round_trip,
+    hostile_layers_are_refused_and_the_host_is_untouched,
+    delete_mode_squashes_whiteouts_onto_the_layers_below,
+    many_layers_with_long_paths_still_mount,
+];

@@ -4,11 +4,8 @@ use std::process::Command;
 
 use testkit::TestEnv;
 
-#[test]
 fn leak_checker_catches_a_leaked_mount() {
-    let Some(mut env) = TestEnv::root("leak-mount") else {
-        return;
-    };
+    let mut env = TestEnv::root("leak-mount");
     let target = env.path("leaked");
     std::fs::create_dir(&target).unwrap();
     let status = Command::new("mount")
@@ -24,11 +21,8 @@ fn leak_checker_catches_a_leaked_mount() {
     env.assert_no_leaks();
 }
 
-#[test]
 fn leak_checker_catches_a_leaked_link_and_netns() {
-    let Some(mut env) = TestEnv::root("leak-link") else {
-        return;
-    };
+    let mut env = TestEnv::root("leak-link");
     let link = env.name("d");
     let netns = env.name("ns");
     let ok = |args: &[&str]| assert!(Command::new("ip").args(args).status().unwrap().success());
@@ -44,11 +38,8 @@ fn leak_checker_catches_a_leaked_link_and_netns() {
     env.assert_no_leaks();
 }
 
-#[test]
 fn leak_checker_catches_a_leaked_cgroup_and_process() {
-    let Some(mut env) = TestEnv::root("leak-cgroup") else {
-        return;
-    };
+    let mut env = TestEnv::root("leak-cgroup");
     let cgroup = std::path::Path::new("/sys/fs/cgroup/pids").join(env.name("cg"));
     std::fs::create_dir(&cgroup).unwrap();
     let mut sleeper = env.command("sleep").arg("60").spawn().unwrap();
@@ -69,11 +60,8 @@ fn leak_checker_catches_a_leaked_cgroup_and_process() {
     env.assert_no_leaks();
 }
 
-#[test]
 fn drop_fails_a_test_that_leaks_and_still_cleans_up() {
-    let Some(env) = TestEnv::root("leak-drop") else {
-        return;
-    };
+    let env = TestEnv::root("leak-drop");
     let target = env.path("m");
     std::fs::create_dir(&target).unwrap();
     assert!(Command::new("mount")
@@ -93,7 +81,6 @@ fn drop_fails_a_test_that_leaks_and_still_cleans_up() {
     );
 }
 
-#[test]
 fn busybox_fixture_is_complete() {
     let rootfs = testkit::busybox_rootfs();
     for path in [
@@ -111,7 +98,6 @@ fn busybox_fixture_is_complete() {
     assert_eq!(tmp.mode() & 0o7777, 0o1777);
 }
 
-#[test]
 fn names_are_unique_and_fit_an_interface_name() {
     let a = TestEnv::new("names-a");
     let b = TestEnv::new("names-b");
@@ -120,7 +106,6 @@ fn names_are_unique_and_fit_an_interface_name() {
     assert_ne!(a.dir(), b.dir());
 }
 
-#[test]
 fn busybox_rootfs_builds_safely_in_parallel() {
     let env = TestEnv::new("fixture-race");
     let dir = env.path("rootfs");
@@ -150,3 +135,13 @@ fn busybox_rootfs_builds_safely_in_parallel() {
         .collect();
     assert!(stray.is_empty(), "temporary trees left: {stray:?}");
 }
+
+testkit::main![
+    leak_checker_catches_a_leaked_mount,
+    leak_checker_catches_a_leaked_link_and_netns,
+    leak_checker_catches_a_leaked_cgroup_and_process,
+    drop_fails_a_test_that_leaks_and_still_cleans_up,
+    busybox_fixture_is_complete,
+    names_are_unique_and_fit_an_interface_name,
+    busybox_rootfs_builds_safely_in_parallel,
+];

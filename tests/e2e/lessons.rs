@@ -4,8 +4,8 @@
 //! (`[cgroup-v1,cgroup-v2] 03-cgroups`), so the filter `cgroup-v2` selects
 //! the lessons that have v2 blocks (the cgroup v2 lane runs just those).
 
-use libtest_mimic::{Arguments, Trial};
-use testkit::{transcript, TestEnv};
+use libtest_mimic::Arguments;
+use testkit::{harness, transcript, TestEnv};
 
 fn main() {
     let args = Arguments::from_args();
@@ -28,10 +28,8 @@ fn main() {
             let marks = transcript::lesson_steps(&path)
                 .map(|steps| transcript::cgroup_marks(&steps).join(","))
                 .unwrap_or_default();
-            Trial::test(name.clone(), move || {
-                let Some(mut env) = TestEnv::root(&format!("lesson-{name}")) else {
-                    return Ok(());
-                };
+            harness::checked_trial(name.clone(), move || {
+                let mut env = TestEnv::root(&format!("lesson-{name}"));
                 // A failed step leaves its containers and demos running: the
                 // mismatch is the news, the clean-up that follows is not.
                 if let Err(mismatch) = transcript::check_lesson(&path, &mut env) {
@@ -51,5 +49,5 @@ fn main() {
             .with_kind(marks)
         })
         .collect();
-    libtest_mimic::run(&args, trials).exit();
+    harness::run_with(&args, trials).exit();
 }

@@ -20,23 +20,12 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// True when the test may go on. Outside CI a non-root run prints why the test
-/// is skipped; under `CI=true` a root test that cannot run is a failure, never
-/// a silent skip.
-pub fn require_root(test: &str) -> bool {
-    if is_root() {
-        return true;
+/// Goes on only as root: otherwise the test is [skipped](crate::skip) —
+/// ignored in the runner's summary, a failure under CI.
+pub fn require_root() {
+    if !is_root() {
+        crate::skip("needs root: namespaces, mounts and cgroups are real here");
     }
-    assert!(
-        !under_ci(),
-        "{test} needs root and CI=true forbids skipping: run the suite as root"
-    );
-    eprintln!("skipped {test}: needs root (namespaces, mounts, cgroups are real here)");
-    false
 }
 
 /// One test's private world: a state directory, a unique token for global
@@ -52,17 +41,23 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
-    /// A root test's environment, or `None` when it must be skipped
-    /// (see [`require_root`]).
-    pub fn root(name: &str) -> Option<Self> {
-        require_root(name).then(|| Self::new(name))
+    /// A root test's environment; the test is skipped without root (see
+    /// [`require_root`]).
+    pub fn root(name: &str) -> Self {
+        require_root();
+        Self::new(name)
     }
 
     /// An environment for a test that does not need root.
     pub fn new(name: &str) -> Self {
         let token = unique_token();
+        // A user's tests do not share root's directory (nor could write it).
+        let base = match nix::unistd::geteuid() {
+            uid if uid.is_root() => "testkit".to_string(),
+            uid => format!("testkit-{uid}"),
+        };
         let dir = std::env::temp_dir()
-            .join("testkit")
+            .join(base)
             .join(format!("{}-{token}", sanitize(name)));
         std::fs::create_dir_all(&dir).expect("create test state directory");
         let dir = dir.canonicalize().expect("canonical test directory");

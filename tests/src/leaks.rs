@@ -6,8 +6,14 @@
 //! process root under its state directory, or its token in a name (link,
 //! network namespace, cgroup, a firewall rule's interface or comment) or in
 //! a process's environment.
+//!
+//! The host's own device nodes and a few of its files are another matter:
+//! no test may change them, so any change there fails whichever test sees
+//! it (see [`HostState`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -26,6 +32,88 @@ pub struct Snapshot {
     /// `iptables-save`'s rules, as `TABLE -A CHAIN …` (empty without
     /// iptables).
     pub rules: BTreeSet<String>,
+    pub host: HostState,
+}
+
+/// The host files a container runtime could damage by mistake (a bind
+/// mount the wrong way round, a `mknod` or a write through a path that
+/// escaped): each device node in `/dev` and `HOST_FILES`, by path, as
+/// "char 1:3" or "file <hash>". `/dev/pts`, `/dev/shm`, `/dev/mqueue` and
+/// loop devices come and go with every test that uses them; a node whose
+/// name bears the test's mark is the test's own.
+pub type HostState = BTreeMap<PathBuf, String>;
+
+const HOST_FILES: [&str; 3] = ["/etc/hosts", "/etc/resolv.conf", "/etc/passwd"];
+const DEV_SKIPPED: [&str; 3] = ["/dev/pts", "/dev/shm", "/dev/mqueue"];
+
+/// See [`HostState`].
+pub fn host_state() -> HostState {
+    let mut state = HostState::new();
+    let mut stack = vec![PathBuf::from("/dev")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            let path = e.path();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            let kind = meta.file_type();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if kind.is_dir() {
+                if !DEV_SKIPPED.iter().any(|s| path == Path::new(s)) {
+                    stack.push(path);
+                }
+            } else if (kind.is_char_device() || kind.is_block_device()) && !name.starts_with("loop")
+            {
+                let rdev = meta.rdev();
+                let what = if kind.is_char_device() {
+                    "char"
+                } else {
+                    "block"
+                };
+                let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+                state.insert(path, format!("{what} {major}:{minor}"));
+            }
+        }
+    }
+    for file in HOST_FILES {
+        state.insert(PathBuf::from(file), describe_file(Path::new(file)));
+    }
+    state
+}
+
+fn describe_file(path: &Path) -> String {
+    match std::fs::symlink_metadata(path) {
+        Err(e) => format!("unreadable ({})", e.kind()),
+        Ok(m) if m.file_type().is_symlink() => {
+            format!("symlink to {:?}", std::fs::read_link(path).ok())
+        }
+        Ok(m) if !m.is_file() => format!("not a regular file ({:?})", m.file_type()),
+        Ok(_) => {
+            let mut h = DefaultHasher::new();
+            std::fs::read(path).unwrap_or_default().hash(&mut h);
+            format!("file {:016x}", h.finish())
+        }
+    }
+}
+
+/// What changed in the host's device nodes and files: every one there
+/// before must be there after, the same.
+fn host_changes(
+    before: &HostState,
+    after: &HostState,
+    marked: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    before
+        .iter()
+        .filter(|(path, _)| !marked(&path.to_string_lossy()))
+        .filter_map(|(path, was)| {
+            let now = after.get(path).map_or("gone", String::as_str);
+            (now != was).then(|| format!("host {} changed: was {was}, now {now}", path.display()))
+        })
+        .collect()
 }
 
 impl Snapshot {
@@ -36,6 +124,7 @@ impl Snapshot {
             links: names_in(Path::new("/sys/class/net")),
             cgroups: cgroup_dirs(),
             rules: firewall_rules(),
+            host: host_state(),
         }
     }
 }
@@ -75,6 +164,7 @@ pub fn find(before: &Snapshot, after: &Snapshot, dir: &Path, marks: &[&str]) -> 
     for (pid, why) in marked_processes(dir, marks[0]) {
         found.push(format!("process {pid} ({why})"));
     }
+    found.extend(host_changes(&before.host, &after.host, marked));
     found
 }
 
@@ -301,5 +391,39 @@ mod tests {
                 "rule nat -A POSTROUTING -s 10.0.0.0/24 ! -o abc123b1 -j MASQUERADE"
             ]
         );
+    }
+
+    #[test]
+    fn a_changed_host_node_or_file_is_reported_and_a_marked_one_is_not() {
+        let before: HostState = [
+            ("/dev/null", "char 1:3"),
+            ("/dev/sda", "block 8:0"),
+            ("/dev/tkabc123", "char 1:3"),
+            ("/etc/hosts", "file 1"),
+        ]
+        .into_iter()
+        .map(|(p, d)| (PathBuf::from(p), d.to_string()))
+        .collect();
+        let mut after = before.clone();
+        after.insert("/dev/null".into(), "not a regular file".into());
+        after.remove(Path::new("/dev/sda"));
+        after.remove(Path::new("/dev/tkabc123"));
+        after.insert("/dev/new".into(), "char 9:9".into());
+        let found = host_changes(&before, &after, |n| n.contains("abc123"));
+        assert_eq!(
+            found,
+            [
+                "host /dev/null changed: was char 1:3, now not a regular file",
+                "host /dev/sda changed: was block 8:0, now gone",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_host_state_has_dev_null_and_the_host_files() {
+        let state = host_state();
+        assert_eq!(state[Path::new("/dev/null")], "char 1:3");
+        assert!(state.contains_key(Path::new("/etc/passwd")));
+        assert!(!state.keys().any(|p| p.starts_with("/dev/pts")));
     }
 }

@@ -7,11 +7,8 @@ use std::process::{Command, Stdio};
 use testkit::TestEnv;
 use workshop::check::{ensure, in_child};
 
-#[test]
 fn step1_the_rootfs_becomes_slash() {
-    let Some(mut env) = TestEnv::root("ws-step1-root") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step1-root");
     let rootfs = env.rootfs();
     std::fs::write(rootfs.join("step1-marker"), env.token()).unwrap();
     let token = env.token().to_string();
@@ -45,11 +42,8 @@ fn step1_the_rootfs_becomes_slash() {
     env.assert_no_leaks();
 }
 
-#[test]
 fn step1_the_shell_is_the_rootfs_shell() {
-    let Some(mut env) = TestEnv::root("ws-step1-shell") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step1-shell");
     let rootfs = env.rootfs();
     let result = in_child("step1", || {
         workshop::step1::enter(&rootfs).map_err(|e| format!("step1::enter failed: {e}"))?;
@@ -73,3 +67,8 @@ fn step1_the_shell_is_the_rootfs_shell() {
     }
     env.assert_no_leaks();
 }
+
+testkit::main![
+    step1_the_rootfs_becomes_slash,
+    step1_the_shell_is_the_rootfs_shell,
+];

@@ -46,11 +46,8 @@ fn inside() -> String {
     String::new()
 }
 
-#[test]
 fn step2_the_body_is_pid_1_with_its_own_proc() {
-    let Some(mut env) = TestEnv::root("ws-step2-pid1") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step2-pid1");
     let rootfs = env.rootfs();
     let proc_dir = rootfs.join("proc").display().to_string();
     let result = in_child("step2", || {
@@ -83,11 +80,8 @@ fn step2_the_body_is_pid_1_with_its_own_proc() {
     env.assert_no_leaks();
 }
 
-#[test]
 fn step2_the_exit_code_comes_back() {
-    let Some(mut env) = TestEnv::root("ws-step2-exit") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step2-exit");
     let rootfs = env.rootfs();
     let result = in_child("step2", || {
         let code = workshop::step2::run_isolated(&rootfs, || 7)
@@ -101,3 +95,8 @@ fn step2_the_exit_code_comes_back() {
     }
     env.assert_no_leaks();
 }
+
+testkit::main![
+    step2_the_body_is_pid_1_with_its_own_proc,
+    step2_the_exit_code_comes_back,
+];

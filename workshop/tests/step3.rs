@@ -20,11 +20,8 @@ fn pids_dir(name: &str) -> PathBuf {
     }
 }
 
-#[test]
 fn step3_the_cgroup_carries_the_limit() {
-    let Some(mut env) = TestEnv::root("ws-step3-limit") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step3-limit");
     let name = format!("workshop-{}", env.token());
     attempt("step3", || workshop::step3::create(&name, 5)).expect("step3::create");
     let dir = pids_dir(&name);
@@ -44,11 +41,8 @@ fn step3_the_cgroup_carries_the_limit() {
     env.assert_no_leaks();
 }
 
-#[test]
 fn step3_a_process_in_it_cannot_fork_past_the_limit() {
-    let Some(mut env) = TestEnv::root("ws-step3-fork") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step3-fork");
     let name = format!("workshop-{}", env.token());
     attempt("step3", || workshop::step3::create(&name, 4)).expect("step3::create");
     let result = in_child("step3", || {
@@ -93,3 +87,8 @@ fn step3_a_process_in_it_cannot_fork_past_the_limit() {
     removed.expect("step3::remove");
     env.assert_no_leaks();
 }
+
+testkit::main![
+    step3_the_cgroup_carries_the_limit,
+    step3_a_process_in_it_cannot_fork_past_the_limit,
+];

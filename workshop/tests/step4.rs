@@ -23,11 +23,8 @@ fn mounted(path: &Path) -> bool {
     testkit::leaks::mount_points().contains(&path.display().to_string())
 }
 
-#[test]
 fn step4_changes_go_to_the_upper_layer() {
-    let Some(mut env) = TestEnv::root("ws-step4-layers") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step4-layers");
     let lower = env.path("lower");
     std::fs::create_dir_all(lower.join("etc")).unwrap();
     std::fs::write(lower.join("etc/motd"), "from the image\n").unwrap();
@@ -79,11 +76,8 @@ fn step4_changes_go_to_the_upper_layer() {
     env.assert_no_leaks();
 }
 
-#[test]
 fn step4_the_overlay_is_a_container_root() {
-    let Some(mut env) = TestEnv::root("ws-step4-root") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step4-root");
     let lower = env.rootfs();
     let (upper, work, merged) = dirs(&env);
     attempt("step4", || {
@@ -119,3 +113,8 @@ fn step4_the_overlay_is_a_container_root() {
     assert!(upper.join("bin/ls").exists(), "upper holds ls's whiteout");
     env.assert_no_leaks();
 }
+
+testkit::main![
+    step4_changes_go_to_the_upper_layer,
+    step4_the_overlay_is_a_container_root,
+];

@@ -45,11 +45,8 @@ fn master_of(link: &str) -> Option<String> {
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
 }
 
-#[test]
 fn step5_two_namespaces_talk_over_the_bridge() {
-    let Some(mut env) = TestEnv::root("ws-step5-bridge") else {
-        return;
-    };
+    let mut env = TestEnv::root("ws-step5-bridge");
     let subnet = free_subnet();
     let gateway = host(subnet, 1);
     let (bridge, ns_a, ns_b) = (env.name("br"), env.name("a"), env.name("b"));
@@ -131,3 +128,5 @@ fn step5_two_namespaces_talk_over_the_bridge() {
     env.settle();
     env.assert_no_leaks();
 }
+
+testkit::main![step5_two_namespaces_talk_over_the_bridge,];

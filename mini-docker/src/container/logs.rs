@@ -92,6 +92,11 @@ impl Writer {
         if let Some(file) = &mut self.file {
             if file.write_all(out).is_ok() {
                 self.size += out.len() as u64;
+            } else {
+                // A full disk may have taken part of the queue: cut it off,
+                // so the log holds whole records only (and the next record
+                // does not glue onto a torn one).
+                let _ = file.set_len(self.size);
             }
         }
         out.clear();

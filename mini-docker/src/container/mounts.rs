@@ -52,7 +52,11 @@ pub enum MountError {
 }
 
 fn relative_why(kind: &str, dest: &str) -> String {
-    format!("invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute")
+    if dest.starts_with('/') {
+        format!("invalid mount config for type \"{kind}\": invalid specification: destination can't be '/'")
+    } else {
+        format!("invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute")
+    }
 }
 
 /// A volume mount, not created yet (see [`resolve`]); no name means an
@@ -91,11 +95,14 @@ fn tmpfs(dest: &str, options: &str) -> MountPoint {
     }
 }
 
-/// A mount's target must be an absolute path other than `/`; the error is
-/// Docker's, for a `-v` (`volume_flag`) or a `--mount`/`--tmpfs` of `kind`.
-fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<()> {
-    if dest.starts_with('/') && dest != "/" {
-        return Ok(());
+/// A mount's target must be an absolute path other than `/`, also once
+/// cleaned as Docker cleans it (`/..` is `/`; `/a/../b` is `/b`, which is
+/// returned). The error is Docker's, for a `-v` (`volume_flag`) or a
+/// `--mount`/`--tmpfs` of `kind`.
+fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<String> {
+    let cleaned = clean(dest);
+    if dest.starts_with('/') && cleaned != "/" {
+        return Ok(cleaned);
     }
     Err(MountError::Relative {
         spec: spec.into(),
@@ -104,6 +111,21 @@ fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<()>
         volume_flag,
     }
     .into())
+}
+
+/// Go's `filepath.Clean` of an absolute path: no `.`, `..` or empty parts.
+fn clean(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 /// `-v SRC:DST[:OPTS]` or `-v DST`: a bind mount when SRC is a path, a
@@ -120,7 +142,7 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
         Some(s) if s.starts_with('/') => "bind",
         _ => "volume",
     };
-    absolute(dest, spec, kind, true)?;
+    let dest = &absolute(dest, spec, kind, true)?;
     let mut rw = true;
     for opt in opts.split(',').filter(|o| !o.is_empty()) {
         match opt {
@@ -159,7 +181,7 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
             "target is required",
         ))
     })?;
-    absolute(dest, spec, get(&["type"]).unwrap_or("volume"), false)?;
+    let dest = &absolute(dest, spec, get(&["type"]).unwrap_or("volume"), false)?;
     let rw = !matches!(get(&["readonly", "ro"]), Some("true" | "1"));
     let source = get(&["source", "src"]);
     match kind {
@@ -209,8 +231,8 @@ pub fn resolve(
     }
     for spec in &flags.tmpfs {
         let (dest, options) = spec.split_once(':').unwrap_or((spec, ""));
-        absolute(dest, spec, "tmpfs", false)?;
-        add(tmpfs(dest, options), &mut out)?;
+        let dest = absolute(dest, spec, "tmpfs", false)?;
+        add(tmpfs(&dest, options), &mut out)?;
     }
     for spec in &flags.volumes_from {
         let (name, mode) = spec.split_once(':').unwrap_or((spec, ""));
@@ -271,6 +293,19 @@ pub fn volumes_in_use(containers: &Containers) -> Result<BTreeMap<String, Vec<St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_is_cleaned_and_never_the_root() {
+        // Found by tests/properties.rs: `-v /..` mounted a volume over the
+        // container's root (the start then failed on a confusing error).
+        let err = parse_volume_flag("/..").unwrap_err().to_string();
+        assert!(err.contains("destination can't be '/'"), "{err}");
+        assert!(parse_mount_flag("type=tmpfs,target=/a/..").is_err());
+        assert_eq!(
+            parse_volume_flag("/a/../b/./c/").unwrap().destination,
+            "/b/c"
+        );
+    }
 
     #[test]
     fn docker_volume_syntax() {

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses its own subset
 
+pub mod fault;
+
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -17,8 +19,8 @@ use testkit::TestEnv;
 pub const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
 
 /// `mini-docker --root ENV/<root> --runroot ENV/run ARGS…`, with the
-/// containers' cgroups under a parent named after the test's token (so the
-/// leak check finds any left behind), no outbound NAT rules (the tests
+/// containers' cgroups under a parent and their links named after the
+/// test's token (so the leak check finds any left behind), no outbound NAT rules (the tests
 /// never send traffic off the machine, and a minimal host, the cgroup v2
 /// lane's guest, has no iptables) and no DNS forwarding.
 pub fn md_command(env: &TestEnv, root: &str) -> Command {
@@ -32,6 +34,9 @@ pub fn md_command(env: &TestEnv, root: &str) -> Command {
             "MINI_DOCKER_CGROUP_PARENT",
             format!("mini-docker-{}", env.token()),
         )
+        // Links and bridges carry the token too: a test that fails before
+        // its clean-up still has them found and removed by the leak check.
+        .env("MINI_DOCKER_LINK_PREFIX", env.token())
         .env("MINI_DOCKER_NAT", "off")
         .env("MINI_DOCKER_ADDRESS_POOL", testkit::ADDRESS_POOL)
         // The embedded DNS refuses names it does not know rather than
@@ -87,8 +92,8 @@ pub fn assert_settled(env: &mut TestEnv) {
 
 /// A root test's store "root" with the busybox image imported as
 /// `busybox`, its command `sh`, plus any `-c` `changes`.
-pub fn with_busybox(name: &str, changes: &[&str]) -> Option<TestEnv> {
-    let env = TestEnv::root(name)?;
+pub fn with_busybox(name: &str, changes: &[&str]) -> TestEnv {
+    let env = TestEnv::root(name);
     let tar = busybox_tar(&env);
     let mut args = vec!["import", "-c", "CMD [\"sh\"]"];
     for c in changes {
@@ -96,7 +101,7 @@ pub fn with_busybox(name: &str, changes: &[&str]) -> Option<TestEnv> {
     }
     args.extend([tar.as_str(), "busybox"]);
     ok_in(&env, "root", &args);
-    Some(env)
+    env
 }
 
 /// `ok_in` and `fails_in` on the store "root".
