@@ -74,6 +74,11 @@ pub enum Error {
     Mount(#[from] crate::container::mounts::MountError),
     #[error(transparent)]
     Security(#[from] crate::container::security::SecurityError),
+    /// A container's command did not start (the monitor's
+    /// [`crate::container::monitor::Started::Failed`]): mini-docker's
+    /// failure (125), or the command cannot be invoked (126) or found (127).
+    #[error("{message}")]
+    NotStarted { code: i32, message: String },
     /// A peer (monitor, container, client) broke the protocol between
     /// mini-docker's processes, or went away in the middle of it.
     #[error("{0}")]

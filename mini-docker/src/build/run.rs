@@ -179,7 +179,7 @@ pub fn run<'a>(
         &mut narration,
     )? {
         Started::Running { .. } => {}
-        Started::Failed { message, .. } => return Err(Error::Usage(message)),
+        Started::Failed { code, message } => return Err(Error::NotStarted { code, message }),
     }
     let mut reader = client;
     let code = loop {
