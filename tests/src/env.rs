@@ -202,11 +202,19 @@ impl TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
-        if !self.checked && !std::thread::panicking() {
-            self.assert_no_leaks();
-        }
+        let found = (!self.checked && !std::thread::panicking()).then(|| self.leaks());
+        // Cleaned and removed first: a leak fails the test, but leaves
+        // neither the leak nor the state directory behind.
         leaks::clean(&self.dir, &self.marks());
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(found) = found {
+            assert!(
+                found.is_empty(),
+                "{} leaked:\n  {}",
+                self.name,
+                found.join("\n  ")
+            );
+        }
     }
 }
 
