@@ -26,19 +26,19 @@ enum Op {
     NetworkCreate,
     /// The monitor of a running container, not a command.
     Monitor,
-    // HOOK(build): add `Build` here once `mini-docker build` is on main:
-    // its trial builds a two-step Dockerfile (`FROM busybox`, `RUN …`)
-    // and its clean-up removes the tag; `command` and `calibrate` below
-    // are the only other places to extend.
+    /// A two-step Dockerfile (`FROM busybox`, `RUN …`), never from the
+    /// cache, so that the kill can land in its `RUN` container.
+    Build,
 }
 
-const OPS: [Op; 6] = [
+const OPS: [Op; 7] = [
     Op::Run,
     Op::Pull,
     Op::Commit,
     Op::Rm,
     Op::NetworkCreate,
     Op::Monitor,
+    Op::Build,
 ];
 
 #[derive(Debug, Default)]
@@ -74,11 +74,27 @@ fn command(op: Op, k: usize, registry: &str) -> Vec<String> {
         Op::Commit => s(&["commit", "target", &format!("committed:t{k}")]),
         Op::Rm => s(&["rm", "-f", &format!("v{k}")]),
         Op::NetworkCreate => s(&["network", "create", &format!("n{k}")]),
+        Op::Build => s(&[
+            "build",
+            "--no-cache",
+            "-t",
+            &format!("built:t{k}"),
+            "context",
+        ]),
     }
 }
 
 /// What a trial of `op` needs beforehand.
 fn prepare(env: &TestEnv, op: Op, k: usize) {
+    if op == Op::Build {
+        let dir = env.path("context");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("Dockerfile"),
+            "FROM busybox\nRUN echo built > /built && sync\n",
+        )
+        .unwrap();
+    }
     if op == Op::Rm {
         ok(
             env,
@@ -160,10 +176,7 @@ fn killed_after(env: &TestEnv, args: &[String], delay: Duration) -> bool {
 }
 
 /// What trial `k` made, removed with the ordinary commands. These must
-/// work whatever state the kill left.
-// RESET: once `mini-docker system reset` is on main, the end of the run
-// (`reset_store`) switches to it; these per-trial removals stay, since
-// they are commands that must work after a kill too.
+/// work whatever state the kill left (the run ends with `system reset`).
 fn clean_up(env: &TestEnv, op: Op, k: usize, registry: &str) {
     match op {
         Op::Run | Op::Monitor => {
@@ -177,6 +190,17 @@ fn clean_up(env: &TestEnv, op: Op, k: usize, registry: &str) {
         }
         Op::Pull => {
             let _ = md_in(env, "root", &["rmi", &format!("{registry}/app:t{k}")]);
+        }
+        Op::Build => {
+            // A killed build leaves its RUN container, as Docker's does.
+            let _ = md_in(env, "root", &["rmi", &format!("built:t{k}")]);
+            let left = ok(env, &["ps", "-aq", "--filter", "status=created"]);
+            let left = ok(env, &["ps", "-aq", "--filter", "status=exited"]) + &left;
+            let mut args = vec!["rm", "-f"];
+            args.extend(left.split_whitespace());
+            if args.len() > 2 {
+                ok(env, &args);
+            }
         }
         Op::NetworkCreate => {
             // Whatever the kill left, the name can be made and removed.
@@ -303,8 +327,8 @@ fn kills_leave_every_command_working() {
     assert_settled(&mut env);
 }
 
-/// Back to an empty store with ordinary commands.
-// RESET: replace with `mini-docker system reset` once it is on main.
+/// Back to an empty store with ordinary commands, then `system reset`
+/// removes the store itself (and [`assert_settled`] checks the host).
 fn reset_store(env: &TestEnv) {
     let ids = ok(env, &["ps", "-aq"]);
     let mut args = vec!["rm", "-f"];
@@ -319,6 +343,11 @@ fn reset_store(env: &TestEnv) {
         count(&env.path("root/layers")),
         0,
         "layers left after reset"
+    );
+    ok(env, &["system", "reset", "-f"]);
+    assert!(
+        !env.path("root").exists(),
+        "system reset left the state root"
     );
 }
 
