@@ -434,6 +434,15 @@ fn a_full_disk_fails_cleanly_and_recovers() {
         "commit on a full disk: {err}"
     );
     assert!(err.contains("No space left on device"), "{err}");
+    let context = env.path("context");
+    std::fs::create_dir(&context).unwrap();
+    std::fs::write(context.join("Dockerfile"), "FROM busybox\nCOPY big /big\n").unwrap();
+    std::fs::write(context.join("big"), vec![7u8; 2 << 20]).unwrap();
+    let context = context.to_str().unwrap();
+    let build = on_full(&["build", "-q", "-t", "built:1", context]);
+    let err = String::from_utf8_lossy(&build.stderr);
+    assert_eq!(build.status.code(), Some(1), "build on a full disk: {err}");
+    assert!(err.contains("No space left on device"), "{err}");
     let images = ok_full(&["images", "--format", "{{.Repository}}"]);
     assert_eq!(images, "busybox\n", "nothing half-made is listed");
     assert_logs_whole(&String::from_utf8_lossy(
@@ -446,6 +455,11 @@ fn a_full_disk_fails_cleanly_and_recovers() {
     fault::assert_whole(&env, "full");
     ok_full(&["pull", &format!("{}/app", registry.addr)]);
     ok_full(&["commit", "chatty", "snap:1"]);
+    ok_full(&["build", "-q", "-t", "built:1", context]);
+    assert_eq!(
+        ok_full(&["run", "--rm", "built:1", "wc", "-c", "/big"]),
+        format!("{} /big\n", 2 << 20)
+    );
     assert_eq!(
         ok_full(&["run", "--rm", "snap:1", "cat", "/made"]),
         "0123456789abcdef\n"
