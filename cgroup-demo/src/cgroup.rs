@@ -401,7 +401,7 @@ impl Cgroup {
                 cpu_usage_ns: number(self.file("cpuacct", "cpuacct.usage")?)?,
                 memory_bytes: number(self.file("memory", "memory.usage_in_bytes")?)?,
                 memory_peak_bytes: Some(number(self.file("memory", "memory.max_usage_in_bytes")?)?),
-                oom_kills: keyed(self.file("memory", "memory.oom_control")?, "oom_kill ")?,
+                oom_kills: self.oom_kills()?,
                 pids: number(self.file("pids", "pids.current")?)?,
                 ..extra
             },
@@ -414,11 +414,27 @@ impl Cgroup {
                     .filter(|p| p.exists())
                     .map(number)
                     .transpose()?,
-                oom_kills: keyed(self.file("memory", "memory.events")?, "oom_kill ")?,
+                oom_kills: self.oom_kills()?,
                 pids: number(self.file("pids", "pids.current")?)?,
                 ..extra
             },
         })
+    }
+
+    /// How many processes the OOM killer has killed in this cgroup: one
+    /// small file (v1 `memory.oom_control`, v2 `memory.events`), for a
+    /// monitor that checks it at every exit. `stats()` would also read
+    /// `memory.stat`, whose read flushes the kernel's per-CPU counters
+    /// (milliseconds on a busy host) on the path of every container's exit.
+    pub fn oom_kills(&self) -> Result<u64> {
+        let name = match self.version() {
+            Version::V1 => "memory.oom_control",
+            Version::V2 => "memory.events",
+        };
+        Ok(read(&self.file("memory", name)?)?
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+            .unwrap_or(0))
     }
 
     /// Block I/O so far, in a [`Stats`] with nothing else set. A host
