@@ -81,10 +81,15 @@ impl Containers {
         self.run.join(format!("{}.sock", &id[..12.min(id.len())]))
     }
 
+    /// The run root (`$RUN`): runtime state and caches that a reboot wipes.
+    pub fn run_root(&self) -> &Path {
+        self.run.parent().unwrap_or(&self.run)
+    }
+
     /// The run root's event log (`events`), shared by every command and
     /// monitor using this run root.
     pub fn events(&self) -> crate::events::Log {
-        crate::events::Log::in_run_root(self.run.parent().unwrap_or(&self.run))
+        crate::events::Log::in_run_root(self.run_root())
     }
 
     /// Records a container event (best effort).

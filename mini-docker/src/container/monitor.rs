@@ -552,7 +552,8 @@ impl Monitor {
             .map_err(|e| fail(e.into()))?;
         }
         let filter = if c.process.seccomp {
-            Some(security::default_filter(&c.process.capabilities).map_err(fail)?)
+            let cache = self.containers.run_root().join("seccomp");
+            Some(security::Program::default_cached(&c.process.capabilities, &cache).map_err(fail)?)
         } else {
             None
         };
