@@ -147,9 +147,9 @@ impl Driver {
     /// 2 ms, on a thread of its own. One priming lasts about a grace period
     /// (5–15 ms here), and a start whose preparation outlasts it would
     /// wait for a whole new one when it moves its first process; primed
-    /// again and again, the move happens at once. Each priming after the
-    /// first costs microseconds. None on v2, where a child is born in its
-    /// cgroup.
+    /// again and again, the move happens at once, whichever process makes
+    /// it. Each priming after the first costs microseconds. None on v2,
+    /// where a child is born in its cgroup.
     pub fn keep_migration_primed(&self) -> Option<Primed> {
         if !matches!(self, Driver::V1 { .. }) {
             return None;

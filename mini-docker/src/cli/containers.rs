@@ -608,15 +608,15 @@ fn follow(socket: UnixStream, options: &attach::Options) -> Result<i32> {
     }
 }
 
-/// Starts the v1 cgroup migration's grace-period wait now, on a thread of
-/// its own, so that it overlaps with creating the container and launching
-/// the monitor (see `Driver::prime_migration`).
-fn prime_cgroup_migration() {
-    std::thread::spawn(|| {
-        if let Ok(driver) = cgroup_demo::Driver::for_host() {
-            driver.prime_migration();
-        }
-    });
+/// Keeps the v1 cgroup migration primed from now until the guard is
+/// dropped (see `Driver::keep_migration_primed`): while the container is
+/// created and its monitor prepares it, so that the monitor moves the
+/// container's first process without waiting for a grace period. The
+/// priming thread is the CLI's: the monitor must stay single-threaded.
+fn keep_cgroup_migration_primed() -> Option<cgroup_demo::Primed> {
+    cgroup_demo::Driver::for_host()
+        .ok()?
+        .keep_migration_primed()
 }
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
@@ -632,15 +632,17 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         }
         .into());
     }
-    prime_cgroup_migration();
+    let primed = keep_cgroup_migration_primed();
     let container = create_container(ctx, &args.create, !args.detach, 125)?;
     if args.detach {
         start_container(ctx, &container, None)?;
+        drop(primed);
         println!("{}", container.id);
         return Ok(0);
     }
     let (client, monitor_end) = UnixStream::pair()?;
     start_container(ctx, &container, Some(monitor_end))?;
+    drop(primed);
     let mut options = client_options(&container, args.create.interactive, args.sig_proxy)?;
     options.stdout = container.config.attach_stdout;
     options.stderr = container.config.attach_stderr;

@@ -499,12 +499,6 @@ impl Monitor {
     /// command did not start.
     fn start(&mut self) -> std::result::Result<Run, (i32, String)> {
         let fail = |e: Error| (125, e.to_string());
-        // On v1 the container's first process is moved into its cgroup
-        // after the clone: kept primed, that move waits for no grace period
-        // however long the preparation takes (see `keep_migration_primed`).
-        let primed = Driver::for_layout(&self.layout)
-            .ok()
-            .and_then(|driver| driver.keep_migration_primed());
         let c = self.config.clone();
         let device_nodes = self.device_nodes.clone();
         let dir = self.containers.dir(&c.id);
@@ -640,7 +634,6 @@ impl Monitor {
             Placement::Born => Ok(()),
             Placement::Parents(_) => self.cgroup.add(pid),
         };
-        drop(primed);
         if let Err(e) = placed {
             self.release_planned();
             // Perhaps the child already failed (and exited): its reason
