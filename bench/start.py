@@ -322,7 +322,7 @@ class Bench:
         subprocess.run(self.md("rm", "-f", *names), capture_output=True, env=e)
         parent = e["MINI_DOCKER_CGROUP_PARENT"]
         left_cgroups = int(out("sh", "-c", f"find /sys/fs/cgroup -maxdepth 3 -path '*{parent}/*' -type d | wc -l"))
-        left = [c for c in os.listdir(f"{self.work}/md/containers") if c]
+        left = [c for c in os.listdir(f"{self.work}/md/containers") if not c.startswith(".")]
         return {"containers": n, "failed": failed, "running": running, "seconds": round(elapsed, 3),
                 "left_containers": len(left), "left_cgroups": left_cgroups}
 
