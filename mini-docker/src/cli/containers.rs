@@ -1045,9 +1045,12 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
         },
         since: args.since.as_deref().map(logs::parse_since).transpose()?,
     };
+    // Buffered (a line-buffered stdout makes a system call of every line,
+    // and `logs -f` of a fast writer fell seconds behind), each stream
+    // flushed before the other is written so that their order holds.
     let print = |entries: Vec<logs::Entry>| {
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
         for e in entries {
             let line = if args.timestamps {
                 format!("{} {}", e.time, e.log)
@@ -1055,14 +1058,15 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
                 e.log
             };
             let written = if e.stream == "stderr" {
-                err.write_all(line.as_bytes())
+                out.flush().and_then(|()| err.write_all(line.as_bytes()))
             } else {
-                out.write_all(line.as_bytes())
+                err.flush().and_then(|()| out.write_all(line.as_bytes()))
             };
             if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
                 super::stdout_closed();
             }
         }
+        let _ = err.flush();
         if out
             .flush()
             .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
