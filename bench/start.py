@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -327,12 +328,66 @@ class Bench:
                 "left_containers": len(left), "left_cgroups": left_cgroups}
 
 
+def logs_follow(b, megabytes):
+    """`logs -f` of a container writing as fast as it can: how far behind
+    the json-file log the follower gets. Every line is 100 bytes, so every
+    record in the log has the same length and the log's size says how many
+    lines the monitor has written; the follower's output says how many it
+    has printed. Sampled every 20 ms; lag in seconds = lines behind / the
+    writer's lines per second."""
+    import threading
+    line = "0123456789" * 9 + "abcdefghi"  # 99 characters and a newline
+    script = f"yes {line} | head -c {megabytes * 1000000}; echo END-OF-BENCH"
+    e = b.env
+    cid = out(*b.md("run", "-d", "--name", "bench-logs", "--network", "none", "busybox", "sh", "-c", script),
+              env=e)
+    started = time.perf_counter()
+    log = f"{b.work}/md/containers/{cid}/{cid}-json.log"
+    follower = subprocess.Popen(b.md("logs", "-f", "bench-logs"), stdout=subprocess.PIPE, env=e)
+    printed = [0, None]  # lines, time END was printed
+
+    def read():
+        for text in follower.stdout:
+            printed[0] += 1
+            if text.startswith(b"END-OF-BENCH"):
+                printed[1] = time.perf_counter()
+    reader = threading.Thread(target=read)
+    reader.start()
+    record = None
+    samples = []
+    while printed[1] is None and time.perf_counter() - started < 120:
+        time.sleep(0.02)
+        try:
+            size = os.path.getsize(log)
+            if record is None and size:
+                with open(log, "rb") as f:
+                    record = len(f.readline())
+        except OSError:
+            continue
+        if record:
+            samples.append((time.perf_counter() - started, size // record, printed[0]))
+    reader.join(timeout=30)
+    follower.kill()
+    follower.wait()
+    finished = printed[1] or time.perf_counter()
+    subprocess.run(b.md("rm", "-f", "bench-logs"), capture_output=True, env=e)
+    written = max((w for _, w, _ in samples), default=0)
+    duration = max((t for t, w, _ in samples if w < written), default=finished - started) or 1e-9
+    rate = written / duration  # lines per second
+    behind = [max(0, w - p) / rate for _, w, p in samples] if rate else [0]
+    return {"megabytes": megabytes, "seconds": round(finished - started, 2),
+            "writer_mb_per_s": round(rate * 100 / 1e6, 1), "samples": len(samples),
+            "max_behind_s": round(max(behind), 3), "median_behind_s": round(statistics.median(behind), 3),
+            "complete": printed[1] is not None}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=30)
     ap.add_argument("--parallel", type=int, default=100)
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results", "run-" + time.strftime("%Y%m%d-%H%M%S")))
-    ap.add_argument("--only", default="start,exec,memory,parallel")
+    ap.add_argument("--only", default="start,exec,memory,parallel,logs")
+    ap.add_argument("--logs-mb", type=int, default=1000, help="what the logs -f writer writes")
     ap.add_argument("--baseline", help="a directory holding another build's mini-docker and "
                     "mini-docker-monitor, timed in the same rounds")
     ap.add_argument("--skip", default="", help="docker: no private dockerd")
@@ -377,6 +432,12 @@ def main():
                 for name, m in data["memory"].items():
                     if m:
                         text.append(f"  {name:<34} RSS {m['rss_kib']:>6}  PSS {m['pss_kib']:>6}")
+        if "logs" in only:
+            data["logs_follow"] = lf = logs_follow(b, args.logs_mb)
+            text.append(f"logs -f of a container writing {lf['megabytes']} MB of 100-byte lines as fast as it can: "
+                        f"{lf['writer_mb_per_s']} MB/s logged, follower behind by {lf['median_behind_s']} s median, "
+                        f"{lf['max_behind_s']} s at most ({lf['samples']} samples every 20 ms)"
+                        + ("" if lf["complete"] else "; the follower never printed the end"))
     finally:
         b.cleanup()
     rendered = "\n".join(text)
