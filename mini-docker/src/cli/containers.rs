@@ -1088,11 +1088,16 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
             .containers
             .runtime(&c.id)
             .is_ok_and(|r| r.monitor_alive());
-        print(since_only.apply(follower.read_new()?));
+        let new = follower.read_new()?;
+        let caught_up = new.is_empty();
+        print(since_only.apply(new));
         if !live {
             return Ok(0);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Behind a fast writer, straight on to the next records.
+        if caught_up {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

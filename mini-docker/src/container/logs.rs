@@ -188,7 +188,7 @@ pub fn read(path: &Path, offset: u64) -> Result<(Vec<Entry>, u64)> {
     };
     std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(offset))
         .map_err(|e| Error::io(path, e))?;
-    let mut reader = BufReader::new(file);
+    let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut entries = Vec::new();
     let mut position = offset;
     let mut line = String::new();
