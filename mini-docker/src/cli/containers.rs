@@ -954,6 +954,8 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
     // A status filter looks at every container; `exited=N` does not (Docker 20.10).
     let all = args.all || last.is_some() || filters.contains("status");
     let mut objects = Vec::new();
+    // The image's size, looked up once per image (not once per container).
+    let mut sizes: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
     // Newest first.
     for (index, c) in list.iter().enumerate().rev() {
         let (status, status_line) = status_text(c, ctx);
@@ -989,7 +991,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "Ports": ports,
             "RunningFor": created.map(human::since).unwrap_or_default(),
             // Docker without --size: no writable-layer size, the image's as "virtual".
-            "Size": format!("0B (virtual {})", virtual_size(ctx, c)),
+            "Size": format!("0B (virtual {})", sizes.entry(&c.image).or_insert_with(|| virtual_size(ctx, c))),
             "State": status,
             "Status": status_line,
         }));
