@@ -418,6 +418,13 @@ def main():
                      "  each peer's setup (declared, then seen from inside by a probe):",
                      harness.render_setups(data["start"])]
             by_key = {p["key"]: p for p in data["start"]["peers"]}
+            pairs = [("mini", "mini-baseline", "--network none"), ("mini-bridge", "mini-baseline-bridge", "default bridge")]
+            for new, old, what in pairs:
+                if by_key.get(new, {}).get("samples_ms") and by_key.get(old, {}).get("samples_ms"):
+                    ratios = [a / b for a, b in zip(by_key[new]["samples_ms"], by_key[old]["samples_ms"])]
+                    data["start"].setdefault("after_over_before", {})[what] = round(statistics.median(ratios), 3)
+                    text.append(f"  this build / the baseline, {what}: {statistics.median(ratios):.2f} "
+                                "(median of the paired ratios)")
             if "mini-bridge" in by_key and by_key["mini-bridge"].get("difference_ms_median") is not None:
                 text.append(f"  default bridge costs {-by_key['mini-bridge']['difference_ms_median']:.1f} ms "
                             "more than --network none (median of the paired differences)")
