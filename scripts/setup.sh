@@ -16,7 +16,8 @@ fi
 # mount/nsenter of the lesson text; iptables: net-demo's outbound NAT (never exercised
 # by a test, but a user's `net_demo::nat` needs it).
 # docker-registry, skopeo, umoci, podman: the real peers mini-docker's image tests talk
-# to on loopback or exchange archives with; runc (with podman's crun) the peers of
+# to on loopback or exchange archives with; runc and crun (not pulled in by podman on
+# Debian: it is only a Recommends) the OCI runtime peers of
 # bench/run.sh. libseccomp-dev: mini-docker's default seccomp filter is compiled by
 # libseccomp, as runc's and crun's are. qemu-system-x86, cpio, jq, binutils (strip):
 # the cgroup v2 lane (scripts/test-cgroup-v2.sh) boots a Debian kernel under QEMU
@@ -26,7 +27,7 @@ fi
 # graphviz, chromium, python3: the book (scripts/book.sh renders the lessons' diagrams
 # from their .dot sources, checks the links, and loads every page in headless Chromium).
 # bzip2, xz-utils: the build tests make the tar.bz2 and tar.xz that ADD unpacks.
-packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc libseccomp-dev pkg-config
+packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc crun libseccomp-dev pkg-config
   qemu-system-x86 cpio jq binutils docker.io graphviz chromium python3 bzip2 xz-utils)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 

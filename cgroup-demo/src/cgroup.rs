@@ -20,6 +20,17 @@ use crate::limits::{self, Resolved};
 use crate::usage;
 use crate::{Error, Result};
 
+/// Migrations kept primed (see [`Driver::keep_migration_primed`]) until
+/// this is dropped; the thread then ends by itself, nobody waits for it.
+#[derive(Debug)]
+pub struct Primed(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Primed {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// v1 controllers the driver manages (when the host mounts them; `blkio`
 /// for `--blkio-weight` is often absent, and then only that limit is
 /// discarded, with Docker's warning).
@@ -129,6 +140,32 @@ impl Driver {
                 std::process::id().to_string(),
             );
         }
+    }
+
+    /// Keeps the next migrations immediate until the returned guard is
+    /// dropped: [`prime_migration`](Self::prime_migration) again every
+    /// 2 ms, on a thread of its own. One priming lasts about a grace period
+    /// (5–15 ms here), and a start whose preparation outlasts it would
+    /// wait for a whole new one when it moves its first process; primed
+    /// again and again, the move happens at once, whichever process makes
+    /// it. Each priming after the first costs microseconds. None on v2,
+    /// where a child is born in its cgroup.
+    pub fn keep_migration_primed(&self) -> Option<Primed> {
+        if !matches!(self, Driver::V1 { .. }) {
+            return None;
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (driver, flag) = (self.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("prime-migration".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    driver.prime_migration();
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+            .ok()?;
+        Some(Primed(stop))
     }
 
     /// A handle on an existing cgroup (nothing is checked or created).
@@ -403,7 +440,7 @@ impl Cgroup {
                 cpu_usage_ns: number(self.file("cpuacct", "cpuacct.usage")?)?,
                 memory_bytes: number(self.file("memory", "memory.usage_in_bytes")?)?,
                 memory_peak_bytes: Some(number(self.file("memory", "memory.max_usage_in_bytes")?)?),
-                oom_kills: keyed(self.file("memory", "memory.oom_control")?, "oom_kill ")?,
+                oom_kills: self.oom_kills()?,
                 pids: number(self.file("pids", "pids.current")?)?,
                 ..extra
             },
@@ -416,11 +453,27 @@ impl Cgroup {
                     .filter(|p| p.exists())
                     .map(number)
                     .transpose()?,
-                oom_kills: keyed(self.file("memory", "memory.events")?, "oom_kill ")?,
+                oom_kills: self.oom_kills()?,
                 pids: number(self.file("pids", "pids.current")?)?,
                 ..extra
             },
         })
+    }
+
+    /// How many processes the OOM killer has killed in this cgroup: one
+    /// small file (v1 `memory.oom_control`, v2 `memory.events`), for a
+    /// monitor that checks it at every exit. `stats()` would also read
+    /// `memory.stat`, whose read flushes the kernel's per-CPU counters
+    /// (milliseconds on a busy host) on the path of every container's exit.
+    pub fn oom_kills(&self) -> Result<u64> {
+        let name = match self.version() {
+            Version::V1 => "memory.oom_control",
+            Version::V2 => "memory.events",
+        };
+        Ok(read(&self.file("memory", name)?)?
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill ")?.trim().parse().ok())
+            .unwrap_or(0))
     }
 
     /// Block I/O so far, in a [`Stats`] with nothing else set. A host

@@ -24,7 +24,7 @@ pub mod limits;
 pub mod size;
 pub mod usage;
 
-pub use cgroup::{Cgroup, Driver, Stats};
+pub use cgroup::{Cgroup, Driver, Primed, Stats};
 pub use devices::Rules as DeviceRules;
 pub use error::{Error, Result};
 pub use layout::{Hierarchy, Layout, Setup, Version};

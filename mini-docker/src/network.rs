@@ -425,7 +425,10 @@ impl Networks {
 
     /// An address for container `id` (the one it holds already, across
     /// restarts). Addresses held by containers that are not running any
-    /// more — their monitor was killed — are reclaimed first.
+    /// more — their monitor was killed — are reclaimed when the network is
+    /// full or the requested address is taken: only then, since finding
+    /// them reads every holder's state, and a start must not cost more
+    /// with every container already on the network.
     pub fn allocate(
         &self,
         network: &Network,
@@ -435,23 +438,26 @@ impl Networks {
     ) -> Result<Ipv4Net> {
         let subnet = network.subnet()?;
         let plan = self.ipam.network(&network.name)?;
-        for (addr, owner) in &plan.allocations {
-            if owner == id {
-                return Ok(Ipv4Net::new(*addr, subnet.prefix_len()).expect("valid prefix"));
-            }
-            let live = containers.runtime(owner).is_ok_and(|r| r.monitor_alive());
-            if !live {
-                self.ipam.release(&network.name, *addr)?;
-            }
+        let held = plan.allocations.iter().find(|(_, owner)| *owner == id);
+        if let Some((addr, _)) = held {
+            return Ok(Ipv4Net::new(*addr, subnet.prefix_len()).expect("valid prefix"));
         }
-        let addr = self
+        let allocated = self
             .ipam
             .allocate(&network.name, id, requested)
+            .or_else(|_| {
+                for (addr, owner) in &plan.allocations {
+                    if !containers.runtime(owner).is_ok_and(|r| r.monitor_alive()) {
+                        self.ipam.release(&network.name, *addr)?;
+                    }
+                }
+                self.ipam.allocate(&network.name, id, requested)
+            })
             .map_err(|e| match e {
                 net_demo::Error::Invalid(m) => Error::from(NetworkError::Address(m)),
                 e => e.into(),
             })?;
-        Ok(Ipv4Net::new(addr, subnet.prefix_len()).expect("valid prefix"))
+        Ok(Ipv4Net::new(allocated, subnet.prefix_len()).expect("valid prefix"))
     }
 
     pub fn release(&self, network: &str, address: &str) {

@@ -1022,6 +1022,38 @@ fn logs_follow_until_the_container_exits() {
     assert_all_removed(&mut env);
 }
 
+/// `logs` buffers its output (a fast writer's `logs -f` must keep up) yet
+/// keeps the order of stdout and stderr records when both go to one pipe.
+fn logs_keep_the_order_of_stdout_and_stderr() {
+    let mut env = with_busybox("md-logs-order", &[]);
+    ok(
+        &env,
+        &[
+            "run",
+            "--name",
+            "both",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo out $i; sleep 0.05; echo err $i >&2; sleep 0.05; done",
+        ],
+    );
+    let (reader, writer) = std::io::pipe().unwrap();
+    let mut logs = md_command(&env, "root")
+        .args(["logs", "both"])
+        .stdout(writer.try_clone().unwrap())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let mut merged = String::new();
+    let mut reader = reader;
+    reader.read_to_string(&mut merged).unwrap();
+    assert!(logs.wait().unwrap().success());
+    assert_eq!(merged, "out 1\nerr 1\nout 2\nerr 2\nout 3\nerr 3\n");
+    ok(&env, &["rm", "both"]);
+    assert_all_removed(&mut env);
+}
+
 testkit::main![
     run_prints_output_and_returns_dockers_exit_codes,
     image_defaults_and_run_flags_shape_the_process,
@@ -1035,4 +1067,5 @@ testkit::main![
     attach_and_detach_keep_the_container_running,
     cp_diff_commit_export,
     logs_follow_until_the_container_exits,
+    logs_keep_the_order_of_stdout_and_stderr,
 ];

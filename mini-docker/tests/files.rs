@@ -120,7 +120,75 @@ fn cp_goes_through_symlinks_inside_the_container() {
     assert_settled(&mut env);
 }
 
+/// `cp` streams: a file twice the memory each `cp` may map goes into a
+/// container and comes back whole (renamed on the way, and as a tar stream
+/// on stdout). A `cp` that buffered the archive could not allocate it.
+fn cp_streams_a_file_larger_than_its_memory_limit() {
+    use std::io::Write as _;
+    use std::os::unix::process::CommandExt as _;
+    let mut env = with_busybox("md-files-cpstream", &[]);
+    const MIB: usize = 1 << 20;
+    const SIZE: usize = 96 * MIB;
+    // RLIMIT_DATA: every private writable mapping (heap, thread stacks).
+    const LIMIT: libc::rlim_t = 48 << 20;
+    let block: Vec<u8> = (0..MIB as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let big = env.path("big");
+    let mut file = std::fs::File::create(&big).unwrap();
+    for _ in 0..SIZE / MIB {
+        file.write_all(&block).unwrap();
+    }
+    drop(file);
+    ok(&env, &["create", "--name", "cs", "busybox", "true"]);
+    let cp = |args: &[&str]| {
+        let mut command = md_command(&env, "root");
+        command.arg("cp").args(args);
+        // SAFETY: setrlimit is async-signal-safe; it only lowers the limit.
+        unsafe {
+            command.pre_exec(|| {
+                let limit = libc::rlimit {
+                    rlim_cur: LIMIT,
+                    rlim_max: LIMIT,
+                };
+                if libc::setrlimit(libc::RLIMIT_DATA, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "cp {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let same_as_big = |reader: &mut dyn std::io::Read| {
+        let mut chunk = vec![0; MIB];
+        for _ in 0..SIZE / MIB {
+            reader.read_exact(&mut chunk).unwrap();
+            assert!(chunk == block, "the copy differs");
+        }
+        assert_eq!(reader.read(&mut chunk).unwrap(), 0, "the copy is longer");
+    };
+    cp(&[big.to_str().unwrap(), "cs:/big"]);
+    let back = env.path("back");
+    cp(&["cs:/big", back.to_str().unwrap()]);
+    same_as_big(&mut std::fs::File::open(&back).unwrap());
+    let stream = cp(&["cs:/big", "-"]);
+    let mut archive = tar::Archive::new(&stream[..]);
+    let mut entries = archive.entries().unwrap();
+    let mut entry = entries.next().unwrap().unwrap();
+    assert_eq!(entry.path().unwrap().to_str(), Some("big"));
+    same_as_big(&mut entry);
+    ok(&env, &["rm", "cs"]);
+    assert_settled(&mut env);
+}
+
 testkit::main![
     an_empty_volume_takes_the_image_directorys_mode_and_owner,
     cp_goes_through_symlinks_inside_the_container,
+    cp_streams_a_file_larger_than_its_memory_limit,
 ];

@@ -270,7 +270,7 @@ fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
     let mut env = with_busybox("md-net-ipam", &["EXPOSE 80"]);
     ok(
         &env,
-        &["network", "create", "--subnet", "10.216.0.0/24", "pool"],
+        &["network", "create", "--subnet", "10.216.0.0/29", "pool"],
     );
     let runs: Vec<_> = (0..4)
         .map(|i| {
@@ -318,8 +318,8 @@ fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
     ips.sort();
     ips.dedup();
     assert_eq!(ips.len(), 4, "{ips:?}");
-    // Kill one monitor: its container dies, its address is reclaimed by
-    // the next container that needs one.
+    // Kill one monitor: its container dies, and its address is reclaimed
+    // once the network (a /29: five addresses besides the gateway) is full.
     let c0_ip = ok(
         &env,
         &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "c0"],
@@ -328,6 +328,28 @@ fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
     wait_until("c0 to be dead", || {
         ok(&env, &["inspect", "-f", "{{.State.Status}}", "c0"]).trim() == "dead"
     });
+    ok(
+        &env,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "c4",
+            "--network",
+            "pool",
+            "busybox",
+            "sleep",
+            "1000",
+        ],
+    );
+    assert_ne!(
+        ok(
+            &env,
+            &["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "c4"]
+        ),
+        c0_ip,
+        "a free address first"
+    );
     let reused = ok(
         &env,
         &[
@@ -341,8 +363,8 @@ fn addresses_are_distinct_and_reclaimed_after_a_killed_monitor() {
             "ip -o -4 addr show eth0 | awk '{print $4}'",
         ],
     );
-    assert_eq!(reused.trim(), format!("{}/24", c0_ip.trim()));
-    ok(&env, &["rm", "-f", "c0", "c1", "c2", "c3"]);
+    assert_eq!(reused.trim(), format!("{}/29", c0_ip.trim()));
+    ok(&env, &["rm", "-f", "c0", "c1", "c2", "c3", "c4"]);
     ok(&env, &["network", "prune", "-f"]);
     assert_eq!(
         ok(&env, &["network", "ls", "-q", "--filter", "type=custom"])

@@ -30,7 +30,12 @@ pub fn ensure_bridge(nl: &Netlink, name: &str, gateway: Ipv4Net) -> Result<bool>
     } else {
         false
     };
-    if !nl.addresses(name)?.contains(&gateway) {
+    // The bridge's own address, asked of it alone (an address dump lists
+    // every interface's, a cost that grows with each container's veth);
+    // the full list only when that is not the gateway.
+    if (created || primary_address(name) != Some(gateway))
+        && !nl.addresses(name)?.contains(&gateway)
+    {
         nl.add_address(name, gateway.addr(), gateway.prefix_len())?;
     }
     nl.set_up(name)?;
@@ -176,6 +181,22 @@ fn sockaddr(addr: Ipv4Addr) -> libc::sockaddr {
     // SAFETY: sockaddr_in and sockaddr have the same size; the kernel
     // reads it as sockaddr_in because of the family.
     unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(inet) }
+}
+
+/// An interface's primary IPv4 address and prefix, by `ioctl`
+/// (`SIOCGIFADDR`, `SIOCGIFNETMASK`); None if it has none.
+fn primary_address(name: &str) -> Option<Ipv4Net> {
+    let socket = Socket::datagram().ok()?;
+    let read = |request: libc::Ioctl| {
+        let mut ifr = ifreq(name);
+        socket.ioctl(request, &mut ifr, "SIOCGIFADDR").ok()?;
+        // SAFETY: both requests fill the address member with an AF_INET
+        // sockaddr, which has sockaddr_in's layout.
+        let inet: libc::sockaddr_in = unsafe { std::mem::transmute(ifr.ifr_ifru.ifru_addr) };
+        Some(Ipv4Addr::from(u32::from_be(inet.sin_addr.s_addr)))
+    };
+    let (address, mask) = (read(libc::SIOCGIFADDR)?, read(libc::SIOCGIFNETMASK)?);
+    Ipv4Net::with_netmask(address, mask).ok()
 }
 
 fn set_sockaddr(request: &mut libc::ifreq, addr: Ipv4Addr) {

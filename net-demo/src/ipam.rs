@@ -206,14 +206,15 @@ fn read(path: &Path) -> Result<Network> {
     serde_json::from_str(&text).map_err(|e| Error::Invalid(format!("{}: {e}", path.display())))
 }
 
-/// Temporary file, fsync, rename: readers see the old or the new file.
+/// Temporary file, then rename: readers see the old or the new file. No
+/// fsync: the allocations describe running containers, which a power loss
+/// ends anyway, and the sync cost milliseconds on every container's start
+/// and exit.
 fn write(path: &Path, network: &Network) -> Result<()> {
     let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
     let json = serde_json::to_vec_pretty(network).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    file.write_all(&json)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(&tmp, e))?;
+    file.write_all(&json).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
 }
 

@@ -66,6 +66,14 @@ fn two_namespaces_talk_over_a_bridge_and_a_second_nic_joins_another() {
         !attach::ensure_bridge(&nl, &br1, net("10.201.1.1/24")).unwrap(),
         "idempotent"
     );
+    // A bridge that lost its address (the quick check sees none) gets it back.
+    let flushed = std::process::Command::new("ip")
+        .args(["addr", "flush", "dev", &br1])
+        .status()
+        .unwrap();
+    assert!(flushed.success());
+    attach::ensure_bridge(&nl, &br1, net("10.201.1.1/24")).unwrap();
+    assert!(nl.addresses(&br1).unwrap().contains(&net("10.201.1.1/24")));
     attach::ensure_bridge(&nl, &br2, net("10.201.2.1/24")).unwrap();
     let (a, b, c) = (
         NetNs::create(&env.name("a")).unwrap(),

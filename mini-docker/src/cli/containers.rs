@@ -602,15 +602,15 @@ fn follow(socket: UnixStream, options: &attach::Options) -> Result<i32> {
     }
 }
 
-/// Starts the v1 cgroup migration's grace-period wait now, on a thread of
-/// its own, so that it overlaps with creating the container and launching
-/// the monitor (see `Driver::prime_migration`).
-fn prime_cgroup_migration() {
-    std::thread::spawn(|| {
-        if let Ok(driver) = cgroup_demo::Driver::for_host() {
-            driver.prime_migration();
-        }
-    });
+/// Keeps the v1 cgroup migration primed from now until the guard is
+/// dropped (see `Driver::keep_migration_primed`): while the container is
+/// created and its monitor prepares it, so that the monitor moves the
+/// container's first process without waiting for a grace period. The
+/// priming thread is the CLI's: the monitor must stay single-threaded.
+fn keep_cgroup_migration_primed() -> Option<cgroup_demo::Primed> {
+    cgroup_demo::Driver::for_host()
+        .ok()?
+        .keep_migration_primed()
 }
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
@@ -622,15 +622,17 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         // Docker's CLI refuses before creating anything.
         return Err(Failure::Refused("the input device is not a TTY".into()).into());
     }
-    prime_cgroup_migration();
+    let primed = keep_cgroup_migration_primed();
     let container = create_container(ctx, &args.create, !args.detach)?;
     if args.detach {
         start_container(ctx, &container, None)?;
+        drop(primed);
         println!("{}", container.id);
         return Ok(0);
     }
     let (client, monitor_end) = UnixStream::pair()?;
     start_container(ctx, &container, Some(monitor_end))?;
+    drop(primed);
     let mut options = client_options(&container, args.create.interactive, args.sig_proxy)?;
     options.stdout = container.config.attach_stdout;
     options.stderr = container.config.attach_stderr;
@@ -939,6 +941,8 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
     // A status filter looks at every container; `exited=N` does not (Docker 20.10).
     let all = args.all || last.is_some() || filters.contains("status");
     let mut objects = Vec::new();
+    // The image's size, looked up once per image (not once per container).
+    let mut sizes: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
     // Newest first.
     for (index, c) in list.iter().enumerate().rev() {
         let (status, status_line) = status_text(c, ctx);
@@ -974,7 +978,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "Ports": ports,
             "RunningFor": created.map(human::since).unwrap_or_default(),
             // Docker without --size: no writable-layer size, the image's as "virtual".
-            "Size": format!("0B (virtual {})", virtual_size(ctx, c)),
+            "Size": format!("0B (virtual {})", sizes.entry(&c.image).or_insert_with(|| virtual_size(ctx, c))),
             "State": status,
             "Status": status_line,
         }));
@@ -1030,9 +1034,12 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
         },
         since: args.since.as_deref().map(logs::parse_since).transpose()?,
     };
+    // Buffered (a line-buffered stdout makes a system call of every line,
+    // and `logs -f` of a fast writer fell seconds behind), each stream
+    // flushed before the other is written so that their order holds.
     let print = |entries: Vec<logs::Entry>| {
-        let mut out = std::io::stdout().lock();
-        let mut err = std::io::stderr().lock();
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        let mut err = std::io::BufWriter::with_capacity(1 << 16, std::io::stderr().lock());
         for e in entries {
             let line = if args.timestamps {
                 format!("{} {}", e.time, e.log)
@@ -1040,14 +1047,15 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
                 e.log
             };
             let written = if e.stream == "stderr" {
-                err.write_all(line.as_bytes())
+                out.flush().and_then(|()| err.write_all(line.as_bytes()))
             } else {
-                out.write_all(line.as_bytes())
+                err.flush().and_then(|()| out.write_all(line.as_bytes()))
             };
             if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
                 super::stdout_closed();
             }
         }
+        let _ = err.flush();
         if out
             .flush()
             .is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
@@ -1069,11 +1077,16 @@ pub fn logs(ctx: &Context, args: &LogsArgs) -> Result<i32> {
             .containers
             .runtime(&c.id)
             .is_ok_and(|r| r.monitor_alive());
-        print(since_only.apply(follower.read_new()?));
+        let new = follower.read_new()?;
+        let caught_up = new.is_empty();
+        print(since_only.apply(new));
         if !live {
             return Ok(0);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        // Behind a fast writer, straight on to the next records.
+        if caught_up {
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

@@ -108,7 +108,10 @@ pub fn exec(ctx: &Context, args: &ExecArgs) -> Result<i32> {
     }
     let filter = process
         .seccomp
-        .then(|| security::default_filter(&process.capabilities))
+        .then(|| {
+            let cache = ctx.containers.run_root().join("seccomp");
+            security::Program::default_cached(&process.capabilities, &cache)
+        })
         .transpose()?;
     let cgroup = lifecycle::cgroup(&c)?;
     // Opened before any namespace changes: the container's root, to enter

@@ -1,6 +1,7 @@
 //! `cp`, `diff`, `commit`, `export`.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write;
+use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -57,7 +58,8 @@ pub fn cp(ctx: &Context, args: &CpArgs) -> Result<i32> {
         (Some(_), Some(_)) => bail!("copying between containers is not supported"),
         (None, None) => bail!("must specify at least one container source"),
         (Some((c, path)), None) => {
-            // Packed inside the container's root, unpacked here.
+            // Packed inside the container's root, unpacked here, streaming
+            // through a pipe.
             let src = args.src.clone();
             let follow = follow(args.dest == "-");
             let (mut reader, writer) = std::io::pipe()?;
@@ -67,29 +69,35 @@ pub fn cp(ctx: &Context, args: &CpArgs) -> Result<i32> {
                     e => e,
                 })
             })?;
-            let mut archive = Vec::new();
-            reader.read_to_end(&mut archive)?;
-            job.wait()?;
-            if args.dest == "-" {
-                std::io::stdout().write_all(&archive)?;
+            let copied = if args.dest == "-" {
+                std::io::copy(&mut reader, &mut std::io::stdout().lock())
+                    .map(drop)
+                    .map_err(anyhow::Error::from)
             } else {
                 let contents = args.src.ends_with("/.");
-                files::unpack_copy(&archive, &args.dest, contents, args.archive)?;
-            }
+                files::unpack_copy(&mut reader, &args.dest, contents, args.archive)
+                    .map_err(anyhow::Error::from)
+            };
+            // Drained, so that the packer's failure (a missing path), if
+            // any, is the one reported.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            job.wait()?;
+            copied?;
         }
         (None, Some((c, path))) => {
-            // Packed here, unpacked inside the container's root.
-            let mut archive = Vec::new();
+            // Packed here, unpacked inside the container's root: the
+            // archive streams through a pipe (or, with `-`, the child reads
+            // our stdin itself).
             let stream = args.src == "-";
-            if stream {
-                std::io::stdin().read_to_end(&mut archive)?;
-            } else {
-                files::pack_copy(&args.src, follow(false), &mut archive)?;
-            }
             let contents = args.src.ends_with("/.");
-            files::in_root(&ctx.store, &ctx.containers, &c, move || {
+            let (reader, writer) = std::io::pipe()?;
+            let ours = writer.as_raw_fd();
+            let job = files::in_root(&ctx.store, &ctx.containers, &c, move || {
+                // SAFETY: the forked child's copy of the writing end, which
+                // would keep it from ever seeing the end of the archive.
+                unsafe { libc::close(ours) };
                 if !stream {
-                    return files::unpack_copy(&archive, &path, contents, true);
+                    return files::unpack_copy(reader, &path, contents, true);
                 }
                 if !Path::new(&path).is_dir() {
                     return Err(FilesError::ExtractionPoint(path.clone()).into());
@@ -99,13 +107,50 @@ pub fn cp(ctx: &Context, args: &CpArgs) -> Result<i32> {
                     allow_devices: false,
                     same_owner: true,
                 };
-                layer::apply(&archive[..], Path::new(&path), options)?;
+                layer::apply(std::io::stdin().lock(), Path::new(&path), options)?;
                 Ok(())
-            })?
-            .wait()?;
+            })?;
+            let mut writer = Watched {
+                inner: writer,
+                broken: false,
+            };
+            let packed = if stream {
+                Ok(())
+            } else {
+                files::pack_copy(&args.src, follow(false), &mut writer)
+            };
+            let broken = writer.broken;
+            drop(writer);
+            let unpacked = job.wait();
+            match packed {
+                // The unpacker stopped reading: its reason is the one.
+                Err(_) if broken => unpacked?,
+                Err(e) => return Err(e.into()),
+                Ok(()) => unpacked?,
+            }
         }
     }
     Ok(0)
+}
+
+/// A writer that remembers whether its reader went away (a broken pipe).
+struct Watched<W> {
+    inner: W,
+    broken: bool,
+}
+
+impl<W: Write> Write for Watched<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf);
+        if matches!(&written, Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.broken = true;
+        }
+        written
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[derive(Args, Debug)]

@@ -15,7 +15,6 @@ use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::Command;
 
-use libseccomp::ScmpFilterContext;
 use nix::unistd::{Gid, Uid};
 
 use super::protocol::Message;
@@ -48,7 +47,7 @@ pub struct Plan<'a> {
     /// (name, address, default gateway), configured after the go-ahead.
     pub nics: Vec<(String, ipnet::Ipv4Net, Option<std::net::Ipv4Addr>)>,
     pub process: &'a ProcessSpec,
-    pub filter: Option<&'a ScmpFilterContext>,
+    pub filter: Option<&'a security::Program>,
     pub init: bool,
     /// The container's stdin, stdout and stderr; `None` for `-t`, where
     /// the child opens a pty in its own `/dev/pts` and sends the master to
@@ -174,13 +173,13 @@ fn prepare(plan: &Plan, channel: &mut ns_demo::spawn::Channel) -> Result<()> {
 
 /// Privileges down to the container's, in the only order that works (see
 /// the module notes). `docker exec` goes through here too.
-pub fn drop_privileges(p: &ProcessSpec, filter: Option<&ScmpFilterContext>) -> Result<()> {
+pub fn drop_privileges(p: &ProcessSpec, filter: Option<&security::Program>) -> Result<()> {
     security::limit_bounding_set(&p.capabilities)?;
     if p.no_new_privileges {
         security::set_no_new_privileges()?;
     }
     if let Some(filter) = filter {
-        security::load(filter)?;
+        filter.load()?;
     }
     let groups: Vec<Gid> = p
         .additional_gids
@@ -295,7 +294,7 @@ mod tests {
             no_new_privileges: true,
             ..Default::default()
         };
-        let filter = security::default_filter(&keep).unwrap();
+        let filter = security::Program::compile(&keep).unwrap();
         let (dropped, calls) = kernel::recording(|| drop_privileges(&p, Some(&filter)));
         dropped.unwrap();
         let kinds: Vec<&str> = calls

@@ -93,10 +93,15 @@ impl Containers {
         self.run.join(format!("{}.sock", &id[..12.min(id.len())]))
     }
 
+    /// The run root (`$RUN`): runtime state and caches that a reboot wipes.
+    pub fn run_root(&self) -> &Path {
+        self.run.parent().unwrap_or(&self.run)
+    }
+
     /// The run root's event log (`events`), shared by every command and
     /// monitor using this run root.
     pub fn events(&self) -> crate::events::Log {
-        crate::events::Log::in_run_root(self.run.parent().unwrap_or(&self.run))
+        crate::events::Log::in_run_root(self.run_root())
     }
 
     /// Records a container event (best effort).
@@ -127,17 +132,17 @@ impl Containers {
         fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let built = build(&id, &tmp).and_then(|mut container| {
             let _lock = self.lock_all()?;
-            let all = self.list()?;
+            self.ensure_name_index()?;
             container.name = match name {
                 Some(n) => format!("/{n}"),
                 None => loop {
                     let candidate = format!("/{}", random_name());
-                    if !all.iter().any(|c| c.name == candidate) {
+                    if self.holder(&candidate).is_none() {
                         break candidate;
                     }
                 },
             };
-            if let Some(holder) = all.iter().find(|c| c.name == container.name) {
+            if let Some(holder) = self.holder(&container.name) {
                 return Err(NameError::InUse {
                     name: container.name.clone(),
                     holder: holder.id.clone(),
@@ -146,6 +151,9 @@ impl Containers {
             }
             write_json(&tmp.join("config.json"), &container)?;
             write_json(&tmp.join("state.json"), &Runtime::default())?;
+            // Indexed first: should the rename fail, the entry names a
+            // container that does not exist, which reads as free.
+            self.index_name(&container)?;
             fs::rename(&tmp, self.dir(&id)).map_err(|e| Error::io(&tmp, e))?;
             self.record(crate::events::Action::Create, &container, &[]);
             Ok(container)
@@ -189,6 +197,9 @@ impl Containers {
                 return Ok(c);
             }
         }
+        if let Some(c) = self.holder(key) {
+            return Ok(c);
+        }
         let all = self.list()?;
         let name = format!("/{}", key.trim_start_matches('/'));
         if let Some(c) = all.iter().find(|c| c.id == key || c.name == name) {
@@ -228,8 +239,60 @@ impl Containers {
         }
     }
 
+    /// Writes the container's config; a new name (`rename`, under the lock
+    /// of the set) goes into the name index.
     pub fn save_config(&self, container: &Container) -> Result<()> {
-        write_json(&self.dir(&container.id).join("config.json"), container)
+        write_json(&self.dir(&container.id).join("config.json"), container)?;
+        self.index_name(container)
+    }
+
+    /// The name index, `.names/NAME` holding the ID of the container that
+    /// took NAME: creating a container and finding one by name read one
+    /// small file there, not every container's config (a start must not
+    /// cost more with every container there is). An entry is a hint,
+    /// checked against the holder's config: a removed or renamed container
+    /// leaves a stale one, which reads as free.
+    fn names(&self) -> PathBuf {
+        self.dir.join(".names")
+    }
+
+    /// The container holding `name` (with or without the `/`), by the index.
+    fn holder(&self, name: &str) -> Option<Container> {
+        let name = name.trim_start_matches('/');
+        if !valid_name(name) {
+            return None;
+        }
+        let id = fs::read_to_string(self.names().join(name)).ok()?;
+        let c: Container = read_json(&self.dir(id.trim()).join("config.json")).ok()?;
+        (c.name.trim_start_matches('/') == name).then_some(c)
+    }
+
+    /// Points the index's entry for the container's name at it (a store
+    /// without an index gets one at its next `create`).
+    fn index_name(&self, c: &Container) -> Result<()> {
+        let names = self.names();
+        let entry = names.join(c.name.trim_start_matches('/'));
+        if !names.is_dir() || fs::read_to_string(&entry).is_ok_and(|id| id == c.id) {
+            return Ok(());
+        }
+        write_atomic(&entry, c.id.as_bytes())
+    }
+
+    /// Builds the index from every container, once: a store written before
+    /// the index existed. Under the lock of the set.
+    fn ensure_name_index(&self) -> Result<()> {
+        let names = self.names();
+        if names.is_dir() {
+            return Ok(());
+        }
+        let tmp = self.dir.join(".names.tmp");
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        for c in self.list()? {
+            let entry = tmp.join(c.name.trim_start_matches('/'));
+            fs::write(&entry, &c.id).map_err(|e| Error::io(&entry, e))?;
+        }
+        fs::rename(&tmp, &names).map_err(|e| Error::io(&names, e))
     }
 
     pub fn runtime(&self, id: &str) -> Result<Runtime> {
@@ -260,6 +323,13 @@ impl Containers {
     pub fn remove_dir(&self, id: &str) -> Result<()> {
         let _ = fs::remove_file(self.socket(id));
         let dir = self.dir(id);
+        // Its name's index entry, if it still points here.
+        if let Ok(c) = read_json::<Container>(&dir.join("config.json")) {
+            let entry = self.names().join(c.name.trim_start_matches('/'));
+            if fs::read_to_string(&entry).is_ok_and(|holder| holder == id) {
+                let _ = fs::remove_file(entry);
+            }
+        }
         // Renamed first, so a half-removed directory is never listed.
         let doomed = self.dir.join(format!(".rm-{}-{id}", std::process::id()));
         match fs::rename(&dir, &doomed) {
@@ -360,6 +430,43 @@ mod tests {
         Containers::open(&root, &run).unwrap();
         assert!(!dead.exists(), "a dead creator's directory is removed");
         assert!(alive.exists(), "a live process's work is left alone");
+        fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn names_are_found_and_kept_unique_through_the_index() {
+        let root = std::env::temp_dir().join(format!("dir-names-{}", std::process::id()));
+        let containers = Containers::open(&root, &root.join("run")).unwrap();
+        let create = |name: &str| {
+            containers.create(Some(name), |id, _| {
+                Ok(Container {
+                    id: id.to_string(),
+                    ..Default::default()
+                })
+            })
+        };
+        let a = create("aa").unwrap();
+        assert_eq!(containers.find("aa").unwrap().id, a.id);
+        assert_eq!(containers.find("/aa").unwrap().id, a.id);
+        let conflict = create("aa").unwrap_err().to_string();
+        assert!(conflict.contains(&a.id), "{conflict}");
+        // A store from before the index: it is built at the next create.
+        fs::remove_dir_all(root.join("containers/.names")).unwrap();
+        assert_eq!(containers.find("aa").unwrap().id, a.id, "found by listing");
+        let b = create("bb").unwrap();
+        assert!(create("aa").is_err(), "the rebuilt index knows aa");
+        // Renamed: the old name is free, the new one taken.
+        let mut renamed = a.clone();
+        renamed.name = "/cc".into();
+        containers.save_config(&renamed).unwrap();
+        assert_eq!(containers.find("cc").unwrap().id, a.id);
+        assert!(create("cc").is_err());
+        let a2 = create("aa").unwrap();
+        assert_ne!(a2.id, a.id);
+        // Removed: its entry goes with it.
+        containers.remove_dir(&b.id).unwrap();
+        assert!(matches!(containers.find("bb"), Err(Error::NotFound(_))));
+        assert!(!root.join("containers/.names/bb").exists());
         fs::remove_dir_all(&root).unwrap();
     }
 

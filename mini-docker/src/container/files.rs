@@ -85,6 +85,9 @@ pub enum FilesError {
     /// `cp -` into a path that is not a directory.
     #[error("extraction point is not a directory: {0}")]
     ExtractionPoint(String),
+    /// The thread that renames a copy's top entry on its way in died.
+    #[error("cp: the renaming thread panicked")]
+    RenamerPanicked,
 }
 
 /// A child process working inside a container's root filesystem (see
@@ -286,7 +289,30 @@ fn through_links(dest: &str) -> Result<String> {
 /// 4's hardened extraction. The archive's top entry is the copied file or
 /// directory — or, with `contents` (`SRC/.`), its entries are a
 /// directory's contents, which land in `dest` (created if missing).
-pub fn unpack_copy(archive: &[u8], dest: &str, contents: bool, same_owner: bool) -> Result<()> {
+///
+/// The archive streams through: only the first entry's header is read
+/// ahead (it decides where everything lands), so a copy of any size needs
+/// no more memory than one tar block or so. Whatever the extraction leaves
+/// unread is drained, so that the writer at the other end of a pipe never
+/// fails on a reader that went away.
+pub fn unpack_copy(
+    archive: impl Read + Send,
+    dest: &str,
+    contents: bool,
+    same_owner: bool,
+) -> Result<()> {
+    let mut archive = archive;
+    let unpacked = unpack_stream(&mut archive, dest, contents, same_owner);
+    let _ = std::io::copy(&mut archive, &mut std::io::sink());
+    unpacked
+}
+
+fn unpack_stream(
+    archive: impl Read + Send,
+    dest: &str,
+    contents: bool,
+    same_owner: bool,
+) -> Result<()> {
     let dest = &through_links(dest)?;
     let options = overlay_demo::layer::ApplyOptions {
         whiteouts: overlay_demo::layer::Whiteouts::Delete,
@@ -301,60 +327,101 @@ pub fn unpack_copy(archive: &[u8], dest: &str, contents: bool, same_owner: bool)
         overlay_demo::layer::apply(archive, dir, options)?;
         return Ok(());
     }
-    let mut entries = tar::Archive::new(archive);
-    let first = entries
-        .entries()
-        .map_err(|e| Error::io(dest, e))?
-        .next()
-        .transpose()
-        .map_err(|e| Error::io(dest, e))?;
-    let Some(first) = first else {
+    // The first entry's header, read through a recorder and then replayed
+    // in front of the rest of the stream.
+    let mut recorder = Recorder {
+        inner: archive,
+        seen: Vec::new(),
+    };
+    let first = {
+        let mut peek = tar::Archive::new(&mut recorder);
+        let mut entries = peek.entries().map_err(|e| Error::io(dest, e))?;
+        match entries.next().transpose().map_err(|e| Error::io(dest, e))? {
+            Some(entry) => Some((
+                entry.path().map_err(|e| Error::io(dest, e))?.into_owned(),
+                entry.header().entry_type().is_dir(),
+            )),
+            None => None,
+        }
+    };
+    let Some((top, src_is_dir)) = first else {
         return Ok(());
     };
-    let top = first.path().map_err(|e| Error::io(dest, e))?.into_owned();
-    let src_is_dir = first.header().entry_type().is_dir();
+    let replay = std::io::Cursor::new(std::mem::take(&mut recorder.seen)).chain(recorder.inner);
     let (dir, rename) = landing(dest, src_is_dir)?;
-    // Rename the top entry (and everything below it) when it lands under
-    // another name.
-    let renamed = match rename {
+    match rename {
+        // The top entry (and everything below it) lands under another
+        // name: renamed on the way, by a thread writing the renamed
+        // archive into a pipe that the extraction reads.
         Some(name) if top.components().count() == 1 => {
-            let mut out = tar::Builder::new(Vec::new());
-            for entry in tar::Archive::new(archive)
-                .entries()
-                .map_err(|e| Error::io(dest, e))?
-            {
-                let mut entry = entry.map_err(|e| Error::io(dest, e))?;
-                let path = entry.path().map_err(|e| Error::io(dest, e))?.into_owned();
-                let rest = path.strip_prefix(&top).unwrap_or(&path);
-                let new = if rest.as_os_str().is_empty() {
-                    name.clone()
-                } else {
-                    name.join(rest)
-                };
-                let mut header = entry.header().clone();
-                let mut data = Vec::new();
-                entry
-                    .read_to_end(&mut data)
-                    .map_err(|e| Error::io(dest, e))?;
-                if header.entry_type().is_symlink() || header.entry_type().is_hard_link() {
-                    let target = header
-                        .link_name()
-                        .map_err(|e| Error::io(dest, e))?
-                        .map(|t| t.into_owned())
-                        .unwrap_or_default();
-                    out.append_link(&mut header, &new, target)
-                        .map_err(|e| Error::io(dest, e))?;
-                } else {
-                    out.append_data(&mut header, &new, &data[..])
-                        .map_err(|e| Error::io(dest, e))?;
-                }
-            }
-            Some(out.into_inner().map_err(|e| Error::io(dest, e))?)
+            let (mut reader, writer) = std::io::pipe().map_err(|e| Error::io("pipe", e))?;
+            std::thread::scope(|scope| {
+                let renaming = scope.spawn(move || rename_top(replay, &top, &name, writer, dest));
+                let applied = overlay_demo::layer::apply(&mut reader, &dir, options);
+                let _ = std::io::copy(&mut reader, &mut std::io::sink());
+                let renamed = renaming
+                    .join()
+                    .unwrap_or_else(|_| Err(FilesError::RenamerPanicked.into()));
+                applied?;
+                renamed
+            })
         }
-        _ => None,
-    };
-    overlay_demo::layer::apply(renamed.as_deref().unwrap_or(archive), &dir, options)?;
-    Ok(())
+        _ => {
+            overlay_demo::layer::apply(replay, &dir, options)?;
+            Ok(())
+        }
+    }
+}
+
+/// A reader that keeps a copy of what it has read.
+struct Recorder<R> {
+    inner: R,
+    seen: Vec<u8>,
+}
+
+impl<R: Read> Read for Recorder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Writes `archive` to `out` with its top entry `top` renamed to `name`,
+/// entry by entry (each entry's data streams through).
+fn rename_top(
+    archive: impl Read,
+    top: &Path,
+    name: &Path,
+    out: impl Write,
+    dest: &str,
+) -> Result<()> {
+    let mut out = tar::Builder::new(out);
+    let mut archive = tar::Archive::new(archive);
+    for entry in archive.entries().map_err(|e| Error::io(dest, e))? {
+        let mut entry = entry.map_err(|e| Error::io(dest, e))?;
+        let path = entry.path().map_err(|e| Error::io(dest, e))?.into_owned();
+        let rest = path.strip_prefix(top).unwrap_or(&path);
+        let new = if rest.as_os_str().is_empty() {
+            name.to_path_buf()
+        } else {
+            name.join(rest)
+        };
+        let mut header = entry.header().clone();
+        if header.entry_type().is_symlink() || header.entry_type().is_hard_link() {
+            let target = header
+                .link_name()
+                .map_err(|e| Error::io(dest, e))?
+                .map(|t| t.into_owned())
+                .unwrap_or_default();
+            out.append_link(&mut header, &new, target)
+                .map_err(|e| Error::io(dest, e))?;
+        } else {
+            out.append_data(&mut header, &new, &mut entry)
+                .map_err(|e| Error::io(dest, e))?;
+        }
+    }
+    out.finish().map_err(|e| Error::io(dest, e))
 }
 
 /// How [`pack_copy`] treats a source that is a symlink.

@@ -9,6 +9,9 @@
 //! modules, mount, create namespaces, change the clock or reboot.
 
 use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::os::fd::AsRawFd as _;
+use std::path::Path;
 use std::str::FromStr as _;
 
 use caps::{CapSet, Capability, CapsHashSet};
@@ -296,12 +299,106 @@ pub fn default_filter(capabilities: &[String]) -> Result<ScmpFilterContext> {
     Ok(filter)
 }
 
-/// Loads the filter into the calling process (inherited by its children).
-pub fn load(filter: &ScmpFilterContext) -> Result<()> {
-    tracing::info!(target: "explain", "seccomp(SECCOMP_SET_MODE_FILTER, <docker's default profile>)");
-    sys()
-        .seccomp(&mut || filter.load().map_err(std::io::Error::other))
-        .map_err(|e| SecurityError::LoadSeccomp(e.to_string()).into())
+/// A seccomp filter compiled to classic BPF, ready for the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Program(Vec<u8>);
+
+/// One BPF instruction: `struct sock_filter` is 8 bytes.
+const INSTRUCTION: usize = std::mem::size_of::<libc::sock_filter>();
+
+impl Program {
+    /// Compiles the default profile for `capabilities` (see
+    /// [`default_filter`]).
+    pub fn compile(capabilities: &[String]) -> Result<Self> {
+        let filter = default_filter(capabilities)?;
+        let mut memory = memfd("seccomp-bpf")?;
+        filter
+            .export_bpf(&mut memory)
+            .map_err(|e| SecurityError::Seccomp(e.to_string()))?;
+        let bytes = std::fs::read(format!("/proc/self/fd/{}", memory.as_raw_fd()))
+            .map_err(|e| Error::io("seccomp program", e))?;
+        Self::from_bytes(bytes)
+            .ok_or_else(|| SecurityError::Seccomp("libseccomp exported no program".into()).into())
+    }
+
+    fn from_bytes(bytes: Vec<u8>) -> Option<Self> {
+        (!bytes.is_empty() && bytes.len().is_multiple_of(INSTRUCTION)).then_some(Program(bytes))
+    }
+
+    /// The default profile's program for `capabilities`, compiled once per
+    /// profile and capability set and kept in `cache` (the run root: a
+    /// reboot, and with it a new kernel or libseccomp, starts afresh).
+    /// Compiling it with libseccomp takes milliseconds on every start;
+    /// reading it back, microseconds. A cache that cannot be read or
+    /// written is only slower.
+    pub fn default_cached(capabilities: &[String], cache: &Path) -> Result<Self> {
+        let path = cache.join(format!("{}.bpf", profile_key(capabilities)));
+        if let Some(program) = std::fs::read(&path).ok().and_then(Self::from_bytes) {
+            return Ok(program);
+        }
+        let program = Self::compile(capabilities)?;
+        let _ = std::fs::create_dir_all(cache).and_then(|()| {
+            let temporary = cache.join(format!(".tmp-{}", std::process::id()));
+            std::fs::File::create(&temporary)?.write_all(&program.0)?;
+            std::fs::rename(&temporary, &path)
+        });
+        Ok(program)
+    }
+
+    /// Loads the program into the calling process (inherited by its
+    /// children). Like Docker's, it is loaded while the process still has
+    /// CAP_SYS_ADMIN, so without no_new_privs.
+    pub fn load(&self) -> Result<()> {
+        tracing::info!(target: "explain", "seccomp(SECCOMP_SET_MODE_FILTER, <docker's default profile>)");
+        let program = libc::sock_fprog {
+            len: (self.0.len() / INSTRUCTION) as u16,
+            filter: self.0.as_ptr() as *mut libc::sock_filter,
+        };
+        sys()
+            .seccomp(&mut || {
+                // SAFETY: `program` points at whole instructions that
+                // outlive the call; the kernel copies them.
+                let loaded = unsafe {
+                    libc::syscall(
+                        libc::SYS_seccomp,
+                        libc::SECCOMP_SET_MODE_FILTER,
+                        0,
+                        &program as *const libc::sock_fprog,
+                    )
+                };
+                if loaded == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            })
+            .map_err(|e| SecurityError::LoadSeccomp(e.to_string()).into())
+    }
+}
+
+/// A name for the default profile as built for `capabilities`: a digest of
+/// everything [`default_filter`] reads, and of libseccomp's version.
+fn profile_key(capabilities: &[String]) -> String {
+    let version = libseccomp::ScmpVersion::current()
+        .map(|v| format!("{}.{}.{}", v.major, v.minor, v.micro))
+        .unwrap_or_default();
+    let text = format!(
+        "{ALLOWED}{BY_CAPABILITY:?}{CLONE_NAMESPACES}{PERSONALITIES:?}{version}{capabilities:?}"
+    );
+    let hex = crate::digest::Digest::of(text.as_bytes()).hex().to_string();
+    hex[..32].to_string()
+}
+
+/// An anonymous in-memory file.
+fn memfd(name: &str) -> Result<std::fs::File> {
+    let name = std::ffi::CString::new(name).expect("no NUL in the name");
+    // SAFETY: a valid C string; the descriptor is ours alone.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(Error::io("memfd_create", std::io::Error::last_os_error()));
+    }
+    // SAFETY: just created, owned by nothing else.
+    Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
 }
 
 #[cfg(test)]
@@ -335,5 +432,70 @@ mod tests {
     fn the_default_filter_compiles_with_and_without_sys_admin() {
         default_filter(&capabilities(&[], &[], false).unwrap()).unwrap();
         default_filter(&strings(&["CAP_SYS_ADMIN", "CAP_SYS_TIME"])).unwrap();
+    }
+
+    #[test]
+    fn the_program_is_compiled_once_per_capability_set_and_cached() {
+        let cache = std::env::temp_dir().join(format!("md-seccomp-{}", std::process::id()));
+        let default = capabilities(&[], &[], false).unwrap();
+        let admin = strings(&["CAP_SYS_ADMIN"]);
+        let compiled = Program::default_cached(&default, &cache).unwrap();
+        assert_eq!(compiled, Program::compile(&default).unwrap());
+        let path = cache.join(format!("{}.bpf", profile_key(&default)));
+        assert_eq!(std::fs::read(&path).unwrap(), compiled.0);
+        // The cached copy is what a second start gets.
+        let mut marked = compiled.0.clone();
+        marked.extend_from_slice(&compiled.0[..INSTRUCTION]);
+        std::fs::write(&path, &marked).unwrap();
+        assert_eq!(Program::default_cached(&default, &cache).unwrap().0, marked);
+        // A torn or empty file is compiled again and replaced.
+        std::fs::write(&path, &compiled.0[..INSTRUCTION + 3]).unwrap();
+        assert_eq!(Program::default_cached(&default, &cache).unwrap(), compiled);
+        assert_eq!(std::fs::read(&path).unwrap(), compiled.0);
+        // Another capability set, another program.
+        assert_ne!(profile_key(&default), profile_key(&admin));
+        assert_ne!(Program::default_cached(&admin, &cache).unwrap(), compiled);
+        std::fs::remove_dir_all(&cache).unwrap();
+    }
+
+    #[test]
+    fn a_loaded_program_refuses_what_the_profile_does_not_allow() {
+        let program = Program::compile(&capabilities(&[], &[], false).unwrap()).unwrap();
+        // In a child of its own: a filter cannot be taken off again.
+        // SAFETY: the child calls only async-signal-safe functions and exits.
+        match unsafe { libc::fork() } {
+            0 => {
+                // SAFETY: integer arguments only; no_new_privs lets an
+                // unprivileged test load a filter.
+                unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+                let code = if program.load().is_err() {
+                    2
+                } else {
+                    // SAFETY: unshare(0) changes nothing; the filter answers.
+                    let refused = unsafe { libc::unshare(0) } != 0
+                        && std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+                    // SAFETY: getpid is allowed and harmless.
+                    let allowed = unsafe { libc::getpid() } > 0;
+                    if refused && allowed {
+                        0
+                    } else {
+                        1
+                    }
+                };
+                // SAFETY: leaves the forked child without running the test harness.
+                unsafe { libc::_exit(code) }
+            }
+            pid => {
+                let mut status = 0;
+                // SAFETY: waits for the child just forked.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                assert!(libc::WIFEXITED(status));
+                assert_eq!(
+                    libc::WEXITSTATUS(status),
+                    0,
+                    "1: not refused, 2: not loaded"
+                );
+            }
+        }
     }
 }

@@ -240,7 +240,7 @@ impl Monitor {
     fn supervise(&mut self) -> i32 {
         let mut delay = Duration::from_millis(100);
         loop {
-            let oom_before = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0);
+            let oom_before = self.cgroup.oom_kills().unwrap_or(0);
             let mut run = match self.start() {
                 Ok(run) => run,
                 Err((code, message)) => {
@@ -265,7 +265,7 @@ impl Monitor {
             self.record(Action::Die, &[("exitCode", code.to_string())]);
             self.unwire();
             self.log.flush_partial();
-            let oom = self.cgroup.stats().map(|s| s.oom_kills).unwrap_or(0) > oom_before;
+            let oom = self.cgroup.oom_kills().unwrap_or(0) > oom_before;
             let restart = self.wants_restart(code);
             let _ = self.containers.update(&self.config.id, |r| {
                 r.state.exit(code, oom, restart && !r.stopped_by_user)

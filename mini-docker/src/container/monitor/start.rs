@@ -53,7 +53,8 @@ impl Monitor {
         } = self.namespaces(&c).map_err(fail)?;
         let h = &c.host_config;
         let filter = if c.process.seccomp {
-            Some(security::default_filter(&c.process.capabilities).map_err(fail)?)
+            let cache = self.containers.run_root().join("seccomp");
+            Some(security::Program::default_cached(&c.process.capabilities, &cache).map_err(fail)?)
         } else {
             None
         };
