@@ -38,8 +38,10 @@ pub struct Options {
 }
 
 /// Creates the container; on failure nothing is left behind (directory,
-/// cgroup, process).
-pub fn create(o: &Options) -> Result<Container> {
+/// cgroup, process). Also returns the read end of the process's error
+/// pipe: what it reports if it fails after `create` (a foreground `run`
+/// shows it).
+pub fn create(o: &Options) -> Result<(Container, std::io::PipeReader)> {
     state::check_id(&o.id)?;
     let bundle = std::fs::canonicalize(&o.bundle).map_err(|e| Error::io(&o.bundle, e))?;
     let spec = config::load(&bundle)?;
@@ -72,6 +74,13 @@ pub fn create(o: &Options) -> Result<Container> {
     let fifo_path = dir.join(state::FIFO);
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .map_err(Error::sys(format!("mkfifo {}", fifo_path.display())))?;
+    // Writable by the container's root even in a user namespace (the
+    // umask took that away from mkfifo's mode).
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .map_err(|e| Error::io(&fifo_path, e))?;
     let fifo = nix::fcntl::open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(Error::sys("opening exec.fifo"))?;
     let process = spec.process().clone().expect("checked by config::check");
@@ -217,7 +226,7 @@ pub fn create(o: &Options) -> Result<Container> {
         write_pid_file(path, child.pid.as_raw())?;
     }
     undo.disarm();
-    Ok(container)
+    Ok((container, errors_read))
 }
 
 /// Whether a bundle mount asks for the cgroup filesystem.

@@ -36,19 +36,43 @@ pub fn start(root: &Path, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Lets the created process go on to `execve`.
+/// Lets the created process go on to `execve`: opening the fifo for
+/// reading unblocks its open for writing; its byte says it got through.
+/// The open does not block (a process that died before opening its end
+/// would otherwise hold `start` forever); the wait for the byte checks
+/// that the process is still alive.
 pub fn release(c: &Container) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
     let fifo = c.fifo();
     tracing::info!(target: "explain", "cat {}   # the container's process was blocked opening it", fifo.display());
-    let mut f = std::fs::File::open(&fifo).map_err(|e| Error::io(&fifo, e))?;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .map_err(|e| Error::io(&fifo, e))?;
     let mut byte = [0u8; 1];
-    let n = f.read(&mut byte).map_err(|e| Error::io(&fifo, e))?;
-    let _ = std::fs::remove_file(&fifo);
-    if n == 0 {
-        return Err(Error::State(
-            "the container's process exited before start".into(),
-        ));
+    loop {
+        match f.read(&mut byte) {
+            Ok(1) => break,
+            Err(e) if e.kind() != std::io::ErrorKind::WouldBlock => {
+                return Err(Error::io(&fifo, e))
+            }
+            _ if !c.alive() => {
+                return Err(Error::State(
+                    "the container's process exited before start".into(),
+                ))
+            }
+            _ => {}
+        }
+        let mut poll = libc::pollfd {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&f),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        unsafe { libc::poll(&mut poll, 1, 50) };
     }
+    let _ = std::fs::remove_file(&fifo);
     Ok(())
 }
 

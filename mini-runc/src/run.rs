@@ -22,14 +22,21 @@ const FORWARDED: [Signal; 8] = [
 ];
 
 pub fn run(o: &Options) -> Result<i32> {
-    let c = create::create(o)?;
+    let (c, mut errors) = create::create(o)?;
     // Blocked before the container can exit, so no SIGCHLD is missed.
     let mask = mask();
     mask.thread_block().map_err(Error::sys("sigprocmask"))?;
     if let Err(e) = lifecycle::release(&c) {
         let _ = lifecycle::delete(&o.root, &o.id, true);
-        return Err(e);
+        let mut message = String::new();
+        let _ = std::io::Read::read_to_string(&mut errors, &mut message);
+        return Err(if message.is_empty() {
+            e
+        } else {
+            Error::Child(message)
+        });
     }
+    drop(errors);
     lifecycle::run_poststart(&c);
     if o.detach {
         return Ok(0);
