@@ -19,9 +19,11 @@ fi
 # the cgroup v2 lane (scripts/test-cgroup-v2.sh) boots a Debian kernel under QEMU
 # from an initramfs of the stripped test binaries, found in cargo's JSON messages.
 # docker.io: Docker itself, the oracle of the differential suites (scripts/dockerd.sh
-# starts a private daemon; the system one is never started).
+# starts a private daemon; the system one is never started). containerd (ctr) and
+# crun: a client of mini-runc (its tests start a private containerd) and a peer of
+# bench/runc.sh; script (util-linux) gives the clients' `-it` checks a pty.
 packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc libseccomp-dev pkg-config
-  qemu-system-x86 cpio jq binutils docker.io)
+  qemu-system-x86 cpio jq binutils docker.io containerd crun)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 
 missing=()
