@@ -154,8 +154,14 @@ fn set_capabilities(p: &Process) -> Result<()> {
     caps::set(None, CapSet::Inheritable, &inheritable).map_err(fail)?;
     caps::set(None, CapSet::Effective, &effective).map_err(fail)?;
     caps::set(None, CapSet::Permitted, &permitted).map_err(fail)?;
-    for cap in ambient {
-        caps::raise(None, CapSet::Ambient, cap).map_err(fail)?;
+    // The kernel raises an ambient capability only if it is permitted and
+    // inheritable; runc skips the others (`runc spec` lists ambient ones
+    // it leaves out of inheritable), and so does mini-runc.
+    for cap in ambient
+        .intersection(&inheritable)
+        .filter(|c| permitted.contains(c))
+    {
+        caps::raise(None, CapSet::Ambient, *cap).map_err(fail)?;
     }
     Ok(())
 }

@@ -36,12 +36,19 @@ pub fn run(o: &Options) -> Result<i32> {
             Error::Child(message)
         });
     }
-    drop(errors);
+
     lifecycle::run_poststart(&c);
     if o.detach {
         return Ok(0);
     }
     let code = wait_blocked(Pid::from_raw(c.record.pid), &mask);
+    // A failure between start and execve (dropping privileges) is only
+    // on the error pipe now.
+    let mut message = String::new();
+    let _ = std::io::Read::read_to_string(&mut errors, &mut message);
+    if !message.is_empty() {
+        crate::log::error(&message);
+    }
     lifecycle::destroy(&c)?;
     code
 }
