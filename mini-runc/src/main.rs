@@ -208,7 +208,10 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // `create` works from the bundle's directory: relative paths given
+    // on the command line are the caller's, so they are made absolute.
+    cli.root = absolute(&cli.root);
     log::init(cli.log.clone(), cli.log_format, cli.debug);
     if cli.systemd_cgroup {
         log::warn("--systemd-cgroup: mini-runc has no systemd driver; the cgroup is made with cgroupfs at the path runc's systemd driver would use");
@@ -227,13 +230,17 @@ fn main() {
     std::process::exit(code);
 }
 
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 fn create_options(cli: &Cli, a: &CreateArgs, detach: bool) -> create::Options {
     create::Options {
         root: cli.root.clone(),
         id: a.id.clone(),
-        bundle: a.bundle.clone(),
-        pid_file: a.pid_file.clone(),
-        console_socket: a.console_socket.clone(),
+        bundle: absolute(&a.bundle),
+        pid_file: a.pid_file.as_deref().map(absolute),
+        console_socket: a.console_socket.as_deref().map(absolute),
         no_pivot: a.no_pivot,
         systemd_cgroup: cli.systemd_cgroup,
         detach,
