@@ -211,6 +211,20 @@ fn docker_host(env: &TestEnv) -> Option<(String, Option<PathBuf>)> {
     ))
 }
 
+/// Stops a dockerd this test started, however the test ends.
+struct OwnDockerd(Option<PathBuf>);
+
+impl Drop for OwnDockerd {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = Command::new(testkit::workspace_dir().join("scripts/dockerd.sh"))
+                .arg("stop")
+                .arg(dir)
+                .status();
+        }
+    }
+}
+
 #[test]
 fn docker_runs_containers_on_mini_runc() {
     let Some(mut env) = TestEnv::root("clients-docker") else {
@@ -219,6 +233,7 @@ fn docker_runs_containers_on_mini_runc() {
     let Some((host, own)) = docker_host(&env) else {
         return;
     };
+    let own = OwnDockerd(own);
     let image = format!("tk{}-busybox", env.token());
     let tar = busybox_tar(&env);
     let mut docker = Engine {
@@ -250,12 +265,7 @@ fn docker_runs_containers_on_mini_runc() {
     docker.global = vec!["--host".into(), host.clone()];
     docker.check("docker");
     docker.ok(&["rmi", &image]);
-    if let Some(dir) = own {
-        let _ = Command::new(testkit::workspace_dir().join("scripts/dockerd.sh"))
-            .arg("stop")
-            .arg(&dir)
-            .status();
-    }
+    drop(own);
     env.settle();
     env.assert_no_leaks();
 }
