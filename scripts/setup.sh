@@ -23,12 +23,14 @@ fi
 # the cgroup v2 lane (scripts/test-cgroup-v2.sh) boots a Debian kernel under QEMU
 # from an initramfs of the stripped test binaries, found in cargo's JSON messages.
 # docker.io: Docker itself, the oracle of the differential suites (scripts/dockerd.sh
-# starts a private daemon; the system one is never started).
+# starts a private daemon; the system one is never started). containerd (ctr): a
+# client of mini-runc (its tests start a private containerd); crun: a peer of
+# bench/run.sh and bench/runc.sh; script (util-linux) gives the clients' `-it` checks a pty.
 # graphviz, chromium, python3: the book (scripts/book.sh renders the lessons' diagrams
 # from their .dot sources, checks the links, and loads every page in headless Chromium).
 # bzip2, xz-utils: the build tests make the tar.bz2 and tar.xz that ADD unpacks.
 packages=(busybox-static iproute2 util-linux iptables ca-certificates docker-registry skopeo umoci podman runc crun libseccomp-dev pkg-config
-  qemu-system-x86 cpio jq binutils docker.io graphviz chromium python3 bzip2 xz-utils)
+  qemu-system-x86 cpio jq binutils docker.io graphviz chromium python3 bzip2 xz-utils containerd)
 command -v cc >/dev/null 2>&1 || packages+=(gcc libc6-dev)
 
 missing=()

@@ -20,11 +20,12 @@ cargo clippy -p workshop --features learner --all-targets --quiet -- -D warnings
 ./scripts/book.sh --check
 # The end-to-end tests and lesson transcripts run the workspace's binaries.
 cargo build --workspace --all-targets --quiet
-# One private dockerd, the oracle of every differential suite, stopped
-# (and what it left removed) however the tests end.
+# One private dockerd, the oracle of every differential suite and the
+# client of mini-runc (the runtime `mini`), stopped (and what it left
+# removed) however the tests end.
 dockerd_dir=$(mktemp -d /tmp/mini-docker-oracle.XXXXXX)
 trap './scripts/dockerd.sh stop "$dockerd_dir"' EXIT
-export "$(./scripts/dockerd.sh start "$dockerd_dir" | grep '^DOCKER_HOST=')"
+export "$(./scripts/dockerd.sh start "$dockerd_dir" --add-runtime "mini=$PWD/target/debug/mini-runc" | grep '^DOCKER_HOST=')"
 cargo test --workspace --quiet
 # The same kernel-facing tests on cgroup v2, in a QEMU guest (this host is v1).
 ./scripts/test-cgroup-v2.sh

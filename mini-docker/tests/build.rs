@@ -647,12 +647,7 @@ fn builder_prune_and_image_prune_keep_what_they_should() {
 /// without one, except in CI).
 fn docker_pulls_and_runs_a_built_image() {
     let Ok(docker_host) = std::env::var("DOCKER_HOST") else {
-        assert!(
-            std::env::var("CI").is_err(),
-            "CI runs this with the suite's dockerd (DOCKER_HOST)"
-        );
-        eprintln!("skipped: no DOCKER_HOST");
-        return;
+        testkit::skip("no DOCKER_HOST (scripts/test.sh starts the suite's dockerd)");
     };
     let mut env = with_busybox("md-build-push", &[]);
     let registry = RealRegistry::start(&env);

@@ -82,6 +82,13 @@ impl View {
         if self.mode == CgroupnsMode::Private {
             ns_demo::spawn::unshare(&[ns_demo::Kind::Cgroup])?;
         }
+        self.mount(root)
+    }
+
+    /// The mounts alone, in a cgroup namespace the caller already chose
+    /// (mini-runc unshares it where the bundle asks, mounts where the
+    /// bundle's `cgroup` mount says).
+    pub fn mount(&self, root: &Path) -> Result<()> {
         if self.replaced {
             return Ok(());
         }

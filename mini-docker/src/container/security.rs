@@ -299,6 +299,15 @@ pub fn default_filter(capabilities: &[String]) -> Result<ScmpFilterContext> {
     Ok(filter)
 }
 
+/// Loads a libseccomp filter (a profile of mini-runc's `config.json`) into
+/// the calling process, inherited by its children.
+pub fn load(filter: &ScmpFilterContext) -> Result<()> {
+    tracing::info!(target: "explain", "seccomp(SECCOMP_SET_MODE_FILTER, <the bundle's profile>)");
+    sys()
+        .seccomp(&mut || filter.load().map_err(std::io::Error::other))
+        .map_err(|e| SecurityError::LoadSeccomp(e.to_string()).into())
+}
+
 /// A seccomp filter compiled to classic BPF, ready for the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Program(Vec<u8>);

@@ -98,7 +98,7 @@ pub struct Filesystem<'a> {
 }
 
 /// One mount, announced as the shell command it amounts to.
-pub(super) fn mnt(
+pub fn mnt(
     source: &str,
     target: &Path,
     fstype: Option<&str>,
@@ -169,7 +169,7 @@ pub fn enter(fs: &Filesystem, before_pivot: impl FnOnce(&Path) -> Result<()>) ->
     chroot_demo::root::pivot_root(root)?;
     write_sysctls(fs.sysctls)?;
     if !fs.privileged {
-        mask_and_protect()?;
+        mask_and_protect(&MASKED_PATHS, &READONLY_PATHS)?;
     }
     if fs.readonly {
         remount_readonly(Path::new("/"), MsFlags::empty())?;
@@ -189,23 +189,7 @@ fn dev(root: &Path, shm_size: i64) -> Result<()> {
         Some("mode=755,size=65536k"),
         "mount -t tmpfs -o nosuid,mode=755,size=65536k tmpfs /dev".into(),
     )?;
-    for (name, major, minor) in DEVICES {
-        let node = dev.join(name);
-        chroot_demo::error::step(
-            format!("mknod -m 666 /dev/{name} c {major} {minor}"),
-            || {
-                sys().mknod(
-                    &node,
-                    SFlag::S_IFCHR,
-                    Mode::from_bits_truncate(0o666),
-                    makedev(major, minor),
-                )
-            },
-        )?;
-        // mknod's mode is filtered by the umask.
-        std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(0o666))
-            .map_err(|e| Error::io(&node, e))?;
-    }
+    standard_nodes(&dev)?;
     let pts = dev.join("pts");
     mkdir_p(&pts)?;
     mnt(
@@ -238,6 +222,34 @@ fn dev(root: &Path, shm_size: i64) -> Result<()> {
         None,
         "mount -t mqueue mqueue /dev/mqueue".into(),
     )?;
+    standard_links(&dev)
+}
+
+/// The standard device nodes ([`DEVICES`]) in the tmpfs at `dev`; shared
+/// with mini-runc, which builds `/dev` from an OCI bundle's mounts.
+pub fn standard_nodes(dev: &Path) -> Result<()> {
+    for (name, major, minor) in DEVICES {
+        let node = dev.join(name);
+        chroot_demo::error::step(
+            format!("mknod -m 666 /dev/{name} c {major} {minor}"),
+            || {
+                sys().mknod(
+                    &node,
+                    SFlag::S_IFCHR,
+                    Mode::from_bits_truncate(0o666),
+                    makedev(major, minor),
+                )
+            },
+        )?;
+        // mknod's mode is filtered by the umask.
+        std::fs::set_permissions(&node, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+            .map_err(|e| Error::io(&node, e))?;
+    }
+    Ok(())
+}
+
+/// The symlinks every `/dev` has (`/dev/fd`, `/dev/stdin`, …, `ptmx`).
+pub fn standard_links(dev: &Path) -> Result<()> {
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -254,7 +266,7 @@ fn dev(root: &Path, shm_size: i64) -> Result<()> {
 
 /// A copy of a host device node, at its place in the container (where the
 /// container's root already has a node of that name, it stays).
-fn device_node(root: &Path, node: &Node) -> Result<()> {
+pub fn device_node(root: &Path, node: &Node) -> Result<()> {
     let inside = devices::relative(&node.path)
         .ok_or_else(|| SetupError::NotADevicePath(node.path.display().to_string()))?;
     let path = scope::resolve(root, &Path::new("/").join(&inside))?;
@@ -469,7 +481,7 @@ fn mount_volume_options(
 
 /// moby's `mount.ParseOptions`: the flags among `o`'s words, the rest as
 /// the filesystem's data.
-fn mount_flags(o: &str) -> (MsFlags, String) {
+pub fn mount_flags(o: &str) -> (MsFlags, String) {
     let mut flags = MsFlags::empty();
     let mut data = Vec::new();
     for word in o.split(',').filter(|w| !w.is_empty()) {
@@ -521,9 +533,10 @@ fn write_sysctls(sysctls: &std::collections::BTreeMap<String, String>) -> Result
     Ok(())
 }
 
-/// Masked paths and read-only paths, after `pivot_root`.
-fn mask_and_protect() -> Result<()> {
-    for path in MASKED_PATHS.map(Path::new) {
+/// Masked paths and read-only paths (Docker's are [`MASKED_PATHS`] and
+/// [`READONLY_PATHS`]; an OCI bundle lists its own), after `pivot_root`.
+pub fn mask_and_protect(masked: &[&str], readonly: &[&str]) -> Result<()> {
+    for path in masked.iter().map(Path::new) {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => mnt(
                 "tmpfs",
@@ -541,7 +554,7 @@ fn mask_and_protect() -> Result<()> {
             Err(_) => {}
         }
     }
-    for path in READONLY_PATHS.map(Path::new) {
+    for path in readonly.iter().map(Path::new) {
         if path.exists() {
             bind(path, path, &format!("mount --bind {0} {0}", path.display()))?;
             remount_readonly(
@@ -553,7 +566,7 @@ fn mask_and_protect() -> Result<()> {
     Ok(())
 }
 
-fn remount_readonly(path: &Path, extra: MsFlags) -> Result<()> {
+pub fn remount_readonly(path: &Path, extra: MsFlags) -> Result<()> {
     chroot_demo::error::step(
         format!("mount -o remount,bind,ro {}", path.display()),
         || {
