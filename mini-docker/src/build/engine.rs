@@ -557,7 +557,7 @@ impl<'a> Engine<'a> {
                 } else {
                     format!("{}/{dir}", stage.workdir())
                 };
-                let full = format!("/{}", super::ignore::clean(&full));
+                let full = format!("/{}", crate::gopath::clean_relative(&full));
                 next.working_dir = Some(full.clone());
                 let rel = full.trim_start_matches('/').to_string();
                 let view = RootView::new(self.store, &stage.config);

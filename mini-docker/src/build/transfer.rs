@@ -187,7 +187,7 @@ pub struct Request<'a> {
 /// Resolves the sources and the destination into entries.
 pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, Error> {
     let dest_is_dir_syntax = req.dest.ends_with('/') || req.dest.ends_with("/.");
-    let dest = ignore::clean(req.dest);
+    let dest = crate::gopath::clean_relative(req.dest);
     let mut sources: Vec<Source> = Vec::new();
     let mut extra: Vec<(String, Body, u32)> = Vec::new();
     for src in req.sources {
@@ -220,8 +220,8 @@ pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, E
         match origin {
             Origin::Context(ctx) => {
                 let candidates: Vec<String> = if has_glob(src) {
-                    let re =
-                        ignore::glob_regex(&ignore::clean(src)).map_err(|_| Error::NoSources)?;
+                    let re = ignore::glob_regex(&crate::gopath::clean_relative(src))
+                        .map_err(|_| Error::NoSources)?;
                     ctx.walk().into_iter().filter(|p| re.is_match(p)).collect()
                 } else {
                     let (_, clean, excluded) = ctx.path(src);
@@ -245,7 +245,7 @@ pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, E
                 }
             }
             Origin::Image(view) => {
-                let clean = ignore::clean(src);
+                let clean = crate::gopath::clean_relative(src);
                 let (path, meta) = view
                     .lookup(&clean)
                     .ok_or_else(|| Error::NotInImage(clean.clone()))?;
@@ -428,7 +428,7 @@ fn walk(
     while let Some(rel) = stack.pop() {
         let children: Vec<(String, PathBuf, fs::Metadata)> = match (origin, &s.view_rel) {
             (Origin::Image(view), Some(base)) => view
-                .list(&ignore::clean(&format!("{base}/{rel}")))
+                .list(&crate::gopath::clean_relative(&format!("{base}/{rel}")))
                 .into_iter()
                 .map(|(n, (p, m))| (n, p, m))
                 .collect(),
@@ -560,7 +560,7 @@ impl Plan {
                             .map_err(|err| io(path, err))?
                             .to_string_lossy()
                             .into_owned();
-                        let name = ignore::clean(&name);
+                        let name = crate::gopath::clean_relative(&name);
                         if name.is_empty() {
                             continue;
                         }
@@ -576,7 +576,7 @@ impl Plan {
                             .map(|l| l.into_owned());
                         let result = match (h.entry_type(), link) {
                             (tar::EntryType::Link, Some(l)) => {
-                                let l = ignore::clean(&l.to_string_lossy());
+                                let l = crate::gopath::clean_relative(&l.to_string_lossy());
                                 let l = if e.dest.is_empty() {
                                     l
                                 } else {
