@@ -892,17 +892,22 @@ impl<'a> Engine<'a> {
         if self.cached(stage, &key)? {
             return Ok(());
         }
-        let Some(image) = stage.image.clone() else {
-            return Err(Error::Step(
-                "Please provide a source image with `from` prior to run".into(),
-            ));
+        let image = match stage.image.clone() {
+            Some(image) => image,
+            // `FROM scratch` then `RUN`: Docker 20.10 tries it (there is
+            // no /bin/sh to start); the container needs an image, so the
+            // stage's empty config becomes one, unnamed and not printed.
+            None => {
+                let _lock = self.store.lock()?;
+                image::save_image(self.store, &stage.config, Vec::new(), None)?
+            }
         };
         let spec = run::Spec {
             argv: argv.clone(),
             env,
             network: network_mode,
         };
-        let (mut container, code) = run::run(
+        let (mut container, outcome) = run::run(
             self.store,
             self.containers,
             self.global,
@@ -910,7 +915,21 @@ impl<'a> Engine<'a> {
             &spec,
             self.out,
         )?;
-        if code != 0 {
+        let failure = match outcome {
+            Ok(0) => None,
+            Ok(code) => {
+                let shown = match command {
+                    CommandLine::Exec(v) => v.join(" "),
+                    CommandLine::Shell(_) => argv.join(" "),
+                };
+                Some(Error::Run {
+                    command: shown,
+                    code,
+                })
+            }
+            Err(not_started) => Some(not_started.into()),
+        };
+        if let Some(failure) = failure {
             container.keep(!self.options.force_remove);
             if self.options.force_remove {
                 let short = container.short_id().to_string();
@@ -918,14 +937,7 @@ impl<'a> Engine<'a> {
                 self.out
                     .line(&format!("Removing intermediate container {short}"));
             }
-            let shown = match command {
-                CommandLine::Exec(v) => v.join(" "),
-                CommandLine::Shell(_) => argv.join(" "),
-            };
-            return Err(Error::Run {
-                command: shown,
-                code,
-            });
+            return Err(failure);
         }
         let layer = container.layer(&RootView::new(self.store, &stage.config))?;
         let short = container.short_id().to_string();

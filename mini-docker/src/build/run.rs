@@ -137,7 +137,8 @@ fn drop_untouched_dirs(store: &Store, raw: &Path, parent: &RootView) -> Result<P
     Ok(out_path)
 }
 
-/// Creates and runs the container; returns it with the exit code.
+/// Creates and runs the container; returns it with the exit code, or
+/// with why its command did not start (the container stays, as Docker's).
 pub fn run<'a>(
     store: &'a Store,
     containers: &'a Containers,
@@ -145,7 +146,7 @@ pub fn run<'a>(
     image: &ImageId,
     spec: &Spec,
     out: &mut Output,
-) -> Result<(StepContainer<'a>, i32)> {
+) -> Result<(StepContainer<'a>, Result<i32>)> {
     let request = Request {
         image: image.to_string(),
         overrides: Overrides {
@@ -179,7 +180,9 @@ pub fn run<'a>(
         &mut narration,
     )? {
         Started::Running { .. } => {}
-        Started::Failed { code, message } => return Err(Error::NotStarted { code, message }),
+        Started::Failed { code, message } => {
+            return Ok((step, Err(Error::NotStarted { code, message })))
+        }
     }
     let mut reader = client;
     let code = loop {
@@ -200,5 +203,5 @@ pub fn run<'a>(
             Ok(None) | Err(_) => break 125,
         }
     };
-    Ok((step, code))
+    Ok((step, Ok(code)))
 }
