@@ -892,16 +892,7 @@ impl<'a> Engine<'a> {
         if self.cached(stage, &key)? {
             return Ok(());
         }
-        let image = match stage.image.clone() {
-            Some(image) => image,
-            // `FROM scratch` then `RUN`: Docker 20.10 tries it (there is
-            // no /bin/sh to start); the container needs an image, so the
-            // stage's empty config becomes one, unnamed and not printed.
-            None => {
-                let _lock = self.store.lock()?;
-                image::save_image(self.store, &stage.config, Vec::new(), None)?
-            }
-        };
+        let image = self.container_image(stage)?;
         let spec = run::Spec {
             argv: argv.clone(),
             env,
@@ -951,6 +942,25 @@ impl<'a> Engine<'a> {
         self.commit(stage, next, created_by, Change::Run(layer), Some(key))
     }
 
+    /// The image a step's container is made from. A stage `FROM scratch`
+    /// has none before its first step (Docker makes the container from
+    /// nothing, and a `RUN` there fails for want of /bin/sh); mini-docker's
+    /// containers need one, so the stage's empty config becomes an image,
+    /// unnamed and not printed (the same one each time: its ID is its
+    /// content's).
+    fn container_image(&self, stage: &Stage) -> Result<ImageId, Error> {
+        if let Some(image) = &stage.image {
+            return Ok(image.clone());
+        }
+        let _lock = self.store.lock()?;
+        Ok(image::save_image(
+            self.store,
+            &stage.config,
+            Vec::new(),
+            None,
+        )?)
+    }
+
     /// A cache hit moves the stage to the cached image.
     fn cached(&mut self, stage: &mut Stage, key: &str) -> Result<bool, Error> {
         if self.options.no_cache {
@@ -980,6 +990,7 @@ impl<'a> Engine<'a> {
         change: Change,
         key: Option<String>,
     ) -> Result<(), Error> {
+        let key_given = key.is_some();
         let key = match key {
             Some(k) => k,
             None => {
@@ -998,6 +1009,26 @@ impl<'a> Engine<'a> {
                 }
                 k
             }
+        };
+        // A config step (not COPY/ADD/RUN, which come with their key) goes
+        // through a container as in Docker's classic builder: created,
+        // never started, removed after the commit unless `--rm=false`.
+        let step = if key_given {
+            None
+        } else {
+            let image = self.container_image(stage)?;
+            let shell = next
+                .shell
+                .clone()
+                .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+            let spec = run::Spec {
+                argv: nop_argv(shell, &created_by),
+                env: Vec::new(),
+                network: self.options.network.clone(),
+            };
+            let mut container = run::create(self.store, self.containers, &image, &spec, self.out)?;
+            container.keep(!self.options.remove);
+            Some(container)
         };
         let mut config = stage.config.clone();
         config.config = next;
@@ -1041,12 +1072,32 @@ impl<'a> Engine<'a> {
             id
         };
         self.cache.put(&key, &id)?;
+        if let Some(container) = step {
+            let short = container.short_id().to_string();
+            drop(container);
+            if self.options.remove {
+                self.out
+                    .line(&format!("Removing intermediate container {short}"));
+            }
+        }
         self.out.arrow(id.short());
         stage.image = Some(id);
         stage.config = config;
         stage.layers = layers;
         Ok(())
     }
+}
+
+/// The command of a config step's container, from the step's history
+/// line: Docker's `#(nop) ` and comment as two words (`ENV`, `CMD`, …),
+/// or as one (`WORKDIR`, whose comment has no leading space).
+fn nop_argv(mut shell: Vec<String>, created_by: &str) -> Vec<String> {
+    let comment = created_by.split_once("#(nop) ").map_or("", |(_, c)| c);
+    match comment.strip_prefix(' ') {
+        Some(rest) => shell.extend(["#(nop) ".to_string(), rest.to_string()]),
+        None => shell.push(format!("#(nop) {comment}")),
+    }
+    shell
 }
 
 /// Whether a layer tarball has no entries.
