@@ -1146,6 +1146,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn config_step_containers_run_dockers_nop_command() {
+        let sh = || vec!["/bin/sh".to_string(), "-c".to_string()];
+        assert_eq!(
+            nop_argv(sh(), "/bin/sh -c #(nop)  ENV A=1"),
+            ["/bin/sh", "-c", "#(nop) ", "ENV A=1"]
+        );
+        assert_eq!(
+            nop_argv(sh(), "/bin/sh -c #(nop) WORKDIR /srv"),
+            ["/bin/sh", "-c", "#(nop) WORKDIR /srv"]
+        );
+    }
+
+    #[test]
     fn go_formats() {
         assert_eq!(go_duration(Duration::from_secs(5)), "5s");
         assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
