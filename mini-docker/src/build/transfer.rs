@@ -22,6 +22,8 @@ pub enum Error {
     NotInImage(String),
     #[error("no source files were specified")]
     NoSources,
+    #[error("forbidden path outside the build context: {0} ()")]
+    Outside(String),
     #[error("When using {0} with more than one source file, the destination must be a directory and end with a /")]
     NotADirectory(&'static str),
     #[error("{0}")]
@@ -95,6 +97,27 @@ struct Source {
 
 fn has_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
+}
+
+/// Docker's refusal of a source that climbs above the root it is read
+/// from (the context, or the `--from` stage): `..` is resolved from the
+/// root (a leading `/` is the root too), never silently dropped. The
+/// path is shown as Docker shows it, without a leading `/` or `./`.
+fn check_inside(src: &str) -> Result<(), Error> {
+    let mut depth = 0usize;
+    for part in src.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if depth == 0 => {
+                let shown = src.strip_prefix('/').unwrap_or(src);
+                let shown = shown.strip_prefix("./").unwrap_or(shown);
+                return Err(Error::Outside(shown.to_string()));
+            }
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+    }
+    Ok(())
 }
 
 /// Docker's "is this an archive ADD extracts": a tar, possibly gzip,
@@ -220,10 +243,16 @@ pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, E
         match origin {
             Origin::Context(ctx) => {
                 let candidates: Vec<String> = if has_glob(src) {
+                    // Docker matches the pattern against the context's
+                    // paths as written: one with `..` matches nothing.
+                    if src.split('/').any(|p| p == "..") {
+                        continue;
+                    }
                     let re = ignore::glob_regex(&crate::gopath::clean_relative(src))
                         .map_err(|_| Error::NoSources)?;
                     ctx.walk().into_iter().filter(|p| re.is_match(p)).collect()
                 } else {
+                    check_inside(src)?;
                     let (_, clean, excluded) = ctx.path(src);
                     if excluded {
                         return Err(Error::NotFound(clean));
@@ -245,6 +274,7 @@ pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, E
                 }
             }
             Origin::Image(view) => {
+                check_inside(src)?;
                 let clean = crate::gopath::clean_relative(src);
                 let (path, meta) = view
                     .lookup(&clean)
@@ -636,6 +666,25 @@ mod tests {
         assert_eq!(parse_chmod("755"), Some(0o755));
         assert_eq!(parse_chmod("9"), None);
         assert_eq!(parse_chmod("77777"), None);
+    }
+
+    #[test]
+    fn sources_may_not_climb_above_the_root() {
+        for ok in ["a", "/a", "sub/../a", "./a/./b", "/"] {
+            assert!(check_inside(ok).is_ok(), "{ok}");
+        }
+        for (bad, shown) in [
+            ("../env.sh", "../env.sh"),
+            ("./../env.sh", "../env.sh"),
+            ("/../env.sh", "../env.sh"),
+            ("sub/../../env.sh", "sub/../../env.sh"),
+            ("..", ".."),
+        ] {
+            assert_eq!(
+                check_inside(bad).unwrap_err().to_string(),
+                format!("forbidden path outside the build context: {shown} ()")
+            );
+        }
     }
 
     #[test]
