@@ -210,3 +210,19 @@ def write(out_base, text, data):
         f.write(text + "\n")
     with open(out_base + ".json", "w") as f:
         json.dump(data, f, indent=1)
+
+
+def memory_kib(pid):
+    """(RSS, PSS) of a process in KiB from smaps_rollup; (None, None) when
+    the process is gone or unreadable."""
+    rss = pss = None
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss

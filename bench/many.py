@@ -24,21 +24,6 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.environ.get("BENCH_BIN_DIR", os.path.join(REPO, "target", "release"))
 
 
-def sizes(pid):
-    """(RSS, PSS) of a process in KiB, from smaps_rollup."""
-    rss = pss = 0
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Rss:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss = int(line.split()[1])
-    except OSError:
-        pass
-    return rss, pss
-
-
 def latencies(samples, k=20):
     """Median of the first and of the last k starts, and their ratio."""
     first, last = statistics.median(samples[:k]), statistics.median(samples[-k:])
@@ -99,7 +84,7 @@ def main():
                     monitors.append(json.load(f)["MonitorPid"])
             except (OSError, ValueError, KeyError):
                 pass
-        rss = [sizes(p) for p in monitors if p]
+        rss = [tuple(x or 0 for x in harness.memory_kib(p)) for p in monitors if p]
         data["monitors"] = {"count": len(rss), "rss_total_mib": round(sum(r for r, _ in rss) / 1024, 1),
                             "pss_total_mib": round(sum(p for _, p in rss) / 1024, 1),
                             "rss_each_median_kib": statistics.median(r for r, _ in rss),

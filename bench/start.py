@@ -283,16 +283,7 @@ class Bench:
         """Resident and proportional set size of each supervisor of one
         idle `sleep` container (the bench-exec containers)."""
         def sizes(pid):
-            rss = pss = None
-            try:
-                with open(f"/proc/{pid}/smaps_rollup") as f:
-                    for line in f:
-                        if line.startswith("Rss:"):
-                            rss = int(line.split()[1])
-                        elif line.startswith("Pss:"):
-                            pss = int(line.split()[1])
-            except OSError:
-                pass
+            rss, pss = harness.memory_kib(pid)
             return {"pid": pid, "rss_kib": rss, "pss_kib": pss}
         result = {}
         cid = out(*self.md("inspect", "-f", "{{.Id}}", "bench-exec"), env=self.env)

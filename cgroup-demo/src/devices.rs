@@ -236,7 +236,15 @@ impl Rules {
                 access: Access::MKNOD,
             });
         }
-        for (major, minor) in [
+        rules.extend(Rules::standard_nodes());
+        Rules(rules)
+    }
+
+    /// Read, write and mknod of the nodes every container gets, in Docker
+    /// and in runc alike: `null`, `zero`, `full`, `random`, `urandom`,
+    /// `tty`, `console`, the pty multiplexer and the pty slaves.
+    pub fn standard_nodes() -> Vec<Rule> {
+        let mut rules: Vec<Rule> = [
             (1, 3),
             (1, 5),
             (1, 7),
@@ -245,14 +253,15 @@ impl Rules {
             (5, 0),
             (5, 1),
             (5, 2),
-        ] {
-            rules.push(Rule::allow(Kind::Char, major, minor, Access::ALL));
-        }
+        ]
+        .into_iter()
+        .map(|(major, minor)| Rule::allow(Kind::Char, major, minor, Access::ALL))
+        .collect();
         rules.push(Rule {
             minor: None,
             ..Rule::allow(Kind::Char, 136, 0, Access::ALL)
         });
-        Rules(rules)
+        rules
     }
 
     /// What the kernel will answer for `access` to a node, by the same

@@ -12,6 +12,7 @@ pub mod digest;
 pub mod distribution;
 mod error;
 pub mod events;
+pub mod gopath;
 pub mod human;
 pub mod image;
 pub mod network;

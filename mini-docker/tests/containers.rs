@@ -67,7 +67,7 @@ fn run_prints_output_and_returns_dockers_exit_codes() {
     assert_eq!(out.status.code(), Some(137));
     // mini-docker's own failures: 125.
     let err = fails(&env, &["run", "--rm", "--entrypoint", "", "busybox"], 125);
-    assert!(err.contains("no command specified"), "{err}");
+    assert!(err.contains("No command specified"), "{err}");
     let err = fails(&env, &["run", "--rm", "127.0.0.1:9/none/such", "true"], 125);
     assert!(err.contains("Unable to find image"), "{err}");
     let err = fails(

@@ -348,25 +348,7 @@ pub fn device_rules(r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<Rules> 
             rwm,
         ));
     }
-    for (major, minor) in [
-        (1, 3),
-        (1, 5),
-        (1, 7),
-        (1, 8),
-        (1, 9),
-        (5, 0),
-        (5, 1),
-        (5, 2),
-    ] {
-        rules.push(Rule::allow(DeviceKind::Char, major, minor, rwm));
-    }
-    rules.push(Rule {
-        allow: true,
-        kind: DeviceKind::Char,
-        major: Some(136),
-        minor: None,
-        access: rwm,
-    });
+    rules.extend(Rules::standard_nodes());
     Ok(Rules(rules))
 }
 

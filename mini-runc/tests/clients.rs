@@ -40,15 +40,7 @@ fn output(env: &TestEnv, cmd: &mut Command) -> Output {
 /// A busybox rootfs tarball made from the test fixture.
 fn busybox_tar(env: &TestEnv) -> PathBuf {
     let tar = env.path("busybox.tar");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(testkit::busybox_rootfs())
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    testkit::busybox_tar_at(&tar);
     tar
 }
 

@@ -88,15 +88,7 @@ fn busybox_tar() -> &'static Path {
     TAR.get_or_init(|| {
         let tar = testkit::target_dir()
             .join(format!("testkit/compat-busybox-{}.tar", std::process::id()));
-        let status = Command::new("tar")
-            .arg("-C")
-            .arg(testkit::busybox_rootfs())
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .expect("run tar");
-        assert!(status.success(), "tar of the busybox fixture failed");
+        testkit::busybox_tar_at(&tar);
         tar
     })
 }

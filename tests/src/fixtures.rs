@@ -49,3 +49,16 @@ pub fn busybox_rootfs() -> &'static Path {
         dir
     })
 }
+
+/// The busybox fixture as a tarball at `tar`, as `docker import` takes it.
+pub fn busybox_tar_at(tar: &Path) {
+    let status = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(busybox_rootfs())
+        .arg("-cf")
+        .arg(tar)
+        .arg(".")
+        .status()
+        .expect("run tar");
+    assert!(status.success(), "tar of the busybox fixture failed");
+}

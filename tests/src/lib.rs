@@ -22,5 +22,5 @@ pub mod transcript;
 
 pub use drive::{ctrl_c, kill_9, wait_until};
 pub use env::{is_root, require_root, TestEnv, ADDRESS_POOL};
-pub use fixtures::{bin, busybox_rootfs, target_dir, workspace_dir};
+pub use fixtures::{bin, busybox_rootfs, busybox_tar_at, target_dir, workspace_dir};
 pub use harness::{is_ci, skip};

@@ -159,7 +159,7 @@ impl Context {
     /// symlinks resolved inside the context, as Docker resolves a source,
     /// and whether `.dockerignore` leaves it out.
     pub fn path(&self, rel: &str) -> (PathBuf, String, bool) {
-        let clean = ignore::clean(rel);
+        let clean = crate::gopath::clean_relative(rel);
         let excluded = self.ignore.excluded(&clean);
         (in_root(&self.root, &clean), clean, excluded)
     }

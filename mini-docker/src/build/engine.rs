@@ -557,7 +557,7 @@ impl<'a> Engine<'a> {
                 } else {
                     format!("{}/{dir}", stage.workdir())
                 };
-                let full = format!("/{}", super::ignore::clean(&full));
+                let full = format!("/{}", crate::gopath::clean_relative(&full));
                 next.working_dir = Some(full.clone());
                 let rel = full.trim_start_matches('/').to_string();
                 let view = RootView::new(self.store, &stage.config);
@@ -892,17 +892,13 @@ impl<'a> Engine<'a> {
         if self.cached(stage, &key)? {
             return Ok(());
         }
-        let Some(image) = stage.image.clone() else {
-            return Err(Error::Step(
-                "Please provide a source image with `from` prior to run".into(),
-            ));
-        };
+        let image = self.container_image(stage)?;
         let spec = run::Spec {
             argv: argv.clone(),
             env,
             network: network_mode,
         };
-        let (mut container, code) = run::run(
+        let (mut container, outcome) = run::run(
             self.store,
             self.containers,
             self.global,
@@ -910,7 +906,21 @@ impl<'a> Engine<'a> {
             &spec,
             self.out,
         )?;
-        if code != 0 {
+        let failure = match outcome {
+            Ok(0) => None,
+            Ok(code) => {
+                let shown = match command {
+                    CommandLine::Exec(v) => v.join(" "),
+                    CommandLine::Shell(_) => argv.join(" "),
+                };
+                Some(Error::Run {
+                    command: shown,
+                    code,
+                })
+            }
+            Err(not_started) => Some(not_started.into()),
+        };
+        if let Some(failure) = failure {
             container.keep(!self.options.force_remove);
             if self.options.force_remove {
                 let short = container.short_id().to_string();
@@ -918,14 +928,7 @@ impl<'a> Engine<'a> {
                 self.out
                     .line(&format!("Removing intermediate container {short}"));
             }
-            let shown = match command {
-                CommandLine::Exec(v) => v.join(" "),
-                CommandLine::Shell(_) => argv.join(" "),
-            };
-            return Err(Error::Run {
-                command: shown,
-                code,
-            });
+            return Err(failure);
         }
         let layer = container.layer(&RootView::new(self.store, &stage.config))?;
         let short = container.short_id().to_string();
@@ -937,6 +940,25 @@ impl<'a> Engine<'a> {
         }
         let next = stage.config.config.clone();
         self.commit(stage, next, created_by, Change::Run(layer), Some(key))
+    }
+
+    /// The image a step's container is made from. A stage `FROM scratch`
+    /// has none before its first step (Docker makes the container from
+    /// nothing, and a `RUN` there fails for want of /bin/sh); mini-docker's
+    /// containers need one, so the stage's empty config becomes an image,
+    /// unnamed and not printed (the same one each time: its ID is its
+    /// content's).
+    fn container_image(&self, stage: &Stage) -> Result<ImageId, Error> {
+        if let Some(image) = &stage.image {
+            return Ok(image.clone());
+        }
+        let _lock = self.store.lock()?;
+        Ok(image::save_image(
+            self.store,
+            &stage.config,
+            Vec::new(),
+            None,
+        )?)
     }
 
     /// A cache hit moves the stage to the cached image.
@@ -968,6 +990,7 @@ impl<'a> Engine<'a> {
         change: Change,
         key: Option<String>,
     ) -> Result<(), Error> {
+        let key_given = key.is_some();
         let key = match key {
             Some(k) => k,
             None => {
@@ -986,6 +1009,26 @@ impl<'a> Engine<'a> {
                 }
                 k
             }
+        };
+        // A config step (not COPY/ADD/RUN, which come with their key) goes
+        // through a container as in Docker's classic builder: created,
+        // never started, removed after the commit unless `--rm=false`.
+        let step = if key_given {
+            None
+        } else {
+            let image = self.container_image(stage)?;
+            let shell = next
+                .shell
+                .clone()
+                .unwrap_or_else(|| vec!["/bin/sh".into(), "-c".into()]);
+            let spec = run::Spec {
+                argv: nop_argv(shell, &created_by),
+                env: Vec::new(),
+                network: self.options.network.clone(),
+            };
+            let mut container = run::create(self.store, self.containers, &image, &spec, self.out)?;
+            container.keep(!self.options.remove);
+            Some(container)
         };
         let mut config = stage.config.clone();
         config.config = next;
@@ -1029,12 +1072,32 @@ impl<'a> Engine<'a> {
             id
         };
         self.cache.put(&key, &id)?;
+        if let Some(container) = step {
+            let short = container.short_id().to_string();
+            drop(container);
+            if self.options.remove {
+                self.out
+                    .line(&format!("Removing intermediate container {short}"));
+            }
+        }
         self.out.arrow(id.short());
         stage.image = Some(id);
         stage.config = config;
         stage.layers = layers;
         Ok(())
     }
+}
+
+/// The command of a config step's container, from the step's history
+/// line: Docker's `#(nop) ` and comment as two words (`ENV`, `CMD`, …),
+/// or as one (`WORKDIR`, whose comment has no leading space).
+fn nop_argv(mut shell: Vec<String>, created_by: &str) -> Vec<String> {
+    let comment = created_by.split_once("#(nop) ").map_or("", |(_, c)| c);
+    match comment.strip_prefix(' ') {
+        Some(rest) => shell.extend(["#(nop) ".to_string(), rest.to_string()]),
+        None => shell.push(format!("#(nop) {comment}")),
+    }
+    shell
 }
 
 /// Whether a layer tarball has no entries.
@@ -1081,6 +1144,19 @@ fn expose(spec: &str) -> Result<Vec<String>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_step_containers_run_dockers_nop_command() {
+        let sh = || vec!["/bin/sh".to_string(), "-c".to_string()];
+        assert_eq!(
+            nop_argv(sh(), "/bin/sh -c #(nop)  ENV A=1"),
+            ["/bin/sh", "-c", "#(nop) ", "ENV A=1"]
+        );
+        assert_eq!(
+            nop_argv(sh(), "/bin/sh -c #(nop) WORKDIR /srv"),
+            ["/bin/sh", "-c", "#(nop) WORKDIR /srv"]
+        );
+    }
 
     #[test]
     fn go_formats() {

@@ -6,6 +6,8 @@
 
 use regex::Regex;
 
+use crate::gopath::clean_relative as clean;
+
 /// One pattern, compiled.
 #[derive(Debug, Clone)]
 struct Pattern {
@@ -25,21 +27,6 @@ pub enum Error {
     LoneBang,
     #[error("syntax error in pattern")]
     Syntax,
-}
-
-/// `filepath.Clean` for the relative, slash-separated paths of a context.
-pub fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    parts.join("/")
 }
 
 /// A glob (Go's `filepath.Match` syntax plus `**`) as an anchored regex.

@@ -137,15 +137,16 @@ fn drop_untouched_dirs(store: &Store, raw: &Path, parent: &RootView) -> Result<P
     Ok(out_path)
 }
 
-/// Creates and runs the container; returns it with the exit code.
-pub fn run<'a>(
+/// Creates the step's container, never started: Docker's classic builder
+/// makes one for every step that changes only the config (its command is
+/// the step's `#(nop)` comment), and `RUN` starts its own.
+pub fn create<'a>(
     store: &'a Store,
     containers: &'a Containers,
-    global: &[OsString],
     image: &ImageId,
     spec: &Spec,
     out: &mut Output,
-) -> Result<(StepContainer<'a>, i32)> {
+) -> Result<StepContainer<'a>> {
     let request = Request {
         image: image.to_string(),
         overrides: Overrides {
@@ -169,6 +170,20 @@ pub fn run<'a>(
         keep: false,
     };
     out.arrow(&format!("Running in {}", step.short_id()));
+    Ok(step)
+}
+
+/// Creates and runs the container; returns it with the exit code, or
+/// with why its command did not start (the container stays, as Docker's).
+pub fn run<'a>(
+    store: &'a Store,
+    containers: &'a Containers,
+    global: &[OsString],
+    image: &ImageId,
+    spec: &Spec,
+    out: &mut Output,
+) -> Result<(StepContainer<'a>, Result<i32>)> {
+    let step = create(store, containers, image, spec, out)?;
     let (client, monitor_end) = UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
     let mut narration = std::io::sink();
     match monitor::launch(
@@ -179,7 +194,9 @@ pub fn run<'a>(
         &mut narration,
     )? {
         Started::Running { .. } => {}
-        Started::Failed { code, message } => return Err(Error::NotStarted { code, message }),
+        Started::Failed { code, message } => {
+            return Ok((step, Err(Error::NotStarted { code, message })))
+        }
     }
     let mut reader = client;
     let code = loop {
@@ -200,5 +217,5 @@ pub fn run<'a>(
             Ok(None) | Err(_) => break 125,
         }
     };
-    Ok((step, code))
+    Ok((step, Ok(code)))
 }

@@ -22,6 +22,8 @@ pub enum Error {
     NotInImage(String),
     #[error("no source files were specified")]
     NoSources,
+    #[error("forbidden path outside the build context: {0} ()")]
+    Outside(String),
     #[error("When using {0} with more than one source file, the destination must be a directory and end with a /")]
     NotADirectory(&'static str),
     #[error("{0}")]
@@ -95,6 +97,27 @@ struct Source {
 
 fn has_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
+}
+
+/// Docker's refusal of a source that climbs above the root it is read
+/// from (the context, or the `--from` stage): `..` is resolved from the
+/// root (a leading `/` is the root too), never silently dropped. The
+/// path is shown as Docker shows it, without a leading `/` or `./`.
+fn check_inside(src: &str) -> Result<(), Error> {
+    let mut depth = 0usize;
+    for part in src.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if depth == 0 => {
+                let shown = src.strip_prefix('/').unwrap_or(src);
+                let shown = shown.strip_prefix("./").unwrap_or(shown);
+                return Err(Error::Outside(shown.to_string()));
+            }
+            ".." => depth -= 1,
+            _ => depth += 1,
+        }
+    }
+    Ok(())
 }
 
 /// Docker's "is this an archive ADD extracts": a tar, possibly gzip,
@@ -187,7 +210,7 @@ pub struct Request<'a> {
 /// Resolves the sources and the destination into entries.
 pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, Error> {
     let dest_is_dir_syntax = req.dest.ends_with('/') || req.dest.ends_with("/.");
-    let dest = ignore::clean(req.dest);
+    let dest = crate::gopath::clean_relative(req.dest);
     let mut sources: Vec<Source> = Vec::new();
     let mut extra: Vec<(String, Body, u32)> = Vec::new();
     for src in req.sources {
@@ -220,10 +243,16 @@ pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, E
         match origin {
             Origin::Context(ctx) => {
                 let candidates: Vec<String> = if has_glob(src) {
-                    let re =
-                        ignore::glob_regex(&ignore::clean(src)).map_err(|_| Error::NoSources)?;
+                    // Docker matches the pattern against the context's
+                    // paths as written: one with `..` matches nothing.
+                    if src.split('/').any(|p| p == "..") {
+                        continue;
+                    }
+                    let re = ignore::glob_regex(&crate::gopath::clean_relative(src))
+                        .map_err(|_| Error::NoSources)?;
                     ctx.walk().into_iter().filter(|p| re.is_match(p)).collect()
                 } else {
+                    check_inside(src)?;
                     let (_, clean, excluded) = ctx.path(src);
                     if excluded {
                         return Err(Error::NotFound(clean));
@@ -245,7 +274,8 @@ pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, E
                 }
             }
             Origin::Image(view) => {
-                let clean = ignore::clean(src);
+                check_inside(src)?;
+                let clean = crate::gopath::clean_relative(src);
                 let (path, meta) = view
                     .lookup(&clean)
                     .ok_or_else(|| Error::NotInImage(clean.clone()))?;
@@ -428,7 +458,7 @@ fn walk(
     while let Some(rel) = stack.pop() {
         let children: Vec<(String, PathBuf, fs::Metadata)> = match (origin, &s.view_rel) {
             (Origin::Image(view), Some(base)) => view
-                .list(&ignore::clean(&format!("{base}/{rel}")))
+                .list(&crate::gopath::clean_relative(&format!("{base}/{rel}")))
                 .into_iter()
                 .map(|(n, (p, m))| (n, p, m))
                 .collect(),
@@ -560,7 +590,7 @@ impl Plan {
                             .map_err(|err| io(path, err))?
                             .to_string_lossy()
                             .into_owned();
-                        let name = ignore::clean(&name);
+                        let name = crate::gopath::clean_relative(&name);
                         if name.is_empty() {
                             continue;
                         }
@@ -576,7 +606,7 @@ impl Plan {
                             .map(|l| l.into_owned());
                         let result = match (h.entry_type(), link) {
                             (tar::EntryType::Link, Some(l)) => {
-                                let l = ignore::clean(&l.to_string_lossy());
+                                let l = crate::gopath::clean_relative(&l.to_string_lossy());
                                 let l = if e.dest.is_empty() {
                                     l
                                 } else {
@@ -636,6 +666,25 @@ mod tests {
         assert_eq!(parse_chmod("755"), Some(0o755));
         assert_eq!(parse_chmod("9"), None);
         assert_eq!(parse_chmod("77777"), None);
+    }
+
+    #[test]
+    fn sources_may_not_climb_above_the_root() {
+        for ok in ["a", "/a", "sub/../a", "./a/./b", "/"] {
+            assert!(check_inside(ok).is_ok(), "{ok}");
+        }
+        for (bad, shown) in [
+            ("../env.sh", "../env.sh"),
+            ("./../env.sh", "../env.sh"),
+            ("/../env.sh", "../env.sh"),
+            ("sub/../../env.sh", "sub/../../env.sh"),
+            ("..", ".."),
+        ] {
+            assert_eq!(
+                check_inside(bad).unwrap_err().to_string(),
+                format!("forbidden path outside the build context: {shown} ()")
+            );
+        }
     }
 
     #[test]

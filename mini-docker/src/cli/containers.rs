@@ -859,6 +859,28 @@ fn check_ps_filters(filters: &Filters) -> Result<(), FilterError> {
     Ok(())
 }
 
+/// `ps`'s IMAGE as Docker's daemon and CLI make it: the name the
+/// container was created with while it still names the container's image,
+/// its image ID otherwise (the tag moved or went); truncated, a name that
+/// is that ID (`sha256:…`, 64 or 12 hex) shows as the 12-character ID.
+fn ps_image(ctx: &Context, c: &Container, no_trunc: bool) -> String {
+    let short = |s: &str| {
+        let hex = s.strip_prefix("sha256:").unwrap_or(s);
+        hex[..hex.len().min(12)].to_string()
+    };
+    let mut image = c.config.image.clone();
+    if image != c.image
+        && ctx.store.resolve(&image).map(|id| id.to_string()).ok() != Some(c.image.clone())
+    {
+        image = c.image.clone();
+    }
+    if !no_trunc && short(&image) == short(&c.image) {
+        short(&c.image)
+    } else {
+        image
+    }
+}
+
 /// The size of the container's image, `ps`'s "virtual" size.
 fn virtual_size(ctx: &Context, c: &Container) -> String {
     ctx.store
@@ -969,7 +991,7 @@ pub fn ps(ctx: &Context, args: &PsArgs) -> Result<i32> {
             "Command": command,
             "CreatedAt": created.map(human::docker_time).unwrap_or_default(),
             "ID": id,
-            "Image": c.config.image,
+            "Image": ps_image(ctx, c, args.no_trunc),
             "Labels": c.config.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
             "LocalVolumes": c.mounts.iter().filter(|m| m.kind == MountKind::Volume).count().to_string(),
             "Mounts": c.mounts.iter().map(|m| if m.name.is_empty() { m.source.clone() } else { m.name.clone() }).collect::<Vec<_>>().join(","),

@@ -261,7 +261,8 @@ pub fn exec_process(p: &ProcessSpec) -> (i32, String) {
         std::io::ErrorKind::NotFound if !program.contains('/') => {
             (127, "executable file not found in $PATH".to_string())
         }
-        std::io::ErrorKind::NotFound => (127, "no such file or directory".to_string()),
+        // runc stats a path before it execs it, and says so.
+        std::io::ErrorKind::NotFound => (127, format!("stat {program}: no such file or directory")),
         _ => (
             126,
             err.to_string()

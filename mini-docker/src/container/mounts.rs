@@ -100,7 +100,7 @@ fn tmpfs(dest: &str, options: &str) -> MountPoint {
 /// returned). The error is Docker's, for a `-v` (`volume_flag`) or a
 /// `--mount`/`--tmpfs` of `kind`.
 fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<String> {
-    let cleaned = clean(dest);
+    let cleaned = crate::gopath::clean_absolute(dest);
     if dest.starts_with('/') && cleaned != "/" {
         return Ok(cleaned);
     }
@@ -111,21 +111,6 @@ fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<Str
         volume_flag,
     }
     .into())
-}
-
-/// Go's `filepath.Clean` of an absolute path: no `.`, `..` or empty parts.
-fn clean(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    format!("/{}", parts.join("/"))
 }
 
 /// `-v SRC:DST[:OPTS]` or `-v DST`: a bind mount when SRC is a path, a

@@ -17,7 +17,7 @@ use crate::{Error, Result};
 /// Why the image and the flags do not make a process (Docker's messages).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
-    #[error("no command specified")]
+    #[error("No command specified")]
     NoCommand,
     #[error("the working directory '{0}' is invalid, it needs to be an absolute path")]
     RelativeWorkdir(String),
@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(args(&img, &cleared), ["ls"]);
         let nothing = image(None, None);
         let err = process(&nothing, &Overrides::default(), &none, |_| None).unwrap_err();
-        assert_eq!(err.to_string(), "no command specified");
+        assert_eq!(err.to_string(), "No command specified");
     }
 
     #[test]

@@ -139,15 +139,7 @@ pub fn kill_monitor(env: &TestEnv, container: &str) {
 /// The busybox rootfs as a tarball, as `docker import` takes it.
 pub fn busybox_tar(env: &TestEnv) -> String {
     let tar = env.path("busybox.tar");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(testkit::busybox_rootfs())
-        .arg("-cf")
-        .arg(&tar)
-        .arg(".")
-        .status()
-        .unwrap();
-    assert!(status.success());
+    testkit::busybox_tar_at(&tar);
     tar.display().to_string()
 }
 
