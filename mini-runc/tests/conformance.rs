@@ -242,7 +242,7 @@ fn config_root_mounts_hostname() {
     std::fs::write(shared.join("file"), "from the host\n").unwrap();
     let out = r.sh(
         "mnt",
-        "cat /data/file; touch /data/x 2>&1 | grep -o 'Read-only'; touch /x 2>&1 | grep -o 'Read-only'; grep ' /scratch ' /proc/mounts | cut -d' ' -f3,4; hostname; cat /proc/sys/kernel/domainname",
+        "cat /data/file; touch /data/x 2>&1 | grep -o 'Read-only'; touch /x 2>&1 | grep -o 'Read-only'; grep ' /scratch ' /proc/mounts | cut -d' ' -f3,4 | sed 's/,inode64//'; hostname; cat /proc/sys/kernel/domainname",
         |c| {
             c["root"]["readonly"] = json!(true);
             let mounts = c["mounts"].as_array_mut().unwrap();
@@ -252,6 +252,8 @@ fn config_root_mounts_hostname() {
             c["domainname"] = json!("example.org");
         },
     );
+    // (Kernels built with CONFIG_TMPFS_INODE64, Debian's among them, also
+    // list inode64, which the mount did not ask for.)
     assert_eq!(
         out,
         "from the host\nRead-only\nRead-only\ntmpfs rw,nosuid,relatime,size=1024k\nconformance\nexample.org\n"
