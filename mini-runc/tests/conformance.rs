@@ -343,6 +343,9 @@ fn config_linux_resources() {
         c["linux"]["cgroupsPath"] = json!(format!("{slice}:pre:res"));
         c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
         c["linux"]["resources"]["pids"] = json!({"limit": 20});
+        // A node outside the standard set, which only its own rule allows.
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/mykmsg", "type": "c", "major": 1, "minor": 11, "fileMode": 438}]);
     });
     let id = r.id("res");
     r.ok(&[
@@ -398,7 +401,7 @@ fn config_linux_resources() {
         .stdin
         .take()
         .unwrap()
-        .write_all(br#"{"memory": {"limit": 33554432}}"#)
+        .write_all(br#"{"memory": {"limit": 33554432}, "devices": [{"allow": false, "type": "c", "major": 1, "minor": 9, "access": "rwm"}]}"#)
         .unwrap();
     assert!(update.wait().unwrap().success());
     assert_eq!(
@@ -406,6 +409,17 @@ fn config_linux_resources() {
         "33554432"
     );
     assert_eq!(r.ok(&["exec", &id, "cat", inside]), "33554432\n");
+    // New device rules kept the bundle's node reachable.
+    assert_eq!(
+        r.ok(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "echo mini-runc > /dev/mykmsg && echo wrote"
+        ]),
+        "wrote\n"
+    );
     if layout.version() == cgroup_demo::Version::V2 {
         // The cgroup namespace roots the container at its own cgroup.
         assert_eq!(r.ok(&["exec", &id, "cat", "/proc/self/cgroup"]), "0::/\n");
