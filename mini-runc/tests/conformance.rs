@@ -339,7 +339,13 @@ fn config_linux_filesystem() {
 fn config_linux_resources() {
     let r = Runtime::new("conformance-resources");
     let slice = format!("{}.slice", r.id(""));
+    let layout = cgroup_demo::Layout::detect().unwrap();
+    let v2 = layout.version() == cgroup_demo::Version::V2;
     let bundle = r.bundle("res", &["sleep", "100"], |c| {
+        if v2 {
+            // linux.resources.unified: a v2 file written as given.
+            c["linux"]["resources"]["unified"] = json!({"memory.high": "50331648"});
+        }
         c["linux"]["cgroupsPath"] = json!(format!("{slice}:pre:res"));
         c["linux"]["resources"]["memory"] = json!({"limit": 67108864});
         c["linux"]["resources"]["pids"] = json!({"limit": 20});
@@ -358,7 +364,6 @@ fn config_linux_resources() {
     ]);
     let ps: Vec<i64> = serde_json::from_str(&r.ok(&["ps", "--format", "json", &id])).unwrap();
     assert_eq!(ps.len(), 1);
-    let layout = cgroup_demo::Layout::detect().unwrap();
     let scope = format!("{slice}/pre-res.scope");
     // The limit's file on the host, the same file in the container's own
     // cgroup mount, and the file that says the cgroup is frozen.
@@ -420,9 +425,11 @@ fn config_linux_resources() {
         ]),
         "wrote\n"
     );
-    if layout.version() == cgroup_demo::Version::V2 {
+    if v2 {
         // The cgroup namespace roots the container at its own cgroup.
         assert_eq!(r.ok(&["exec", &id, "cat", "/proc/self/cgroup"]), "0::/\n");
+        let high = memory_file.with_file_name("memory.high");
+        assert_eq!(std::fs::read_to_string(high).unwrap().trim(), "50331648");
     }
     r.ok(&["pause", &id]);
     assert_eq!(r.state(&id)["status"], "paused");
