@@ -265,7 +265,16 @@ pub fn update(root: &Path, id: &str, resources: Option<&str>, flags: &UpdateFlag
     };
     flags.merge(&mut r);
     let r: LinuxResources = serde_json::from_value(r)?;
-    cgroups::apply(&c.cgroup()?, Some(&r), &[])
+    // New device rules still let the container reach the nodes its bundle
+    // created, as at create.
+    let nodes = c
+        .record
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    cgroups::apply(&c.cgroup()?, Some(&r), &nodes)
 }
 
 /// `update`'s flags for one limit each (runc's names).
