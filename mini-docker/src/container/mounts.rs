@@ -26,18 +26,14 @@ pub struct MountFlags {
 pub enum MountError {
     #[error("invalid volume specification: '{0}'")]
     VolumeSpec(String),
-    /// A destination that is not an absolute path other than `/`; `-v`
-    /// words it around the spec, `--mount`/`--tmpfs` after it.
-    #[error("{}", if *.volume_flag {
-        format!("invalid volume specification: '{}': {}", .spec, relative_why(.kind, .dest))
-    } else {
-        format!("{} ({})", relative_why(.kind, .dest), .spec)
-    })]
+    /// A destination that is not an absolute path other than `/` once
+    /// cleaned, worded as Docker words it for the flag that gave it.
+    #[error("{}", relative_why(*.flag, .spec, .kind, .dest))]
     Relative {
+        flag: MountFlag,
         spec: String,
         kind: String,
         dest: String,
-        volume_flag: bool,
     },
     #[error("invalid mode: {0}")]
     Mode(String),
@@ -51,11 +47,30 @@ pub enum MountError {
     Duplicate(String),
 }
 
-fn relative_why(kind: &str, dest: &str) -> String {
-    if dest.starts_with('/') {
-        format!("invalid mount config for type \"{kind}\": invalid specification: destination can't be '/'")
+/// The flag a mount came from: Docker checks each in a different place,
+/// so each words a bad destination its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountFlag {
+    /// `-v`: the spec is quoted around the reason.
+    Volume,
+    /// `--mount`: the reason names the mount type.
+    Mount,
+    /// `--tmpfs`: the bare reason.
+    Tmpfs,
+}
+
+fn relative_why(flag: MountFlag, spec: &str, kind: &str, dest: &str) -> String {
+    let why = if dest.starts_with('/') {
+        "invalid specification: destination can't be '/'".to_string()
     } else {
-        format!("invalid mount config for type \"{kind}\": invalid mount path: '{dest}' mount path must be absolute")
+        format!("invalid mount path: '{dest}' mount path must be absolute")
+    };
+    match flag {
+        MountFlag::Volume => format!(
+            "invalid volume specification: '{spec}': invalid mount config for type \"{kind}\": {why}"
+        ),
+        MountFlag::Mount => format!("invalid mount config for type \"{kind}\": {why}"),
+        MountFlag::Tmpfs => why,
     }
 }
 
@@ -99,16 +114,16 @@ fn tmpfs(dest: &str, options: &str) -> MountPoint {
 /// cleaned as Docker cleans it (`/..` is `/`; `/a/../b` is `/b`, which is
 /// returned). The error is Docker's, for a `-v` (`volume_flag`) or a
 /// `--mount`/`--tmpfs` of `kind`.
-fn absolute(dest: &str, spec: &str, kind: &str, volume_flag: bool) -> Result<String> {
+fn absolute(dest: &str, spec: &str, kind: &str, flag: MountFlag) -> Result<String> {
     let cleaned = crate::gopath::clean_absolute(dest);
     if dest.starts_with('/') && cleaned != "/" {
         return Ok(cleaned);
     }
     Err(MountError::Relative {
+        flag,
         spec: spec.into(),
         kind: kind.into(),
         dest: dest.into(),
-        volume_flag,
     }
     .into())
 }
@@ -127,7 +142,7 @@ fn parse_volume_flag(spec: &str) -> Result<MountPoint> {
         Some(s) if s.starts_with('/') => "bind",
         _ => "volume",
     };
-    let dest = &absolute(dest, spec, kind, true)?;
+    let dest = &absolute(dest, spec, kind, MountFlag::Volume)?;
     let mut rw = true;
     for opt in opts.split(',').filter(|o| !o.is_empty()) {
         match opt {
@@ -166,7 +181,12 @@ fn parse_mount_flag(spec: &str) -> Result<MountPoint> {
             "target is required",
         ))
     })?;
-    let dest = &absolute(dest, spec, get(&["type"]).unwrap_or("volume"), false)?;
+    let dest = &absolute(
+        dest,
+        spec,
+        get(&["type"]).unwrap_or("volume"),
+        MountFlag::Mount,
+    )?;
     let rw = !matches!(get(&["readonly", "ro"]), Some("true" | "1"));
     let source = get(&["source", "src"]);
     match kind {
@@ -216,7 +236,7 @@ pub fn resolve(
     }
     for spec in &flags.tmpfs {
         let (dest, options) = spec.split_once(':').unwrap_or((spec, ""));
-        let dest = absolute(dest, spec, "tmpfs", false)?;
+        let dest = absolute(dest, spec, "tmpfs", MountFlag::Tmpfs)?;
         add(tmpfs(&dest, options), &mut out)?;
     }
     for spec in &flags.volumes_from {
