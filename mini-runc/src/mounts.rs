@@ -224,16 +224,7 @@ fn mount_one(rootfs: &Path, m: &Mount, cgroups: Option<&View>) -> Result<()> {
     let source: PathBuf = m.source().clone().unwrap_or_else(|| PathBuf::from(&typ));
     if bind {
         let meta = std::fs::metadata(&source).map_err(|e| Error::io(&source, e))?;
-        if meta.is_dir() {
-            mkdir_p(&target)?;
-        } else {
-            if let Some(parent) = target.parent() {
-                mkdir_p(parent)?;
-            }
-            if !target.exists() {
-                std::fs::write(&target, b"").map_err(|e| Error::io(&target, e))?;
-            }
-        }
+        setup::bind_target(&target, meta.is_dir())?;
         let rec = o.flags & MsFlags::MS_REC;
         chroot_demo::error::step(
             format!(

@@ -262,9 +262,7 @@ pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, E
                 for rel in candidates {
                     let (path, clean, _) = ctx.path(&rel);
                     let meta = fs::metadata(&path).map_err(|_| Error::NotFound(clean.clone()))?;
-                    let base = Path::new(&clean)
-                        .file_name()
-                        .map_or(String::new(), |b| b.to_string_lossy().into_owned());
+                    let base = base_name(&clean);
                     sources.push(Source {
                         base,
                         path,
@@ -279,9 +277,7 @@ pub fn plan(origin: &Origin, target: &RootView, req: &Request) -> Result<Plan, E
                 let (path, meta) = view
                     .lookup(&clean)
                     .ok_or_else(|| Error::NotInImage(clean.clone()))?;
-                let base = Path::new(&clean)
-                    .file_name()
-                    .map_or(String::new(), |b| b.to_string_lossy().into_owned());
+                let base = base_name(&clean);
                 sources.push(Source {
                     base,
                     path,
@@ -640,6 +636,13 @@ impl Plan {
 /// `--chmod=755`.
 pub fn parse_chmod(text: &str) -> Option<u32> {
     u32::from_str_radix(text, 8).ok().filter(|m| *m <= 0o7777)
+}
+
+/// The last component of a cleaned source path (empty for the root).
+fn base_name(clean: &str) -> String {
+    Path::new(clean)
+        .file_name()
+        .map_or(String::new(), |b| b.to_string_lossy().into_owned())
 }
 
 #[cfg(test)]

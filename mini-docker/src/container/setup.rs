@@ -116,6 +116,22 @@ fn mkdir_p(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))
 }
 
+/// Makes the mount point a bind needs at `target`: a directory for a
+/// directory, an empty file (and its parents) for anything else, as runc
+/// and Docker do for `-v FILE:FILE`; an existing target is kept.
+pub fn bind_target(target: &Path, for_dir: bool) -> Result<()> {
+    if for_dir {
+        return mkdir_p(target);
+    }
+    if let Some(parent) = target.parent() {
+        mkdir_p(parent)?;
+    }
+    if !target.exists() {
+        std::fs::write(target, b"").map_err(|e| Error::io(target, e))?;
+    }
+    Ok(())
+}
+
 /// Steps 1–6; on return the process's root is the container's.
 /// `before_pivot` runs between steps 3 and 4, given the container's root
 /// as the host sees it: the child waits there for its cgroup and builds
@@ -402,7 +418,8 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
             return mount_volume_options(&target, m, &kind, &device, &o);
         }
     }
-    if source.is_dir() {
+    let is_dir = source.is_dir();
+    if is_dir {
         // Docker's rule: a volume still empty takes the image directory's
         // contents, mode and owner (an empty directory's mode and owner
         // too: `-v v:/tmp` is 1777); one with files keeps its own.
@@ -411,15 +428,8 @@ fn mount_point(root: &Path, m: &MountPoint) -> Result<()> {
             tracing::info!(target: "explain", "cp -a {}/. {}   # the volume is empty: the image's files, mode and owner", m.destination, m.source);
             crate::volume::copy_tree(&target, source)?;
         }
-        mkdir_p(&target)?;
-    } else {
-        if let Some(parent) = target.parent() {
-            mkdir_p(parent)?;
-        }
-        if !target.exists() {
-            std::fs::write(&target, b"").map_err(|e| Error::io(&target, e))?;
-        }
     }
+    bind_target(&target, is_dir)?;
     chroot_demo::error::step(
         format!("mount --rbind {} {}", m.source, m.destination),
         || {
