@@ -15,7 +15,7 @@ use super::rootfs::RootView;
 use crate::container::create::{self, Request};
 use crate::container::dir::Containers;
 use crate::container::monitor::{self, Started};
-use crate::container::protocol::{self, Message};
+use crate::container::protocol;
 use crate::container::record::Container;
 use crate::container::spec::Overrides;
 use crate::container::{files, lifecycle};
@@ -199,23 +199,12 @@ pub fn run<'a>(
         }
     }
     let mut reader = client;
-    let code = loop {
-        match protocol::read(&mut reader) {
-            Ok(Some(Message::Stdout(data) | Message::Stderr(data))) => out.raw(&data),
-            Ok(Some(Message::Exit(code))) => {
-                // The monitor closes once the exit is recorded.
-                let mut rest = Vec::new();
-                let _ = std::io::Read::read_to_end(&mut reader, &mut rest);
-                break code;
-            }
-            Ok(Some(_)) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(Error::Protocol(format!(
-                    "the container's monitor sent a malformed message: {e}"
-                )))
-            }
-            Ok(None) | Err(_) => break 125,
-        }
-    };
+    let code = protocol::relay_output(&mut reader, |_, data| out.raw(data))
+        .map_err(|e| {
+            Error::Protocol(format!(
+                "the container's monitor sent a malformed message: {e}"
+            ))
+        })?
+        .unwrap_or(125);
     Ok((step, Ok(code)))
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Result};
-use mini_docker::container::protocol::{self, Message};
+use mini_docker::container::protocol::{self, Message, Stream};
 use nix::sys::termios::{self, SetArg, Termios};
 
 /// How an attachment ended.
@@ -143,41 +143,25 @@ pub fn attach(socket: UnixStream, options: &Options) -> Result<Ended> {
     let mut reader = socket;
     let mut stdout = std::io::stdout();
     let mut stderr = std::io::stderr();
-    loop {
-        match protocol::read(&mut reader) {
-            Ok(Some(Message::Stdout(_))) if !options.stdout => {}
-            Ok(Some(Message::Stderr(_))) if !options.stderr => {}
-            Ok(Some(Message::Stdout(data))) => {
-                let _ = stdout.write_all(&data);
-                let _ = stdout.flush();
-            }
-            Ok(Some(Message::Stderr(data))) => {
-                let _ = stderr.write_all(&data);
-                let _ = stderr.flush();
-            }
-            Ok(Some(Message::Exit(code))) => {
-                // The monitor closes the connection once it has recorded
-                // the exit and cleaned up: wait for that, so the state is
-                // final when we return.
-                let mut rest = Vec::new();
-                let _ = reader.read_to_end(&mut rest);
-                return Ok(Ended::Exited(code));
-            }
-            Ok(Some(_)) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                return Err(mini_docker::Error::Protocol(format!(
-                    "the container's monitor sent a malformed message: {e}"
-                ))
-                .into())
-            }
-            Ok(None) | Err(_) => {
-                return Ok(if detached.load(Ordering::SeqCst) {
-                    Ended::Detached
-                } else {
-                    Ended::Lost
-                })
-            }
+    let relayed = protocol::relay_output(&mut reader, |stream, data| match stream {
+        Stream::Stdout if options.stdout => {
+            let _ = stdout.write_all(data);
+            let _ = stdout.flush();
         }
+        Stream::Stderr if options.stderr => {
+            let _ = stderr.write_all(data);
+            let _ = stderr.flush();
+        }
+        _ => {}
+    });
+    match relayed {
+        Ok(Some(code)) => Ok(Ended::Exited(code)),
+        Ok(None) if detached.load(Ordering::SeqCst) => Ok(Ended::Detached),
+        Ok(None) => Ok(Ended::Lost),
+        Err(e) => Err(mini_docker::Error::Protocol(format!(
+            "the container's monitor sent a malformed message: {e}"
+        ))
+        .into()),
     }
 }
 

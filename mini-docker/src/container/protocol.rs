@@ -193,6 +193,38 @@ pub fn read(input: &mut impl Read) -> io::Result<Option<Message>> {
     Message::decode(head[0], payload).map(Some)
 }
 
+/// Which stream a container's output came on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The client's side of an attached connection: hands each output frame to
+/// `output` until the monitor reports the exit, then waits for the monitor
+/// to close the connection (it does once the exit is recorded, so the
+/// state is final on return). `Ok(None)`: the connection ended without an
+/// exit (a detach, or a monitor that went away). A malformed frame is an
+/// error (`InvalidData`), never a made-up exit code.
+pub fn relay_output(
+    input: &mut impl Read,
+    mut output: impl FnMut(Stream, &[u8]),
+) -> io::Result<Option<i32>> {
+    loop {
+        match read(input) {
+            Ok(Some(Message::Stdout(data))) => output(Stream::Stdout, &data),
+            Ok(Some(Message::Stderr(data))) => output(Stream::Stderr, &data),
+            Ok(Some(Message::Exit(code))) => {
+                let _ = input.read_to_end(&mut Vec::new());
+                return Ok(Some(code));
+            }
+            Ok(Some(_)) => {}
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => return Err(e),
+            Ok(None) | Err(_) => return Ok(None),
+        }
+    }
+}
+
 /// The launcher's side of the start-up pipe: copies the `--explain` lines
 /// to `narration` until a message comes; `None` if the pipe closes first.
 pub fn read_startup(
@@ -268,6 +300,36 @@ mod tests {
                 message: "exec: \"nope\": not found".into(),
             },
         ]
+    }
+
+    #[test]
+    fn relay_output_hands_on_each_stream_until_the_exit() {
+        let frames = [
+            Message::Stdout(b"out".to_vec()),
+            Message::Warning("ignored".into()),
+            Message::Stderr(b"err".to_vec()),
+            Message::Exit(3),
+        ];
+        let wire: Vec<u8> = frames.iter().flat_map(Message::encode).collect();
+        let mut seen = Vec::new();
+        let exit = relay_output(&mut &wire[..], |stream, data| {
+            seen.push((stream, data.to_vec()))
+        });
+        assert_eq!(exit.unwrap(), Some(3));
+        assert_eq!(
+            seen,
+            [
+                (Stream::Stdout, b"out".to_vec()),
+                (Stream::Stderr, b"err".to_vec())
+            ]
+        );
+        // A connection that ends without an exit is no exit code.
+        let cut = Message::Stdout(b"x".to_vec()).encode();
+        assert_eq!(relay_output(&mut &cut[..], |_, _| {}).unwrap(), None);
+        // A malformed frame is an error, not an exit code.
+        let bad = [0xffu8, 0, 0, 0, 0];
+        let err = relay_output(&mut &bad[..], |_, _| {}).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     }
 
     #[test]
