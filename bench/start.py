@@ -192,6 +192,14 @@ class Bench:
             if name.startswith(prefix):
                 subprocess.run(["ip", "link", "del", name], capture_output=True)
         subprocess.run(["umount", "-R", "-l", f"{self.work}/podman"], capture_output=True)
+        # podman's cgroupfs manager leaves libpod_parent/conmon behind in
+        # every hierarchy; empty ones go (rmdir refuses a cgroup in use).
+        for hierarchy in os.listdir("/sys/fs/cgroup"):
+            for d in ("libpod_parent/conmon", "libpod_parent"):
+                try:
+                    os.rmdir(os.path.join("/sys/fs/cgroup", hierarchy, d))
+                except OSError:
+                    pass
         shutil.rmtree(self.work, ignore_errors=True)
 
     # --- groups ---------------------------------------------------------
